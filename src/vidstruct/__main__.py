@@ -1,0 +1,3 @@
+from vidstruct.cli.main import entry
+
+entry()

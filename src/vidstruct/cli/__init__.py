@@ -1,0 +1,1 @@
+"""The ``vidstruct`` command: thin argument parsing over the library."""

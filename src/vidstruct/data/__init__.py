@@ -1,0 +1,1 @@
+"""Annotation formats, clip samplers, transforms, datasets and the synthetic generator."""
