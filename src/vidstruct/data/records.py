@@ -61,3 +61,12 @@ class BoxAnnotation:
     box: tuple[float, float, float, float]  # [x1, y1, x2, y2] normalized to [0, 1]
     action_id: int
     person_id: int = -1
+    score: float = 1.0  # detection / proposal confidence; 1.0 for ground truth
+
+
+class ClipList(list[ClipRecord]):
+    """A ``list[ClipRecord]`` that also carries the dataset's ``class_names`` (index → name), when known."""
+
+    def __init__(self, records: list[ClipRecord] | None = None, class_names: list[str] | None = None) -> None:
+        super().__init__(records or [])
+        self.class_names: list[str] | None = class_names
