@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         start = time.perf_counter()
-        rc = module.main([] if args.full else ["--quick"])
+        full_args = ["--full"] if '"--full"' in path.read_text() else []  # some default to quick, some to full
+        rc = module.main(full_args if args.full else ["--quick"])
         print(f"\n({path.stem} took {time.perf_counter() - start:.0f} s, exit {rc})", flush=True)
         failures += int(rc != 0)
     return 1 if failures else 0
