@@ -119,6 +119,8 @@ class TrainSection(Strict):
     ckpt_every: int = Field(200, ge=1)
     eval_every: int = Field(0, ge=0)
     log_every: int = Field(10, ge=1)
+    keep_checkpoints: int = Field(2, ge=1, description="step checkpoints kept in RUN/checkpoints")
+    tensorboard: bool = Field(True, description="write TensorBoard events to RUN/tb")
 
 
 class TestSection(Strict):

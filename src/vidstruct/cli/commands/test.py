@@ -1,0 +1,51 @@
+"""``vidstruct test CONFIG --checkpoint CKPT``: multi-view testing of a trained recognition model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+NAME = "test"
+HELP = "evaluate a checkpoint on the config's test (or val) split with multi-view testing"
+DESCRIPTION = (
+    "Evaluate CKPT (a run directory, its model.pt / final.pt, or a step checkpoint) on data.test (default, else "
+    "data.val) with test.temporal_views clips x test.spatial_crops crops per video, averaging softmax "
+    "probabilities over the views. Prints top-1 / top-5 / mean class accuracy and the per-class report; "
+    "--out writes metrics.json, per_class.csv, probs.npy, confusion.npy and confusion.png."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="YAML experiment config (model and data sections)")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. test.temporal_views=10")
+    parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
+    parser.add_argument("--split", choices=["train", "val", "test"], help="split to evaluate (default: test, else val)")
+    parser.add_argument("--out", help="directory for metrics.json, per_class.csv, confusion.png ...")
+    parser.add_argument("--json", action="store_true", help="print JSON (metrics, per_class, confusion, ...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vidstruct.cli.output import print_json
+    from vidstruct.config import load_config
+    from vidstruct.engine.recipes import run_test
+    from vidstruct.eval.classification import format_report
+
+    cfg, composed = load_config(args.config, args.overrides)
+    report = run_test(
+        cfg, args.checkpoint, composed=composed, split=args.split, out_dir=args.out, quiet=args.quiet or args.json
+    )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
+    if args.json:
+        print_json(report)
+        return 0
+    metrics = "  ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items()) or "no labelled videos"
+    print(
+        f"{report['split']}: {report['evaluated']} of {report['num_videos']} videos, {report['views']} view(s) each; "
+        f"{metrics}"
+    )
+    if report["per_class"]:
+        print(format_report(report["per_class"]))
+    if args.out:
+        print(f"wrote {args.out}/metrics.json, per_class.csv, probs.npy, confusion.png")
+    return 0

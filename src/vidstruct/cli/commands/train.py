@@ -1,0 +1,61 @@
+"""``vidstruct train CONFIG [key=value ...] --run-dir DIR [--resume]``: train a recognition model.
+
+Single process (CPU or one GPU)::
+
+    vidstruct train configs/....yaml --run-dir runs/exp1
+
+Several GPUs / machines: launch the same command with ``torchrun`` (see
+:mod:`vidstruct.engine.distributed`)::
+
+    torchrun --nproc_per_node 4 -m vidstruct train configs/....yaml --run-dir runs/exp1
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "train"
+HELP = "train a recognition model from a YAML config (resumable; DDP under torchrun)"
+DESCRIPTION = (
+    "Train the config's model on data.train (validating on data.val). The run directory receives step "
+    "checkpoints (checkpoints/step_*.pt), log.csv, metrics.csv, TensorBoard events (tb/), final.pt and model.pt "
+    "(the weights for predict / test / export). --resume continues the newest checkpoint exactly. "
+    "Multi-GPU / multi-node: torchrun --nproc_per_node N -m vidstruct train ..."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="YAML experiment config")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=0.01 train.max_steps=500")
+    parser.add_argument("--out", "--run-dir", dest="run_dir", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary (step, metrics, files)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vidstruct.cli.output import print_json
+    from vidstruct.config import load_config
+    from vidstruct.engine.recipes import run_training
+
+    cfg, composed = load_config(args.config, args.overrides)
+    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    result = run_training(cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json)
+    if result.rank != 0:  # under torchrun only rank 0 reports
+        return 0
+    summary = {
+        "run_dir": str(run_dir),
+        "step": result.step,
+        "metrics": result.metrics,
+        "model": str(run_dir / "model.pt"),
+        "resumed_from": str(result.resumed_from) if result.resumed_from else None,
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        print(
+            f"trained {result.step} steps into {run_dir}; model: {summary['model']}"
+            + (f"; {metrics}" if metrics else "")
+        )
+    return 0
