@@ -84,3 +84,20 @@ def test_config_show_prints_resolved_yaml(tmp_path: Path, capsys: pytest.Capture
     import yaml
 
     assert yaml.safe_load(capsys.readouterr().out) == {"optim": {"lr": 0.5}, "model": {"name": "toy"}}
+
+
+def test_overrides_may_follow_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("optim: {lr: 0.1}\n")
+    rc = main(["config", "show", str(cfg), "--schema", "none", "optim.lr=0.5", "train.max_steps=3"])
+    assert rc == 0
+    import yaml
+
+    assert yaml.safe_load(capsys.readouterr().out) == {"optim": {"lr": 0.5}, "train": {"max_steps": 3}}
+
+
+def test_stray_argument_is_still_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["models", "list", "stray"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: stray" in capsys.readouterr().err

@@ -72,7 +72,13 @@ def _setup_logging(quiet: bool, debug: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # dotted overrides may follow options (`train cfg.yaml --out d optim.lr=0.1`): argparse leaves them over
+    overrides = [a for a in extra if "=" in a and not a.startswith("-")]
+    if extra and (len(overrides) != len(extra) or not isinstance(getattr(args, "overrides", None), list)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if overrides:
+        args.overrides = [*args.overrides, *overrides]
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 0

@@ -61,7 +61,7 @@ def save_model_checkpoint(
     obj = {
         "format": FORMAT,
         "model": model_name,
-        "model_kwargs": dict(model_kwargs or {}),
+        "model_kwargs": _with_num_classes(model_name, model, model_kwargs or {}),
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "input_spec": model.input_spec.to_dict(),
         "classes": list(classes) if classes is not None else None,
@@ -78,6 +78,16 @@ def save_model_checkpoint(
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _with_num_classes(name: str, model: VideoModel, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` plus the model's ``num_classes`` when its builder takes one (so the head is rebuilt right)."""
+    from vidstruct.models import MODELS
+
+    out = dict(kwargs)
+    if name in MODELS and "num_classes" in inspect.signature(MODELS.get(name)).parameters:
+        out.setdefault("num_classes", int(model.num_classes))
+    return out
 
 
 def read_model_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,8 @@ check parity with :func:`onnx_max_abs_diff` (onnxruntime).
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -57,7 +59,8 @@ def export_model(
     except ImportError:
         raise ExportError("ONNX export needs the 'onnxscript' package: pip install 'vidstruct[export]'") from None
     batch = torch.export.Dim("batch", min=1, max=1024)
-    with torch.no_grad():
+    # the exporter prints progress on stdout; keep stdout for the caller's results (e.g. --json)
+    with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
         program = torch.onnx.export(
             wrapped,
             (example,),

@@ -1,0 +1,25 @@
+"""``vidstruct demo --out DIR``: the main job end to end on an embedded default."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "demo"
+HELP = "run the end-to-end demo (synthesize data, train, evaluate, analyse a held-out video)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out/)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget-s", type=float, default=180.0, help="training time budget in seconds")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vidstruct.cli.output import print_json
+    from vidstruct.pipeline.demo import run_demo
+
+    summary = run_demo(args.out, seed=args.seed, budget_s=args.budget_s, quiet=args.quiet)
+    if args.json:
+        print_json(summary)
+    return 0
