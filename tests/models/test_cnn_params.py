@@ -154,3 +154,10 @@ def test_models_info_cli_json(capsys) -> None:
     assert info["params"] == 34_566_488 - 2305 * (400 - 10)  # head: 2304 weights + 1 bias per class
     assert info["input"]["num_frames"] == 32 and info["input"]["frame_interval"] == 2
     assert info["gmacs"] > 40 and info["flop_counter"].startswith("torch.utils.flop_counter.FlopCounterMode")
+
+
+def test_info_of_a_feature_model_reports_params_without_flops() -> None:
+    from vidstruct.models.info import model_info
+
+    info = model_info("bmn")
+    assert info["params"] > 0 and info["gflops"] is None and "does not take video clips" in info["note"]

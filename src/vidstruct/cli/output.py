@@ -23,13 +23,15 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-def progress(items: Iterable[T], *, total: int | None = None, description: str = "", quiet: bool = False) -> Iterator[T]:
+def progress(
+    items: Iterable[T], *, total: int | None = None, description: str = "", quiet: bool = False
+) -> Iterator[T]:
     """Iterate ``items`` with a rich progress bar on stderr unless ``quiet``."""
     if quiet or not sys.stderr.isatty() and total is None:
         yield from items
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:

@@ -29,7 +29,9 @@ __all__ = [
 
 
 def load_config(
-    path: str | Path, overrides: list[str] | None = None, schema: type[M] = ExperimentConfig  # type: ignore[assignment]
+    path: str | Path,
+    overrides: list[str] | None = None,
+    schema: type[M] = ExperimentConfig,  # type: ignore[assignment]
 ) -> tuple[M, ComposedConfig]:
     """Compose ``path`` + ``overrides`` and validate it against ``schema``.
 

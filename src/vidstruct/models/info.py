@@ -13,6 +13,7 @@ arithmetic runs.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -27,11 +28,13 @@ FLOP_COUNTER = (
 
 
 def _build(name: str, num_classes: int) -> tuple[torch.nn.Module, torch.device]:
+    takes_classes = "num_classes" in inspect.signature(MODELS.get(name)).parameters
+    kwargs = {"num_classes": num_classes} if takes_classes else {}
     try:
         with torch.device("meta"):
-            return MODELS.build(name, num_classes=num_classes).eval(), torch.device("meta")
+            return MODELS.build(name, **kwargs).eval(), torch.device("meta")
     except (NotImplementedError, RuntimeError):  # a builder that needs real tensors
-        return MODELS.build(name, num_classes=num_classes).eval(), torch.device("cpu")
+        return MODELS.build(name, **kwargs).eval(), torch.device("cpu")
 
 
 def count_flops(model: torch.nn.Module, inputs: torch.Tensor) -> int:
@@ -53,13 +56,24 @@ def model_info(
     """
     MODELS.get(name)
     model, device = _build(name, num_classes)
+    params = sum(p.numel() for p in model.parameters())
+    if not hasattr(model, "input_spec"):  # e.g. localization models over snippet features [B, C, T]
+        return {
+            "name": name,
+            "params": params,
+            "gflops": None,
+            "gmacs": None,
+            "flop_counter": FLOP_COUNTER,
+            "input": None,
+            "note": f"{type(model).__name__} does not take video clips; FLOPs are counted for clip models only",
+        }
     spec = model.input_spec
     c, t, h, w = spec.shape
     shape = (1, c, num_frames or t, crop_size or h, crop_size or w)
     flops = count_flops(model, torch.zeros(shape, device=device))
     return {
         "name": name,
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": params,
         "gflops": round(flops / 1e9, 4),
         "gmacs": round(flops / 2e9, 4),
         "flop_counter": FLOP_COUNTER,

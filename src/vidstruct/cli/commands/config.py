@@ -13,8 +13,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser("show", help="print the composed, validated config as YAML")
     show.add_argument("config", help="YAML config file")
     show.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=0.01")
-    show.add_argument("--schema", choices=["experiment", "none"], default="experiment",
-                      help="validate against the experiment schema (default) or print the raw composition")
+    show.add_argument(
+        "--schema",
+        choices=["experiment", "none"],
+        default="experiment",
+        help="validate against the experiment schema (default) or print the raw composition",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
