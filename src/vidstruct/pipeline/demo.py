@@ -24,8 +24,8 @@ from vidstruct.config import load_config
 from vidstruct.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "recognition" / "synth_r2plus1d_tiny.yaml"
-#: training throughput of the demo model on 2 busy CPU cores (clips/s, measured 5-13), sizes the step count
-_CLIPS_PER_S = 12.0
+#: training throughput of the demo model on 2 CPU cores (clips/s: 40-50 measured at load ~3, 2-7 with 4-7 other jobs)
+_CLIPS_PER_S = 40.0
 
 
 def _say(quiet: bool, text: str) -> None:
