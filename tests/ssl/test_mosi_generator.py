@@ -292,3 +292,40 @@ def test_wrong_image_form_is_an_input_error(bad):
 def test_bad_generator_config(kwargs):
     with pytest.raises(ConfigError):
         make(**kwargs)
+
+
+def test_training_start_positions_are_random_over_the_valid_range(image):
+    """x+1 on 32 px available travels 16 px: its x start is uniform in [0, 16], its y (still axis) in [0, 32]."""
+    gen = make(static_mask=False, color_jitter=None, flip_p=0.0)
+    starts = torch.stack(
+        [
+            gen.generate(image, generator=torch.Generator().manual_seed(s), indices=[2]).positions[0, 0]
+            for s in range(24)
+        ]
+    )
+    x, y = starts[:, 0], starts[:, 1]
+    assert x.min() >= 0 and x.max() <= 16 and y.min() >= 0 and y.max() <= 32
+    assert x.min() <= 4 and x.max() >= 12 and y.min() <= 8 and y.max() >= 24  # spread, not centred
+    centred = make(train=False).generate(image, indices=[2]).positions[0, 0]
+    assert centred.tolist() == [8.0, 16.0]  # evaluation: (32 - 16) / 2 and 32 / 2
+
+
+def test_labels_hold_with_every_augmentation_at_once_including_rescaling(image):
+    """Random short side (square 80-112 px), per-clip square position, flips, colour jitter and the mask: each
+    clip's measured travel is its label's fraction of the room its own square leaves, in the label's direction."""
+    gen = make(short_side=(80, 112), flip_p=0.5, color_jitter=ClipColorJitter())
+    sizes = set()
+    for seed in range(2):
+        out = gen.generate(image, generator=torch.Generator().manual_seed(seed))
+        sizes |= set(out.square_sizes.tolist())
+        assert out.flipped.any()
+        for k in range(len(out)):
+            clip, box = out.clips[k], out.mask_boxes[k].tolist()
+            still = outside(box, CROP, CROP)
+            assert torch.equal(clip[:, :, still], clip[:, :1, still].expand(-1, T, -1))
+            sx, sy = gen.label_space.speed_of(out.labels[k])
+            room = int(out.square_sizes[k]) - CROP
+            travel = clip_steps(clip, box, max_shift=8).sum(0)  # measured window travel (x, y) over the clip
+            expected = torch.tensor([sx, sy], dtype=torch.float32) / 2 * room
+            assert (travel - expected).abs().max() <= 1.5, (k, (sx, sy), room, travel)
+    assert len(sizes) >= 4 and min(sizes) >= 80 and max(sizes) <= 112

@@ -67,6 +67,8 @@ class MoSIClips:
     - ``speeds``: int64 ``[L, 2]`` window speeds ``(sx, sy)``;
     - ``positions``: float32 ``[L, T, 2]`` window top-left ``(x, y)`` in the standardized
       square, pixels (rounded in ``"nearest"`` mode: exactly the pixels copied);
+    - ``square_sizes``: int64 ``[L]`` side of the standardized square each clip was cut from
+      (speed ``s`` travels ``s / m × (square_size − crop_size)`` px over the clip);
     - ``mask_boxes``: int64 ``[L, 4]`` moving region ``[x1, y1, x2, y2)`` in clip pixels (the
       whole frame when the static mask is off);
     - ``still_index``: int64 ``[L]`` the frame shown outside the box (``-1``: no mask);
@@ -77,6 +79,7 @@ class MoSIClips:
     labels: torch.Tensor
     speeds: torch.Tensor
     positions: torch.Tensor
+    square_sizes: torch.Tensor
     mask_boxes: torch.Tensor
     still_index: torch.Tensor
     flipped: torch.Tensor
@@ -183,7 +186,7 @@ class MoSIGenerator:
             if not 0 <= i < len(self):
                 raise InputError(f"mosi label index {i} outside [0, {len(self)})")
         speeds = self.label_space.speeds
-        clips, positions, boxes, stills, flips = [], [], [], [], []
+        clips, positions, sizes, boxes, stills, flips = [], [], [], [], [], []
         for i in indices:
             flip, source = False, square
             if self.train:
@@ -205,6 +208,7 @@ class MoSIGenerator:
             clip = self._finish(clip, box, still, generator)
             clips.append(clip)
             positions.append(path)
+            sizes.append(int(source.shape[-1]))
             boxes.append(box.as_tuple())
             stills.append(still)
             flips.append(flip)
@@ -214,6 +218,7 @@ class MoSIGenerator:
             labels=labels,
             speeds=torch.tensor([speeds[i] for i in indices], dtype=torch.int64).reshape(-1, 2),
             positions=torch.stack(positions).float(),
+            square_sizes=torch.tensor(sizes, dtype=torch.int64),
             mask_boxes=torch.tensor(boxes, dtype=torch.int64).reshape(-1, 4),
             still_index=torch.tensor(stills, dtype=torch.int64),
             flipped=torch.tensor(flips, dtype=torch.bool),

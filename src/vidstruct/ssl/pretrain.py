@@ -1,0 +1,233 @@
+"""MoSI pretraining recipe: a validated :class:`~vidstruct.ssl.config.MoSIExperimentConfig` → explicit objects.
+
+The CLI's ``pretrain-mosi`` calls :func:`run_pretraining`, which trains through the
+recognition engine (:func:`vidstruct.engine.trainer.train`: same checkpoints, resume, DDP under
+``torchrun``, logs) with
+
+- the model: the registered ``model.name`` (``model.init_from`` honoured) whose classifier is
+  replaced by the MoSI pretext head (:func:`~vidstruct.ssl.mosi.head.attach_pretext_head`);
+- the data: a :class:`~vidstruct.ssl.mosi.dataset.MoSIDataset` of ``mosi.source`` images and
+  :func:`~vidstruct.ssl.mosi.dataset.mosi_collate` (with ``mosi.clips: all`` a batch of ``B``
+  images is ``B × L`` clips ``[B·L, C, T, H, W]``);
+- validation (``mosi.val_source``): every label of every image, deterministic clips; the
+  engine's ``top1`` is the pretext accuracy (``move_x_top1`` / ``move_y_top1`` in separate mode);
+- the initial weights: drawn after ``torch.manual_seed(train.seed)``, so a run is reproducible.
+
+The run directory is a recognition run directory (``checkpoints/``, ``final.pt``, ``log.csv``,
+``metrics.csv``, ``tb/``) whose ``model.pt`` (``vidstruct.model/1``) holds the backbone with the
+pretext head under ``<head_prefix>pretext.*``. Fine-tuning it is a recognition config with
+``model.init_from: RUN/model.pt``: the backbone loads, the pretext head is reported as unexpected
+keys and dropped, the new classifier is re-initialized (and reported).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import nn
+from torch.utils.data import Dataset
+
+from vidstruct.config.loader import ComposedConfig
+from vidstruct.engine.trainer import TrainResult
+from vidstruct.ssl.config import MoSIExperimentConfig, MoSISection, MoSISourceSection
+from vidstruct.ssl.mosi.color import ClipColorJitter
+from vidstruct.ssl.mosi.dataset import MoSIDataset
+from vidstruct.ssl.mosi.errors import MoSIError
+from vidstruct.ssl.mosi.generator import MoSIGenerator
+from vidstruct.ssl.mosi.head import PRETEXT, attach_pretext_head, classifier_path
+from vidstruct.ssl.mosi.labels import MotionLabelSpace
+from vidstruct.ssl.mosi.sources import ImageFileSource, ImageSource, ProceduralSource, VideoFrameSource
+
+log = logging.getLogger(__name__)
+
+SOURCE_FORMAT = "mosi"
+"""``source["format"]`` of a MoSI ``model.pt``."""
+
+
+def label_space(section: MoSISection) -> MotionLabelSpace:
+    """The speeds and label mode of ``mosi``."""
+    return MotionLabelSpace(
+        num_speeds=section.num_speeds,
+        mode=section.label_mode,
+        decouple=section.decouple,
+        include_static=section.include_static,
+    )
+
+
+def build_generator(cfg: MoSIExperimentConfig, *, train: bool) -> MoSIGenerator:
+    """The clip generator of ``cfg.mosi`` (normalized with ``data.transform.mean`` / ``std``)."""
+    m, t = cfg.mosi, cfg.data.transform
+    jitter = None if m.color_jitter is None else ClipColorJitter(**m.color_jitter.model_dump())
+    return MoSIGenerator(
+        num_frames=m.num_frames,
+        crop_size=m.crop_size,
+        short_side=m.short_side,
+        square_size=m.square_size,
+        label_space=label_space(m),
+        static_mask=m.static_mask,
+        mask_ratio=m.mask_ratio,
+        color_jitter=jitter,
+        flip_p=m.flip_p,
+        distance_jitter=m.distance_jitter,
+        interpolation=m.interpolation,
+        mean=tuple(t.mean),
+        std=tuple(t.std),
+        train=train,
+    )
+
+
+def build_source(cfg: MoSIExperimentConfig, section: MoSISourceSection) -> ImageSource:
+    """The images of one ``mosi.source`` / ``mosi.val_source`` section."""
+    if section.kind == "procedural":
+        return ProceduralSource(section.count, height=section.size, width=section.size, seed=section.seed)
+    if section.kind == "folder":
+        return ImageFileSource.from_folder(str(section.path), recursive=section.recursive)
+    if section.kind == "list":
+        return ImageFileSource.from_list_file(str(section.path), root=section.root)
+    from vidstruct.engine.recipes import read_split
+
+    return VideoFrameSource(list(read_split(cfg, section.split)), short_side=section.short_side)
+
+
+def check_image_files(source: ImageSource, generator: MoSIGenerator) -> None:
+    """Fail fast on unreadable or too-small image files, reading headers only (no decoding).
+
+    The rule is the generator's: the short side must reach the crop size (and exceed it when
+    images are not resized). Truncated pixel data still fails at load time, naming the file.
+    """
+    if not isinstance(source, ImageFileSource):
+        return
+    crop, resized = generator.crop_size, generator.short_side is not None
+    for path in source.paths:
+        if not path.is_file():
+            raise MoSIError(f"{path}: image file not found")
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise MoSIError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
+        if min(h, w) < crop or (not resized and min(h, w) <= crop):
+            raise MoSIError(
+                f"{path}: image {w}x{h} is too small for MoSI crops of {crop} px "
+                "(the short side must be larger than the crop)"
+            )
+
+
+class IndexedItems(Dataset):
+    """``dataset[i]`` with ``"index"`` set to ``i``, so that evaluation counts every clip once
+    (MoSI items carry the *image* index, shared by the clips of one image)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {**self.dataset[index], "index": index}
+
+
+def pretext_classes(space: MotionLabelSpace) -> list[str]:
+    """Class names stored with the run: joint names, or ``"move_x:x-2"``-style names of both heads."""
+    names = space.class_names()
+    if isinstance(names, dict):
+        return [f"{head}:{n}" for head, ns in names.items() for n in ns]
+    return list(names)
+
+
+def mosi_input_spec(cfg: MoSIExperimentConfig) -> Any:
+    """The recognition input spec of ``cfg`` with MoSI's clip length and crop size."""
+    from vidstruct.engine.recipes import input_spec
+
+    return dataclasses.replace(input_spec(cfg), num_frames=cfg.mosi.num_frames, crop_size=cfg.mosi.crop_size)
+
+
+def build_pretext_model(
+    cfg: MoSIExperimentConfig, composed: ComposedConfig | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """``(model with the MoSI head, builder kwargs)``: ``model.name`` (``model.init_from`` loaded),
+    its classifier replaced by the pretext head."""
+    from vidstruct.engine.recipes import build_model
+
+    space = label_space(cfg.mosi)
+    num_classes = len(space) if space.mode == "joint" else space.num_speeds
+    model, kwargs = build_model(cfg, num_classes, composed)
+    attach_pretext_head(model, space, dropout=cfg.mosi.head_dropout, name=cfg.model.name)
+    model.input_spec = mosi_input_spec(cfg)
+    return model, kwargs
+
+
+def run_pretraining(
+    cfg: MoSIExperimentConfig,
+    run_dir: str | Path,
+    *,
+    composed: ComposedConfig | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+) -> TrainResult:
+    """MoSI-pretrain ``cfg.model`` into ``run_dir`` (see module doc); writes ``RUN/model.pt``."""
+    from vidstruct.engine.checkpoint import latest_checkpoint, load_checkpoint, load_model_weights
+    from vidstruct.engine.distributed import cleanup
+    from vidstruct.engine.recipes import eval_settings, optim_settings, train_settings
+    from vidstruct.engine.trainer import train
+    from vidstruct.models.checkpoint import save_model_checkpoint
+    from vidstruct.ssl.mosi.dataset import mosi_collate
+
+    run_dir = Path(run_dir)
+    if resume:
+        latest_checkpoint(run_dir)  # nothing to resume: fail before building anything
+    m = cfg.mosi
+    space = label_space(m)
+    generator = build_generator(cfg, train=True)
+    source = build_source(cfg, m.source)
+    check_image_files(source, generator)
+    train_data = MoSIDataset(source, generator, clips=m.clips)
+    val_data = None
+    if m.val_source is not None:
+        val_gen = build_generator(cfg, train=False)
+        val_images = build_source(cfg, m.val_source)
+        check_image_files(val_images, val_gen)
+        val_data = IndexedItems(MoSIDataset(val_images, val_gen, clips="sample"))
+    torch.manual_seed(cfg.train.seed)  # the initial weights follow train.seed (the engine reseeds after)
+    model, kwargs = build_pretext_model(cfg, composed)
+    classes = pretext_classes(space)
+    spec = mosi_input_spec(cfg)
+    try:
+        result = train(
+            model,
+            train_data,
+            settings=train_settings(cfg, quiet),
+            optim=optim_settings(cfg),
+            run_dir=run_dir,
+            val_data=val_data,
+            eval_settings=eval_settings(cfg),
+            classes=classes,
+            input_spec=spec.to_dict(),
+            config=cfg.model_dump(mode="json"),
+            resume=resume,
+            collate_fn=mosi_collate,
+        )
+        if result.rank == 0:
+            load_model_weights(model, load_checkpoint(result.final), str(result.final), prefer_ema=True)
+            save_model_checkpoint(
+                run_dir / "model.pt",
+                model.cpu(),
+                model_name=cfg.model.name,
+                model_kwargs=kwargs,
+                classes=classes if space.mode == "joint" else None,
+                source={
+                    "format": SOURCE_FORMAT,
+                    "label_mode": space.mode,
+                    "speeds": [list(s) for s in space.speeds],
+                    "pretext_head": f"{classifier_path(model)}.{PRETEXT}.",
+                    "metrics": dict(result.metrics),
+                },
+            )
+    finally:
+        cleanup()
+    return result
