@@ -69,6 +69,10 @@ class TransformSection(Strict):
     random_resized_crop: bool = False
     scale: tuple[float, float] = (0.25, 1.0)
     hflip: bool = False
+    flip_pairs: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="class-name pairs whose labels swap when hflip mirrors a clip (e.g. move_left / move_right)",
+    )
     color_jitter: float = Field(0.0, ge=0)
     randaugment: bool = False
     random_erasing: float = Field(0.0, ge=0, le=1)

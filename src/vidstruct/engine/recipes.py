@@ -46,6 +46,7 @@ from vidstruct.engine.evaluator import evaluate
 from vidstruct.engine.settings import EvalSettings, OptimSettings, TrainSettings
 from vidstruct.engine.trainer import TrainResult, train
 from vidstruct.errors import ConfigError
+from vidstruct.registry import did_you_mean
 
 if TYPE_CHECKING:
     from vidstruct.models.spec import InputSpec
@@ -142,6 +143,26 @@ def _init_from(model: nn.Module, path: str, name: str) -> None:
     load_checkpoint_into(model, state, strict=True, model_name=name, checkpoint_model=held, where=path)
 
 
+def flip_label_map(cfg: ExperimentConfig, records: list[Any]) -> dict[int, int] | None:
+    """``{i: j}`` from ``data.transform.flip_pairs`` (class names), both directions; ``None`` without pairs."""
+    pairs = cfg.data.transform.flip_pairs
+    if not pairs:
+        return None
+    if not cfg.data.transform.hflip:
+        raise ConfigError("data.transform.flip_pairs: given but data.transform.hflip is false")
+    names, _ = class_names(cfg, records)
+    index = {name: i for i, name in enumerate(names)}
+    mapping: dict[int, int] = {}
+    for a, b in pairs:
+        for name in (a, b):
+            if name not in index:
+                raise ConfigError(f"data.transform.flip_pairs: unknown class {name!r}{did_you_mean(name, names)}")
+        if a == b or index[a] in mapping or index[b] in mapping:
+            raise ConfigError(f"data.transform.flip_pairs: [{a}, {b}] repeats a class")
+        mapping[index[a]], mapping[index[b]] = index[b], index[a]
+    return mapping
+
+
 def train_dataset(cfg: ExperimentConfig, records: list[Any]) -> Any:
     """A :class:`VideoClipDataset` of one random clip per video with the training transform."""
     from vidstruct.data.dataset import VideoClipDataset
@@ -154,7 +175,8 @@ def train_dataset(cfg: ExperimentConfig, records: list[Any]) -> Any:
     )
     transform = build_train_transform(
         short_side=t.short_side, crop_size=t.crop_size, mean=t.mean, std=t.std,
-        random_resized_crop=t.random_resized_crop, scale=t.scale, hflip=t.hflip, color_jitter=t.color_jitter,
+        random_resized_crop=t.random_resized_crop, scale=t.scale, hflip=t.hflip,
+        flip_label_map=flip_label_map(cfg, records), color_jitter=t.color_jitter,
         randaugment=t.randaugment, random_erasing=t.random_erasing,
     )  # fmt: skip
     short_side = None if t.random_resized_crop else t.short_side
