@@ -194,3 +194,17 @@ def test_unknown_model_name_lists_close_matches(capsys) -> None:
     assert main(["models", "info", "slowfast_r5O"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown model 'slowfast_r5O' (did you mean 'slowfast_r50'" in err
+
+
+def test_max_pool_takes_the_maximum_of_the_final_map():
+    torch.manual_seed(0)
+    model = MODELS.get("r2plus1d_tiny")(num_classes=5, widths=[4, 8, 8, 8], pool="max").eval()
+    clip = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        maps = model.forward_feature_maps(clip)
+        expected = torch.stack([maps[b].reshape(maps.shape[1], -1).max(dim=1).values for b in range(2)])
+        torch.testing.assert_close(model.forward_features(clip), expected)
+        # and is not the (default) average
+        assert not torch.allclose(model.forward_features(clip), maps.mean(dim=(2, 3, 4)))
+    with pytest.raises(ValueError, match="pool"):
+        MODELS.get("r2plus1d_tiny")(num_classes=5, pool="sum")

@@ -4,7 +4,7 @@ Layout (stem / stages / head decomposition)::
 
     clip [B, C, T, H, W]
       → stem → stages (res2 … res5) → [conv5 (X3D)]      = forward_feature_maps  [B, D, T', H', W']
-      → global average pool over T'×H'×W' → [projection]  = forward_features      [B, feature_dim]
+      → global pool (average, or max) over T'×H'×W' → [projection] = forward_features [B, feature_dim]
       → head (LinearHead: dropout → linear)               = forward               [B, num_classes] logits
 
 Pooling is adaptive, so the models accept any clip size that survives their strides
@@ -26,8 +26,10 @@ from vidstruct.models.resnet3d.stages import build_stages, build_stem
 from vidstruct.models.spec import InputSpec
 
 
-def global_pool(x: torch.Tensor) -> torch.Tensor:
-    """``[B, D, T, H, W] → [B, D]`` average over time and space."""
+def global_pool(x: torch.Tensor, kind: str = "avg") -> torch.Tensor:
+    """``[B, D, T, H, W] → [B, D]``: average (``"avg"``) or maximum (``"max"``) over time and space."""
+    if kind == "max":
+        return x.flatten(2).amax(dim=2)
     return torch.flatten(nn.functional.adaptive_avg_pool3d(x, 1), 1)
 
 
@@ -57,8 +59,12 @@ class ResNet3D(VideoModel):
         dropout: float = 0.5,
         input_spec: InputSpec | None = None,
         in_channels: int = 3,
+        pool: str = "avg",
     ) -> None:
         super().__init__()
+        if pool not in ("avg", "max"):
+            raise ValueError(f"pool: expected 'avg' or 'max', got {pool!r}")
+        self.pool = pool
         self.cfg = cfg
         self.in_channels = in_channels
         self.input_spec = input_spec or InputSpec()
@@ -82,7 +88,7 @@ class ResNet3D(VideoModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features ``[B, feature_dim]`` of clips ``[B, C, T, H, W]``."""
-        x = global_pool(self.forward_feature_maps(x))
+        x = global_pool(self.forward_feature_maps(x), self.pool)
         return self.projection(x) if self.projection is not None else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
