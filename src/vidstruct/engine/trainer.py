@@ -22,6 +22,17 @@ The (map-style) dataset yields dicts with ``"clip"`` float ``[C, T, H, W]`` and
 indices) for models returning a dict of logits. A batch without ``"clip"``
 (every sample skipped by ``collate_skip_failed``) is passed over. Exact resume
 assumes every sample decodes (a skipped batch shifts that rank's data position).
+
+Other tasks reuse the loop through two optional hooks (classification is the
+default when they are absent):
+
+- ``loss_fn(net, batch, device) -> loss``: the scalar training loss of one
+  micro-batch (``net`` is the model, DDP-wrapped under ``torchrun``; the hook
+  moves what it needs to ``device``; it runs under the AMP autocast). Batches
+  need no ``"clip"`` then, and mixup / cutmix are unavailable;
+- ``evaluate_fn(model) -> metrics``: validation (on the EMA weights when kept)
+  instead of the classification evaluator; runs every ``eval_every`` steps and
+  at the end, with or without ``val_data``.
 """
 
 from __future__ import annotations
@@ -60,7 +71,7 @@ from vidstruct.engine.precise_bn import recompute_bn_stats
 from vidstruct.engine.rng import capture_rng, restore_rng
 from vidstruct.engine.sampling import ResumableSampler, batches_from, make_train_loader
 from vidstruct.engine.settings import EvalSettings, OptimSettings, TrainSettings
-from vidstruct.errors import CheckpointError, InputError, VidstructError
+from vidstruct.errors import CheckpointError, ConfigError, InputError, VidstructError
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +107,8 @@ def train(
     config: dict[str, Any] | None = None,
     resume: bool = False,
     collate_fn: Callable[[list[Any]], Any] | None = None,
+    loss_fn: Callable[[nn.Module, Any, torch.device], torch.Tensor] | None = None,
+    evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``train_data``; checkpoints and logs go to ``run_dir`` (see module doc)."""
     run_dir = Path(run_dir)
@@ -114,6 +127,8 @@ def train(
     ema = build_ema(model, settings.ema_decay)
     mix = MixupCutmix(settings.mixup_alpha, settings.cutmix_alpha, settings.label_smoothing)
     mix_gen = torch.Generator().manual_seed(settings.seed * 1000 + info.rank)
+    if loss_fn is not None and mix.enabled:
+        raise ConfigError("train.mixup_alpha / cutmix_alpha: mixing clips is only defined for classification")
     # 3. resume
     step, resumed_from = 0, None
     existing = ckpt_io.list_checkpoints(run_dir)
@@ -161,19 +176,23 @@ def train(
             model.train()
             step_loss = torch.zeros((), device=device)
             for micro in range(settings.grad_accum):
-                batch = _next_batch(batches)
-                clip = _to_device(batch["clip"], device, settings.channels_last)
-                lam = 1.0
-                if mix.enabled:
-                    clip, lam = mix.mix_clip(clip, mix_gen)
+                batch = _next_batch(batches, "clip" if loss_fn is None else None)
                 last = micro == settings.grad_accum - 1
                 with contextlib.nullcontext() if last or not info.enabled else net.no_sync():
-                    with autocast(settings.amp, device):
-                        outputs = net(clip)
-                    targets = _targets_to(batch_targets(batch, isinstance(outputs, dict)), device)
-                    if mix.enabled:
-                        targets = mix.mix_targets(targets, outputs, lam)
-                    loss = classification_loss(outputs, targets, settings.label_smoothing) / settings.grad_accum
+                    if loss_fn is not None:
+                        with autocast(settings.amp, device):
+                            loss = loss_fn(net, batch, device) / settings.grad_accum
+                    else:
+                        clip = _to_device(batch["clip"], device, settings.channels_last)
+                        lam = 1.0
+                        if mix.enabled:
+                            clip, lam = mix.mix_clip(clip, mix_gen)
+                        with autocast(settings.amp, device):
+                            outputs = net(clip)
+                        targets = _targets_to(batch_targets(batch, isinstance(outputs, dict)), device)
+                        if mix.enabled:
+                            targets = mix.mix_targets(targets, outputs, lam)
+                        loss = classification_loss(outputs, targets, settings.label_smoothing) / settings.grad_accum
                     scaler.scale(loss).backward()
                 step_loss += loss.detach()
             if settings.clip_grad is not None:
@@ -195,8 +214,8 @@ def train(
                 speed = clips_per_step * steps_since_log / max(now - t_last, 1e-9)
                 logger.log_step(step, loss_value, lr, speed)
                 t_last, steps_since_log = now, 0
-            if val_data is not None and settings.eval_every and step % settings.eval_every == 0:
-                metrics, _ = evaluate(eval_model, val_data, settings=eval_settings, device=device)
+            if (val_data is not None or evaluate_fn) and settings.eval_every and step % settings.eval_every == 0:
+                metrics = _validate(eval_model, val_data, eval_settings, device, evaluate_fn)
                 logger.log_metrics(step, metrics)
             if step % settings.ckpt_every == 0 or step == settings.max_steps:
                 state = _training_state(
@@ -213,12 +232,15 @@ def train(
 
             def forward(m: nn.Module, batch: dict[str, Any]) -> None:
                 with autocast(settings.amp, device):
-                    m(_to_device(batch["clip"], device, settings.channels_last))
+                    if loss_fn is not None:
+                        loss_fn(m, batch, device)
+                    else:
+                        m(_to_device(batch["clip"], device, settings.channels_last))
 
             for m in [model] + ([ema.module] if ema is not None else []):
                 recompute_bn_stats(m, bn_batches, settings.precise_bn_batches, forward)
-        if val_data is not None:
-            metrics, _ = evaluate(eval_model, val_data, settings=eval_settings, device=device)
+        if val_data is not None or evaluate_fn:
+            metrics = _validate(eval_model, val_data, eval_settings, device, evaluate_fn)
             logger.log_metrics(step, metrics)
         final = run_dir / "final.pt"
         if info.is_main:
@@ -274,11 +296,25 @@ def _training_state(
     }
 
 
-def _next_batch(batches: Any, max_empty: int = 100) -> dict[str, Any]:
-    """The next batch holding clips (a batch whose samples all failed to decode and were skipped has none)."""
+def _validate(
+    model: nn.Module,
+    val_data: Dataset | None,
+    eval_settings: EvalSettings,
+    device: torch.device,
+    evaluate_fn: Callable[[nn.Module], dict[str, float]] | None,
+) -> dict[str, float]:
+    """Validation metrics: ``evaluate_fn(model)`` when given, else the classification evaluator on ``val_data``."""
+    if evaluate_fn is not None:
+        return dict(evaluate_fn(model))
+    metrics, _ = evaluate(model, val_data, settings=eval_settings, device=device)  # type: ignore[arg-type]
+    return metrics
+
+
+def _next_batch(batches: Any, key: str | None = "clip", max_empty: int = 100) -> dict[str, Any]:
+    """The next batch holding ``key`` (a batch whose samples all failed to decode and were skipped has no clips)."""
     for _ in range(max_empty):
         batch = next(batches)
-        if "clip" in batch:
+        if key is None or key in batch:
             return batch
     raise InputError(f"{max_empty} training batches in a row had no decodable sample; run 'vidstruct check-data'")
 

@@ -16,11 +16,13 @@ import argparse
 from pathlib import Path
 
 NAME = "train"
-HELP = "train a recognition model from a YAML config (resumable; DDP under torchrun)"
+HELP = "train a recognition model (or a localizer: task: localization) from a YAML config (resumable; DDP)"
 DESCRIPTION = (
     "Train the config's model on data.train (validating on data.val). The run directory receives step "
     "checkpoints (checkpoints/step_*.pt), log.csv, metrics.csv, TensorBoard events (tb/), final.pt and model.pt "
     "(the weights for predict / test / export). --resume continues the newest checkpoint exactly. "
+    "A config with 'task: localization' trains a temporal action localizer on snippet features instead and "
+    "writes RUN/localizer.pt (see configs/localization/). "
     "Multi-GPU / multi-node: torchrun --nproc_per_node N -m vidstruct train ..."
 )
 
@@ -35,19 +37,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json
-    from vidstruct.config import load_config
+    from vidstruct.config import ExperimentConfig, compose, validate
     from vidstruct.engine.recipes import run_training
 
-    cfg, composed = load_config(args.config, args.overrides)
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    result = run_training(cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json)
+    composed = compose(args.config, args.overrides)
+    if composed.data.get("task") == "localization":  # temporal action localization on snippet features
+        from vidstruct.engine.localization.config import LocalizationExperimentConfig
+        from vidstruct.engine.localization.recipe import run_localization_training
+
+        loc_cfg = validate(LocalizationExperimentConfig, composed)
+        result = run_localization_training(
+            loc_cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json
+        )
+        model_file = run_dir / "localizer.pt"
+    else:
+        cfg = validate(ExperimentConfig, composed)
+        result = run_training(cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json)
+        model_file = run_dir / "model.pt"
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0
     summary = {
         "run_dir": str(run_dir),
         "step": result.step,
         "metrics": result.metrics,
-        "model": str(run_dir / "model.pt"),
+        "model": str(model_file),
         "resumed_from": str(result.resumed_from) if result.resumed_from else None,
     }
     if args.json:

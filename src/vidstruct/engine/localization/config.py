@@ -1,0 +1,136 @@
+"""Config schema of a temporal action localization experiment (``task: localization``).
+
+``optim`` and ``train`` mean what they mean for recognition
+(:mod:`vidstruct.config.schema`; ``train.batch_size`` counts videos or windows).
+Example (``configs/localization/synth_bmn.yaml``)::
+
+    task: localization
+    model:
+      name: bmn                     # or weak_cas (video-level labels only)
+      hidden_dim_1d: 64             # any other builder kwarg of the model (feat_dim / temporal_scale /
+      max_duration: 24              #   num_classes come from the features and data sections)
+      relation: {enabled: true, stage: joint, top_k: 64, dim: 128, layers: 2, heads: 4}
+    data:
+      format: activitynet           # activitynet | hacs (rescaled) | thumos14 | epic (sliding windows)
+      features: runs/synth_feats    # a vidstruct.features/1 directory (vidstruct extract-features)
+      temporal_scale: 50            # T: positions per video (rescale) or snippets per window
+      train: {annotations: data/synth_localize/annotations.json, subset: training}
+      val: {annotations: data/synth_localize/annotations.json, subset: validation}
+    postprocess: {fusion: snippet, fusion_top_k: 2}
+    eval: {protocol: anet}
+
+Relation encoding (BMN only): ``stage: joint`` trains BMN and the head
+together (the head's loss is added with ``weight``); ``stage: second`` first
+trains BMN alone for ``train.max_steps``, then freezes it and trains only the
+head for ``relation.steps`` steps (learning rate ``relation.lr``, default
+``optim.lr``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vidstruct.config.schema import OptimSection, Strict, TrainSection
+
+
+class RelationSection(Strict):
+    """Action-nomination relation encoding: a transformer over each video's top BMN proposals."""
+
+    enabled: bool = False
+    stage: Literal["joint", "second"] = "joint"
+    top_k: int = Field(100, ge=1, description="proposals per video refined by the head")
+    dim: int = Field(256, ge=8, description="transformer width")
+    layers: int = Field(2, ge=1)
+    heads: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    weight: float = Field(1.0, gt=0, description="joint stage: weight of the relation loss")
+    steps: int | None = Field(None, ge=1, description="second stage: optimizer steps (default train.max_steps)")
+    lr: float | None = Field(None, gt=0, description="second stage: learning rate (default optim.lr)")
+
+    def bmn_kwargs(self) -> dict[str, Any]:
+        """The ``bmn`` builder's relation arguments."""
+        return {
+            "relation": True,
+            "relation_top_k": self.top_k,
+            "relation_dim": self.dim,
+            "relation_layers": self.layers,
+            "relation_heads": self.heads,
+            "relation_dropout": self.dropout,
+            "relation_weight": self.weight,
+        }
+
+
+class LocModelSection(BaseModel):
+    """``name`` (``bmn`` | ``weak_cas``), ``relation`` and the builder's other keyword arguments."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    name: Literal["bmn", "weak_cas"]
+    relation: RelationSection = RelationSection()
+
+    def builder_kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class LocSplitSection(Strict):
+    """One split: an annotation file (THUMOS14: the annotation directory) and its subset."""
+
+    annotations: str
+    subset: str | None = Field(
+        None, description="ActivityNet/HACS: training|validation; THUMOS14: val|test; EPIC: unused (one CSV per split)"
+    )
+
+
+class LocDataSection(Strict):
+    format: Literal["activitynet", "hacs", "thumos14", "epic"]
+    features: str = Field(description="feature directory written by vidstruct extract-features")
+    train: LocSplitSection
+    val: LocSplitSection | None = None
+    classes: str | None = Field(None, description="class names file (EPIC: a *_classes.csv table or a list)")
+    temporal_scale: int = Field(100, ge=4, description="T: rescaled positions per video, or snippets per window")
+    window_stride: int | None = Field(None, ge=1, description="windowed formats: snippets between windows (T // 2)")
+    min_segment_overlap: float = Field(0.0, ge=0, le=1, description="windows: keep a GT if this much of it is inside")
+    epic_label: Literal["verb", "noun", "action"] = "verb"
+    num_workers: int = Field(0, ge=0)
+
+
+class PostprocessSection(Strict):
+    """See :class:`vidstruct.models.localization.inference.PostprocessSettings`."""
+
+    nms: Literal["gaussian", "linear", "hard"] = "gaussian"
+    sigma: float = Field(0.4, gt=0)
+    iou_threshold: float = Field(0.0, ge=0, le=1)
+    low_threshold: float | None = Field(0.5, ge=0, le=1)
+    high_threshold: float | None = Field(0.9, ge=0, le=1)
+    max_proposals: int = Field(100, ge=1)
+    max_segments: int = Field(100, ge=1)
+    fusion: Literal["snippet", "video", "cas", "none"] | None = Field(
+        None, description="default: snippet for bmn, cas for weak_cas"
+    )
+    fusion_top_k: int = Field(2, ge=1)
+    peak_ratio: float = Field(0.5, ge=0, le=1)
+    cas_thresholds: list[float] = Field(default_factory=lambda: [0.025 * i for i in range(1, 20)])
+    class_threshold: float = Field(0.2, ge=0, le=1)
+    video_weight: float = Field(0.2, ge=0)
+    cas_nms_iou: float = Field(0.7, gt=0, le=1)
+
+
+class LocEvalSection(Strict):
+    protocol: Literal["anet", "thumos", "epic"] | None = Field(
+        None, description="detection tIoU thresholds (default: anet for activitynet/hacs, thumos, epic)"
+    )
+    batch_size: int = Field(16, ge=1)
+
+
+class LocalizationExperimentConfig(Strict):
+    """A temporal action localization experiment (``vidstruct train`` dispatches on ``task``)."""
+
+    task: Literal["localization"]
+    model: LocModelSection
+    data: LocDataSection
+    optim: OptimSection = OptimSection(name="adamw", lr=1e-3, weight_decay=1e-4)
+    train: TrainSection = TrainSection()
+    postprocess: PostprocessSection = PostprocessSection()
+    eval: LocEvalSection = LocEvalSection()
