@@ -16,8 +16,8 @@ feature size and (for class fusion) its class list must match.
 
 Scores: for BMN localizers a product of probabilities (start · end · confidence maps, times the fused class
 probability), decayed by Soft-NMS, so in ``[0, 1]``. The weakly supervised model's scores (outer-inner
-contrast plus a share of the video score) are clipped to ``[0, 1]`` so that every user-facing score is in
-that range.
+contrast plus a share of the video score) are mapped onto ``[0, 1]`` by ``decode_cas``, keeping their ranking;
+they rank segments but are not calibrated probabilities.
 """
 
 from __future__ import annotations

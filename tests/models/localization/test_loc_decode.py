@@ -89,8 +89,9 @@ def test_decode_cas_classes_and_nms() -> None:
     cas[6:8, 2] = 0.8  # class 2, but its video score is low
     video = torch.tensor([0.1, 0.9, 0.05])
     rows = decode_cas(cas, video, duration_s=10.0, thresholds=[0.3, 0.5], class_threshold=0.2)
-    # both thresholds give the same run [2 s, 5 s]: NMS keeps one; score 0.9 + 0.2·0.9
+    # both thresholds give the same run [2 s, 5 s]: NMS keeps one; contrast 0.9 (the padded snippets 1 and 5
+    # are 0) + 0.2·0.9, mapped to [0, 1]: (1.08 + 1) / 2.2
     assert rows.shape == (1, 4)
-    assert torch.allclose(rows[0], torch.tensor([2.0, 5.0, 0.9 + 0.18, 1.0]), atol=1e-6)
+    assert torch.allclose(rows[0], torch.tensor([2.0, 5.0, 2.08 / 2.2, 1.0]), atol=1e-6)
     low = decode_cas(cas, torch.tensor([0.1, 0.15, 0.05]), duration_s=10.0, thresholds=[0.5], class_threshold=0.2)
     assert low[:, 3].tolist() == [1.0]  # no class reaches the threshold: the best class is still decoded

@@ -225,8 +225,10 @@ def decode_cas(
     """One video: activations ``cas [T, C]``, ``video_scores [C]`` → ``[M, 4]`` (start_s, end_s, score, class).
 
     Classes whose video score reaches ``class_threshold`` (at least the best class) are grouped by
-    :func:`group_segments`; each segment's score gets ``+ video_weight · video_scores[c]``; hard NMS
-    per class at ``nms_iou``; the result is sorted by score (``top_k`` rows at most).
+    :func:`group_segments`; each segment's score is ``s = contrast + video_weight · video_scores[c]``, mapped
+    linearly onto ``[0, 1]`` as ``(s + 1) / (2 + video_weight)`` (the contrast of activations in ``[0, 1]`` lies
+    in ``[-1, 1]``; the map keeps the ranking, so AP is unchanged); hard NMS per class at ``nms_iou``; the result
+    is sorted by score (``top_k`` rows at most).
     """
     if cas.ndim != 2 or video_scores.shape != cas.shape[1:]:
         raise InputError(
@@ -239,7 +241,7 @@ def decode_cas(
         segs = group_segments(cas[:, c], thresholds, duration_s=duration_s, score=score, outer_ratio=outer_ratio)
         if segs.shape[0] == 0:
             continue
-        segs[:, 2] += video_weight * vs[c]
+        segs[:, 2] = (segs[:, 2] + video_weight * vs[c] + 1.0) / (2.0 + video_weight)
         segs = segs[temporal_nms(segs[:, :2], segs[:, 2], nms_iou)]
         out.append(torch.cat([segs, torch.full((segs.shape[0], 1), float(c))], dim=1))
     if not out:
