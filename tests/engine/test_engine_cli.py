@@ -52,7 +52,7 @@ def test_train_then_multiview_test(recipe_config, tmp_path, capsys, synth_classi
 def test_resume_continues_and_extends(recipe_config, tmp_path, capsys):
     run_dir = tmp_path / "run"
     _train(recipe_config, run_dir, capsys)
-    summary = _train(recipe_config, run_dir, capsys, "train.max_steps=3", "--resume")
+    summary = _train(recipe_config, run_dir, capsys, "--max-steps", "3", "--resume")  # = train.max_steps=3
     assert summary["step"] == 3 and summary["resumed_from"].endswith("step_00000002.pt")
     steps = [line.split(",")[0] for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
     assert steps == ["1", "2", "3"]
@@ -66,6 +66,15 @@ def test_one_line_errors(recipe_config, tmp_path, capsys, synth_classify):
     assert main(["train", str(recipe_config), "model.name=r2plus1d_tny", "--run-dir", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'r2plus1d_tny'" in err and "r2plus1d_tiny" in err and err.count("\n") == 1
+
+    assert main(["train", str(recipe_config), "--max-steps", "0", "--run-dir", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--max-steps: expected a positive number of steps, got 0" in err and err.count("\n") == 1
+
+    assert main(["train", str(recipe_config), "model.input_mode=flow", "--run-dir", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "model.input_mode: Input should be 'rgb', 'diff' or 'rgb_diff'" in err and "got 'flow'" in err
+    assert err.count("\n") == 1
 
     run_dir = tmp_path / "run"
     _train(recipe_config, run_dir, capsys)

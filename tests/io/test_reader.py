@@ -256,6 +256,9 @@ def test_inherited_readers_are_never_freed_in_a_forked_child(videos: dict[str, P
     path = videos["gop10"]
     kept = VideoReader(path, threads=2, thread_type="FRAME")
     kept.get_frames([3, 30])  # threaded decoder and swscale contexts now exist in this process
+    # garbage of earlier tests in this process (DataLoader iterators, thread pools) would be collected in the
+    # child too, and their finalizers may wait on threads or processes the child does not have: collect it here
+    gc.collect()
     gc.disable()
     try:
         dropped = VideoReader(path, threads=2, thread_type="FRAME")

@@ -120,6 +120,7 @@ def test_predict_missing_checkpoint_and_bad_video(tmp_path: Path, checkpoint: Pa
     ("name", "kwargs"),
     [
         ("x3d_tiny", {}),
+        ("r2plus1d_tiny", {"widths": [4, 8, 8, 8], "input_mode": "rgb_diff"}),  # frame differences inside the graph
         ("vivit_b_joint", {"image_size": 32, "num_frames": 4, "hidden_size": 32, "depth": 2, "num_heads": 2,
                            "tubelet_size": [2, 8, 8]}),
     ],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from vidstruct.models.resnet3d.config import ResNet3DConfig, StageConfig, StemConfig
+from vidstruct.models.resnet3d.frame_input import InputMode
 from vidstruct.models.resnet3d.model import ResNet3D
 from vidstruct.models.spec import InputSpec
 from vidstruct.registry import MODELS
@@ -70,8 +71,10 @@ def x3d_config(
     )
 
 
-def _x3d(cfg: ResNet3DConfig, spec: InputSpec, num_classes: int, dropout: float) -> ResNet3D:
-    return ResNet3D(cfg, num_classes=num_classes, dropout=dropout, input_spec=spec)
+def _x3d(
+    cfg: ResNet3DConfig, spec: InputSpec, num_classes: int, dropout: float, input_mode: InputMode = "rgb"
+) -> ResNet3D:
+    return ResNet3D(cfg, num_classes=num_classes, dropout=dropout, input_spec=spec, input_mode=input_mode)
 
 
 def _spec(frames: int, interval: int, crop: int, short: int) -> InputSpec:
@@ -122,7 +125,11 @@ def x3d_tiny(
     width_factor: float = 1.0,
     depth_factor: float = 1.0,
     head_width: int = 256,
+    input_mode: InputMode = "rgb",
 ) -> ResNet3D:
-    """A small X3D for CPU training (depths 1-2-5-3, half X3D-M's width, 256-d head); 8×4, 112 crop."""
+    """A small X3D for CPU training (depths 1-2-5-3, half X3D-M's width, 256-d head); 8×4, 112 crop.
+
+    ``input_mode``: ``"rgb"``, ``"diff"`` or ``"rgb_diff"`` (see :mod:`vidstruct.models.resnet3d.frame_input`).
+    """
     cfg = x3d_config(width_factor=width_factor, depth_factor=depth_factor, head_width=head_width)
-    return _x3d(cfg, _spec(8, 4, 112, 128), num_classes, dropout)
+    return _x3d(cfg, _spec(8, 4, 112, 128), num_classes, dropout, input_mode)

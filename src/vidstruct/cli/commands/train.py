@@ -1,13 +1,13 @@
-"""``vidstruct train CONFIG [key=value ...] --run-dir DIR [--resume]``: train a recognition model.
+"""``vidstruct train CONFIG [key=value ...] --out DIR [--max-steps N] [--resume]``: train a recognition model.
 
 Single process (CPU or one GPU)::
 
-    vidstruct train configs/....yaml --run-dir runs/exp1
+    vidstruct train configs/....yaml --out runs/exp1
 
 Several GPUs / machines: launch the same command with ``torchrun`` (see
 :mod:`vidstruct.engine.distributed`)::
 
-    torchrun --nproc_per_node 4 -m vidstruct train configs/....yaml --run-dir runs/exp1
+    torchrun --nproc_per_node 4 -m vidstruct train configs/....yaml --out runs/exp1
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=0.01 train.max_steps=500")
     parser.add_argument("--out", "--run-dir", dest="run_dir", help="run directory (default: runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        help="optimizer steps to train for (shorthand for the override train.max_steps=N)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary (step, metrics, files)")
 
 
@@ -39,9 +44,15 @@ def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json
     from vidstruct.config import ExperimentConfig, compose, validate
     from vidstruct.engine.recipes import run_training
+    from vidstruct.errors import ConfigError
 
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
-    composed = compose(args.config, args.overrides)
+    overrides = list(args.overrides)
+    if args.max_steps is not None:
+        if args.max_steps < 1:
+            raise ConfigError(f"--max-steps: expected a positive number of steps, got {args.max_steps}")
+        overrides.append(f"train.max_steps={args.max_steps}")
+    composed = compose(args.config, overrides)
     if composed.data.get("task") == "localization":  # temporal action localization on snippet features
         from vidstruct.engine.localization.config import LocalizationExperimentConfig
         from vidstruct.engine.localization.recipe import run_localization_training

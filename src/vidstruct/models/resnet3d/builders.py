@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Literal
 
 from vidstruct.models.resnet3d.config import ResNet3DConfig, StageConfig, StemConfig, bottleneck_stages
+from vidstruct.models.resnet3d.frame_input import InputMode
 from vidstruct.models.resnet3d.model import ResNet3D
 from vidstruct.models.resnet3d.slowfast import SlowFast
 from vidstruct.models.spec import InputSpec
@@ -306,14 +307,24 @@ def r2plus1d_tiny(
     widths: Sequence[int] = (16, 32, 64, 128),
     depths: Sequence[int] = (1, 1, 1, 1),
     pool: Literal["avg", "max"] = "avg",
+    input_mode: InputMode = "rgb",
 ) -> ResNet3D:
     """A narrow R(2+1)D-10 for CPU training (about 0.9M parameters with 400 classes); 8×4, 112 crop.
 
     Works on 32-112 px clips of 4+ frames (pooling is adaptive). ``pool="max"`` takes the maximum of the final
     feature map instead of its mean: a small moving object then dominates its channels from the first steps.
+    ``input_mode="diff"`` feeds the stem the differences of consecutive frames (``"rgb_diff"``: RGB and
+    differences, 6 channels); the clip itself stays RGB (see :mod:`.frame_input`).
     """
     cfg = r2plus1d_basic_config(widths=widths, depths=depths)
-    return ResNet3D(cfg, num_classes=num_classes, dropout=dropout, input_spec=_spec(8, 4, 112, 128), pool=pool)
+    return ResNet3D(
+        cfg,
+        num_classes=num_classes,
+        dropout=dropout,
+        input_spec=_spec(8, 4, 112, 128),
+        pool=pool,
+        input_mode=input_mode,
+    )
 
 
 def r2plus1d_bottleneck_config(*, width: int = 64, depths: Sequence[int] = DEPTHS[50]) -> ResNet3DConfig:

@@ -3,6 +3,7 @@
 Layout (stem / stages / head decomposition)::
 
     clip [B, C, T, H, W]
+      → frame input (RGB as is, or its temporal differences: ``input_mode``, see :mod:`.frame_input`)
       → stem → stages (res2 … res5) → [conv5 (X3D)]      = forward_feature_maps  [B, D, T', H', W']
       → global pool (average, or max) over T'×H'×W' → [projection] = forward_features [B, feature_dim]
       → head (LinearHead: dropout → linear)               = forward               [B, num_classes] logits
@@ -21,6 +22,7 @@ from vidstruct.models.base import VideoModel, check_clip
 from vidstruct.models.heads import LinearHead
 from vidstruct.models.resnet3d.blocks import ConvBNAct
 from vidstruct.models.resnet3d.config import ResNet3DConfig
+from vidstruct.models.resnet3d.frame_input import FrameInput
 from vidstruct.models.resnet3d.init import init_cnn_weights
 from vidstruct.models.resnet3d.stages import build_stages, build_stem
 from vidstruct.models.spec import InputSpec
@@ -60,11 +62,13 @@ class ResNet3D(VideoModel):
         input_spec: InputSpec | None = None,
         in_channels: int = 3,
         pool: str = "avg",
+        input_mode: str = "rgb",
     ) -> None:
         super().__init__()
         if pool not in ("avg", "max"):
             raise ValueError(f"pool: expected 'avg' or 'max', got {pool!r}")
         self.pool = pool
+        self.frame_input = FrameInput(input_mode)
         self.cfg = cfg
         self.in_channels = in_channels
         self.input_spec = input_spec or InputSpec()
@@ -72,7 +76,7 @@ class ResNet3D(VideoModel):
         self.dropout_rate = dropout
         self.feature_dim = cfg.feature_dim
         self.feature_map_dim = cfg.feature_map_dim
-        self.stem = build_stem(cfg.stem, in_channels)
+        self.stem = build_stem(cfg.stem, in_channels * self.frame_input.channel_factor())
         self.stages = build_stages(cfg, cfg.stem.width)
         last = cfg.stages[-1].width
         self.conv5 = ConvBNAct(last, cfg.conv5_width) if cfg.conv5_width else None
@@ -83,7 +87,7 @@ class ResNet3D(VideoModel):
     def forward_feature_maps(self, x: torch.Tensor) -> torch.Tensor:
         """Final backbone feature map ``[B, feature_map_dim, T', H', W']`` of clips ``[B, C, T, H, W]``."""
         check_clip(x, channels=self.in_channels)
-        x = self.stages(self.stem(x))
+        x = self.stages(self.stem(self.frame_input(x)))
         return self.conv5(x) if self.conv5 is not None else x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
