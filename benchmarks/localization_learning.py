@@ -27,9 +27,11 @@ plus the backbone's top-1 on held-out snippets inside actions (classification qu
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -51,15 +53,40 @@ STAGES: dict[str, float] = {}  # command -> seconds, kept in WORK/stages.json ac
 STAGES_FILE: list[Path] = []
 
 
-def vidstruct(*args: str, log: Path | None = None, done: bool = False) -> None:
-    """Run ``python -m vidstruct ARGS`` (printed, timed, recorded) unless ``done``; stop the benchmark on failure."""
+def fingerprint(shown: str, inputs: list[Path]) -> str:
+    """SHA-256 of a command line and the bytes of the files it reads (a missing file counts as missing)."""
+    digest = hashlib.sha256(shown.encode())
+    for path in inputs:
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()
+
+
+def vidstruct(
+    *args: str,
+    log: Path | None = None,
+    done: bool = False,
+    stamp: Path | None = None,
+    inputs: list[Path] = (),
+    clear: Path | None = None,
+) -> None:
+    """Run ``python -m vidstruct ARGS`` (printed, timed, recorded) unless ``done``; stop the benchmark on failure.
+
+    With ``stamp``, ``done`` also needs ``stamp`` to hold the :func:`fingerprint` of this command and ``inputs``
+    (so a localizer trained on other features is retrained), and a successful run writes it. ``clear``: a stale
+    output folder (a run directory) deleted before the command runs.
+    """
     cmd = [sys.executable, "-m", "vidstruct", *args]
     shown = "vidstruct " + " ".join(shlex.quote(a) for a in args)
+    expected = fingerprint(shown, list(inputs)) if stamp is not None else ""
+    if stamp is not None:
+        done = done and stamp.is_file() and stamp.read_text() == expected
     if done:
         COMMANDS.append((shown, STAGES.get(shown), True))
         print(f"$ {shown}  [output exists, reused]", flush=True)
         return
     print(f"$ {shown}", flush=True)
+    if clear is not None and clear.exists():
+        shutil.rmtree(clear)
     t0 = time.perf_counter()
     with open(log, "w") if log else open(os.devnull, "w") as out:
         proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -67,6 +94,8 @@ def vidstruct(*args: str, log: Path | None = None, done: bool = False) -> None:
         tail = log.read_text()[-3000:] if log else ""
         sys.exit(f"command failed ({proc.returncode}): {shown}\n{tail}")
     seconds = time.perf_counter() - t0
+    if stamp is not None:
+        stamp.write_text(expected)
     COMMANDS.append((shown, seconds, False))
     STAGES[shown] = seconds
     for f in STAGES_FILE:
@@ -88,6 +117,7 @@ def train_backbone(work: Path, args: argparse.Namespace) -> Path:
         f"train.max_steps={args.backbone_steps}", "train.eval_every=0", "train.ckpt_every=100000",
         "train.tensorboard=false", f"train.device={args.device}", "--out", str(run),
         log=work / "backbone.log", done=(run / "model.pt").is_file(),
+        stamp=work / "backbone.sha256", inputs=[BACKBONE_CONFIG, data / "train.txt"], clear=run,
     )  # fmt: skip
     return run
 
@@ -292,12 +322,14 @@ def main(argv: list[str] | None = None) -> int:
             "--workers", str(args.workers), "--batch-size", "32", "--device", args.device,
             log=work / "features.log",
         )  # fmt: skip
+    features = work / ("feats" if args.source == "features" else "features")
     runs = {}
     for name, config in CONFIGS.items():
         run = work / ("run_" + config.stem)
         vidstruct(
             "train", str(config), *localizer_overrides(work, args, config), "--out", str(run),
             log=work / f"{run.name}.log", done=(run / "localizer.pt").is_file(),
+            stamp=work / f"{run.name}.sha256", inputs=[features / "manifest.json"], clear=run,
         )  # fmt: skip
         runs[name] = run
 
