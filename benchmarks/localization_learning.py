@@ -124,8 +124,7 @@ def train_backbone(work: Path, args: argparse.Namespace) -> Path:
 
 def synthetic_features(work: Path, args: argparse.Namespace) -> None:
     """``--source features``: a deterministic feature store + ActivityNet annotations in place of stages 1-3."""
-    sys.path.insert(0, str(ROOT / "tests/localization"))
-    from lockit import write_synthetic_store
+    from vidstruct.data.synth.snippet_features import write_synthetic_store
 
     out = work / "synth_localize"
     if not (out / "annotations.json").is_file():
@@ -137,7 +136,7 @@ def synthetic_features(work: Path, args: argparse.Namespace) -> None:
         out.mkdir(exist_ok=True)
         Path(paths["annotations"]).replace(out / "annotations.json")
     COMMANDS.append(
-        (f"(synthetic features: lockit.write_synthetic_store into {work}/feats, noise {args.noise})", 0, False)
+        (f"(synthetic features: vidstruct.data.synth.snippet_features into {work}/feats, noise {args.noise})", 0, False)
     )
 
 
@@ -292,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["videos", "features"],
         default="videos",
         help="videos: the whole chain above; features: skip stages 1-3 and use deterministic synthetic snippet "
-        "features (tests/localization/lockit.py: class prototypes + boundary cues + noise), minutes on a CPU",
+        "features (vidstruct.data.synth.snippet_features: class prototypes + boundary cues + noise), minutes on a CPU",
     )
     parser.add_argument("--noise", type=float, default=1.2, help="--source features: feature noise level")
     args = parser.parse_args(argv)
