@@ -241,6 +241,7 @@ def run_training(
     train_records = read_split(cfg, "train")
     val_records = read_split(cfg, "val") if cfg.data.val is not None else None
     classes, _ = class_names(cfg, train_records, val_records)
+    torch.manual_seed(cfg.train.seed)  # initial weights follow train.seed (two runs of one config are the same run)
     model, kwargs = build_model(cfg, len(classes), composed)
     try:
         result = train(

@@ -156,6 +156,7 @@ def build_pretext_model(
 
     space = label_space(cfg.mosi)
     num_classes = len(space) if space.mode == "joint" else space.num_speeds
+    torch.manual_seed(cfg.train.seed)  # initial weights (backbone and pretext head) follow train.seed
     model, kwargs = build_model(cfg, num_classes, composed)
     attach_pretext_head(model, space, dropout=cfg.mosi.head_dropout, name=cfg.model.name)
     model.input_spec = mosi_input_spec(cfg)
