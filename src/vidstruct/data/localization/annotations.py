@@ -108,7 +108,8 @@ def _read_epic(
         if vid not in by_video:
             duration = float(durations[vid]) if durations and vid in durations else -1.0
             by_video[vid] = UntrimmedVideo(vid, duration, "", [], rec.path, {})
-        assert rec.start_s is not None and rec.end_s is not None
+        if rec.start_s is None or rec.end_s is None:  # the EPIC reader always sets them; guard the contract
+            raise AnnotationError(f"{annotations}, line {rec.meta.get('line')}: row without start/stop timestamps")
         by_video[vid].segments.append(Segment(rec.start_s, rec.end_s, names[rec.label], rec.label))
     return list(by_video.values()), names
 
