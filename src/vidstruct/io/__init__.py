@@ -22,8 +22,8 @@ from vidstruct.io.errors import (
     VideoOpenError,
     VideoTooLargeError,
 )
-from vidstruct.io.export import SavedFrame, save_frames
 from vidstruct.io.index import FrameIndex
+from vidstruct.io.png_frames import SavedFrame, save_frames
 from vidstruct.io.probe import VideoInfo, probe
 from vidstruct.io.reader import DecodeStats, VideoReader, read_frames
 from vidstruct.io.stream import Window, WindowStream, iter_windows

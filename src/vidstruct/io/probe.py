@@ -20,9 +20,9 @@ from av.container import InputContainer
 from av.video.stream import VideoStream
 
 from vidstruct.io.container import DEFAULT_MAX_PIXELS, open_video
-from vidstruct.io.convert import rotation_quarter_turns
 from vidstruct.io.errors import CorruptVideoError, NoFramesError
 from vidstruct.io.index import build_frame_index
+from vidstruct.io.pixel_format import rotation_quarter_turns
 
 _INDEXED_FORMATS = ("mov", "mp4")
 # decode at most this many packets looking for the first frame

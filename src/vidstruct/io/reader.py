@@ -42,9 +42,9 @@ from av.video.stream import VideoStream
 
 from vidstruct.errors import InputError
 from vidstruct.io.container import DEFAULT_MAX_PIXELS, open_video
-from vidstruct.io.convert import FrameConverter, apply_rotation, output_size, rotation_quarter_turns
 from vidstruct.io.errors import CorruptVideoError, NoFramesError
 from vidstruct.io.index import FrameIndex, build_frame_index
+from vidstruct.io.pixel_format import FrameConverter, apply_rotation, output_size, rotation_quarter_turns
 from vidstruct.io.planner import DEFAULT_SEEK_COST, plan_decode
 
 log = logging.getLogger(__name__)

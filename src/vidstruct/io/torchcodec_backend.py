@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from vidstruct.io.container import DEFAULT_MAX_PIXELS, open_video
-from vidstruct.io.convert import output_size
 from vidstruct.io.errors import CorruptVideoError, DecoderBackendError, FrameOutOfRangeError
 from vidstruct.io.index import TIME_EPS_S
+from vidstruct.io.pixel_format import output_size
 from vidstruct.io.reader import VideoReader
 
 Backend = Literal["pyav", "torchcodec"]

@@ -31,7 +31,7 @@ def _parse_list(text: str, kind: type, flag: str) -> list:
 
 def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json
-    from vidstruct.io.export import save_frames
+    from vidstruct.io.png_frames import save_frames
 
     if args.indices is not None:
         saved = save_frames(args.video, args.out, indices=_parse_list(args.indices, int, "--indices"))
