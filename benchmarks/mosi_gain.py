@@ -17,28 +17,40 @@ the claim offline, at CPU scale:
    held-out pretext top1 11.6 % after 600 steps, loss ln 9) and fine-tuning from it is no better than
    random init, while the unmasked one leaves its plateau after ~150 steps (97.7 % after 600);
 3. **fine-tuning**: ``vidstruct train`` (:func:`vidstruct.engine.recipes.run_training`) of the same
-   network from (a) random initialization and (b) ``model.init_from=<MoSI model.pt>`` (pretext head
-   dropped, classifier re-initialized), with the **same config** otherwise (steps, batch, AdamW
-   3e-3 with warmup + cosine, weight decay, augmentation, seed), for every seed of ``--seeds``. The
-   seed sets the fine-tuning data order, the random initialization of arm (a) and the new
-   classifier of arm (b); MoSI is pretrained once (``--pretrain-seed``), so the spread is that of
+   network in four arms (``--arms``), with the **same config** otherwise (steps, batch, AdamW 3e-3 with
+   warmup + cosine, weight decay, augmentation, seed), for every seed of ``--seeds``:
+
+   - ``random``: random initialization, RGB stem (the setting that stays near chance at this budget);
+   - ``random_diff``: random initialization, ``model.input_mode: diff`` (the stem sees frame differences, the
+     best from-scratch setting the project knows: ``configs/recognition/synth_r2plus1d_tiny.yaml``), the
+     **strongest baseline**;
+   - ``mosi``: ``model.init_from=<MoSI model.pt>`` (pretext head dropped, classifier re-initialized), RGB stem
+     (MoSI pretrains on RGB clips);
+   - ``mosi_diff``: the same MoSI weights fine-tuned with ``input_mode: diff``. ``diff`` adds no parameter and
+     keeps 3 stem input channels (``d_t = x_t - x_{t-1}``), so the RGB-pretrained weights load with the same
+     shapes; the stem then sees another input distribution than it was pretrained on.
+
+   The seed sets the fine-tuning data order, the random initialization of the random arms and the new
+   classifier of the MoSI arms; MoSI is pretrained once (``--pretrain-seed``), so the spread is that of
    fine-tuning only.
 
-Printed: pretext accuracy, a per-seed table of held-out top-1 for both arms, mean ± sample standard
-deviation over seeds, the paired gain (MoSI − random) and its spread, and the recall of the four
-translation classes (move_*), the ones MoSI's pseudo-motions resemble most.
+Printed: pretext accuracy, a per-seed table of held-out top-1 for every arm, mean ± sample standard
+deviation over seeds, MoSI's paired gain (per seed, then mean ± sd) against **both** random-init arms, with
+wins out of N seeds, and the recall of the four translation classes (move_*), the ones MoSI's pseudo-motions
+resemble most.
 
-Full run (default): 500 videos (100 held out), 600 MoSI steps, 400 fine-tuning steps, 5 seeds.
+Full run (default): 500 videos (100 held out), 600 MoSI steps, 400 fine-tuning steps, 5 seeds x 4 arms.
 Measured with ``--threads 1`` on a 2-core machine shared with other jobs (load 3-14): pretraining
-10 min, each fine-tuning run 2-15 min depending on the load, so 30-90 min in all; ``--seeds 0,1,2``
-keeps the full budget with 3 seeds. ``--quick``: 300 videos (60 held out), 400 MoSI steps, 250
+10 min, each fine-tuning run 2-15 min depending on the load; ``--seeds 0,1,2`` keeps the full budget with
+3 seeds. ``--quick``: 300 videos (60 held out), 400 MoSI steps, 250
 fine-tuning steps, 3 seeds (same protocol, smaller budget, larger spread).
 Threads: ``--threads`` (default: all cores; on a shared, oversubscribed machine ``--threads 1``
 is several times faster). ``--reuse``: keep the pretraining and the fine-tuning runs already in
 ``--workdir`` whose ``final.pt`` holds exactly this run's config (so an interrupted benchmark
 continues; held-out accuracy is always re-measured from the run's ``model.pt``).
 
-Usage: ``python benchmarks/mosi_gain.py [--quick] [--seeds 0,1,2] [--static-mask] [--workdir DIR] [--reuse] [--json]``
+Usage: ``python benchmarks/mosi_gain.py [--quick] [--seeds 0,1,2] [--arms random,random_diff,mosi,mosi_diff]
+[--static-mask] [--workdir DIR] [--reuse] [--json]``
 """
 
 from __future__ import annotations
@@ -63,6 +75,14 @@ SIZE, FPS, DURATION = 64, 10.0, 2.0  # synthetic videos
 CLIP_LEN, FRAME_INTERVAL, SHORT_SIDE, CROP = 8, 2, 36, 32  # fine-tuning clips (MoSI clips: 8 frames, 32 px)
 WIDTHS = [8, 16, 32, 64]
 FT_LR, FT_BATCH, PRE_LR, PRE_IMAGES_PER_STEP = 3e-3, 8, 3e-3, 4
+# fine-tuning arms: name -> (initialized from MoSI, model.input_mode); the run folder is ft_{name}_seed{seed}
+ARMS: dict[str, tuple[bool, str]] = {
+    "random": (False, "rgb"),
+    "random_diff": (False, "diff"),
+    "mosi": (True, "rgb"),
+    "mosi_diff": (True, "diff"),
+}
+BASELINES = ("random", "random_diff")  # random-init arms MoSI is compared with
 
 
 @dataclass(frozen=True)
@@ -99,10 +119,13 @@ def pretrain_config(budget: Budget, seed: int, static_mask: bool = False) -> dic
     }  # fmt: skip
 
 
-def finetune_config(synth: Path, train_list: Path, budget: Budget, seed: int, init_from: Path | None) -> dict[str, Any]:
-    """The fine-tuning config (what ``vidstruct train`` validates): identical for both arms but ``model.init_from``."""
+def finetune_config(
+    synth: Path, train_list: Path, budget: Budget, seed: int, init_from: Path | None, input_mode: str = "rgb"
+) -> dict[str, Any]:
+    """The fine-tuning config (what ``vidstruct train`` validates): identical for every arm but ``model.init_from``
+    and ``model.input_mode``."""
     return {
-        "model": {"name": "r2plus1d_tiny", "widths": WIDTHS, "dropout": 0.5,
+        "model": {"name": "r2plus1d_tiny", "widths": WIDTHS, "dropout": 0.5, "input_mode": input_mode,
                   "init_from": str(init_from) if init_from else None},
         "data": {
             "train": {"format": "kinetics", "annotations": str(train_list)},
@@ -184,21 +207,24 @@ def finetune(
     train_list: Path,
     budget: Budget,
     seed: int,
-    init_from: Path | None,
+    arm: str,
+    mosi_model: Path,
     reuse: bool = False,
 ) -> dict[str, Any]:
-    """One fine-tuning run; returns held-out top1, mean class accuracy, move_* recall and seconds (``None``:
-    the finished run of the same config was reused, only its held-out accuracy re-measured)."""
+    """One fine-tuning run of ``arm`` (a key of :data:`ARMS`); returns held-out top1, mean class accuracy, move_*
+    recall and seconds (``None``: the finished run of the same config was reused, only its held-out accuracy
+    re-measured)."""
     from vidstruct.config import ExperimentConfig
     from vidstruct.engine.recipes import run_test, run_training
 
-    arm = "mosi" if init_from else "random"
+    from_mosi, input_mode = ARMS[arm]
     run_dir = workdir / f"ft_{arm}_seed{seed}"
-    cfg = _validate(finetune_config(synth, train_list, budget, seed, init_from), ExperimentConfig)
+    init_from = mosi_model if from_mosi else None
+    cfg = _validate(finetune_config(synth, train_list, budget, seed, init_from, input_mode), ExperimentConfig)
     seconds = None
     if not (reuse and _finished_with(run_dir, cfg)):
         shutil.rmtree(run_dir, ignore_errors=True)
-        torch.manual_seed(seed)  # the model (arm a) / new classifier (arm b) is built before the engine seeds
+        torch.manual_seed(seed)  # as the recipe does: random init (random arms) / new classifier (MoSI arms)
         start = time.perf_counter()
         run_training(cfg, run_dir, quiet=True)
         seconds = time.perf_counter() - start
@@ -223,33 +249,41 @@ def _mean_sd(values: list[float]) -> str:
     return f"{100 * statistics.fmean(values):.1f} ± {100 * sd:.1f}"
 
 
-def report(runs: list[dict[str, Any]], pretext: dict[str, float], seeds: tuple[int, ...]) -> str:
-    """Markdown tables: per-seed held-out top-1 of both arms, then means ± sd and the paired gain."""
+def report(runs: list[dict[str, Any]], pretext: dict[str, float], seeds: tuple[int, ...], arms: list[str]) -> str:
+    """Markdown tables: per-seed held-out top-1 of every arm, means ± sd, and MoSI's paired gains (per seed, mean ±
+    sd, wins out of N) against the random-init arm with the same stem and against ``random_diff``."""
     by = {(r["arm"], r["seed"]): r for r in runs}
+    mosi_arms = [a for a in arms if ARMS[a][0]]
+    # every MoSI arm against the random-init arm with its stem, and every MoSI arm against the strongest baseline
+    pairs = [(m, b) for m in mosi_arms for b in BASELINES if b in arms and (b == "random_diff" or ARMS[m][1] == "rgb")]
     lines = [
         f"MoSI pretext accuracy on held-out images: top1 {100 * pretext.get('top1', math.nan):.1f} % (chance 11.1 %)",
         "",
-        "| seed | random init top1 % | MoSI init top1 % | gain (pts) |",
-        "|---:|---:|---:|---:|",
+        "| seed | " + " | ".join(f"{a} top1 %" for a in arms) + "".join(f" | {m} - {b} (pts)" for m, b in pairs) + " |",
+        "|---:|" + "---:|" * (len(arms) + len(pairs)),
     ]
     for s in seeds:
-        a, b = by[("random", s)]["top1"], by[("mosi", s)]["top1"]
-        lines.append(f"| {s} | {100 * a:.1f} | {100 * b:.1f} | {100 * (b - a):+.1f} |")
-    lines += ["", "| metric (mean ± sd over seeds, %) | random init | MoSI init | paired gain (pts) |"]
-    lines.append("|---|---:|---:|---:|")
+        cells = [f"{100 * by[(a, s)]['top1']:.1f}" for a in arms]
+        cells += [f"{100 * (by[(m, s)]['top1'] - by[(b, s)]['top1']):+.1f}" for m, b in pairs]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines += ["", "| metric (mean ± sd over seeds, %) | " + " | ".join(arms) + " |"]
+    lines.append("|---|" + "---:|" * len(arms))
     metrics = {"top1": "held-out top1", "mean_class_accuracy": "mean class accuracy", "move_recall": "move_* recall"}
     for key, name in metrics.items():
-        a = [by[("random", s)][key] for s in seeds]
-        b = [by[("mosi", s)][key] for s in seeds]
-        lines.append(f"| {name} | {_mean_sd(a)} | {_mean_sd(b)} | {_mean_sd([y - x for x, y in zip(a, b)])} |")
-    random_top1 = statistics.fmean(by[("random", s)]["top1"] for s in seeds)
-    mosi_top1 = statistics.fmean(by[("mosi", s)]["top1"] for s in seeds)
-    wins = sum(by[("mosi", s)]["top1"] > by[("random", s)]["top1"] for s in seeds)
-    lines += [
-        "",
-        f"MoSI init beats random init on {wins} of {len(seeds)} seeds; mean top1 ratio MoSI / random = "
-        f"{mosi_top1 / max(random_top1, 1e-9):.2f}; mean gain {100 * (mosi_top1 - random_top1):+.1f} pts",
-    ]
+        lines.append(f"| {name} | " + " | ".join(_mean_sd([by[(a, s)][key] for s in seeds]) for a in arms) + " |")
+    if pairs:
+        lines += ["", "| paired gain (pts, mean ± sd over seeds) | held-out top1 | move_* recall | wins (top1) |"]
+        lines.append("|---|---:|---:|---:|")
+    for m, b in pairs:
+        gains = {k: [by[(m, s)][k] - by[(b, s)][k] for s in seeds] for k in ("top1", "move_recall")}
+        wins = sum(g > 0 for g in gains["top1"])
+        ratio = statistics.fmean(by[(m, s)]["top1"] for s in seeds) / max(
+            statistics.fmean(by[(b, s)]["top1"] for s in seeds), 1e-9
+        )
+        lines.append(
+            f"| {m} - {b} | {_mean_sd(gains['top1'])} | {_mean_sd(gains['move_recall'])} | "
+            f"{wins} of {len(seeds)} (mean top1 ratio {ratio:.2f}) |"
+        )
     return "\n".join(lines)
 
 
@@ -257,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, shorter pretraining and fine-tuning")
     parser.add_argument("--seeds", help="comma-separated fine-tuning seeds (default: 0-4, quick: 0-2)")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated fine-tuning arms of {', '.join(ARMS)}")
     parser.add_argument("--pretrain-seed", type=int, default=0)
     parser.add_argument("--pretrain-steps", type=int, help="override the mode's MoSI steps")
     parser.add_argument("--finetune-steps", type=int, help="override the mode's fine-tuning steps")
@@ -275,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     budget = QUICK if args.quick else FULL
     budget = Budget(**{**asdict(budget), **{k: v for k, v in overrides.items() if v is not None}})
+    arms = [a for a in ARMS if a in args.arms.split(",")]  # in ARMS order
+    unknown = set(args.arms.split(",")) - set(ARMS)
+    if unknown or not arms:
+        parser.error(f"--arms: expected some of {', '.join(ARMS)}, got {args.arms!r}")
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -291,16 +330,16 @@ def main(argv: list[str] | None = None) -> int:
           f"pretext {json.dumps({k: round(v, 3) for k, v in pretext.items()})}", flush=True)  # fmt: skip
     runs = []
     for seed in budget.seeds:
-        for init in (None, mosi_model):
-            run = finetune(workdir, synth, train_list, budget, seed, init, args.reuse)
+        for arm in arms:
+            run = finetune(workdir, synth, train_list, budget, seed, arm, mosi_model, args.reuse)
             runs.append(run)
-            print(f"  seed {seed} {run['arm']:>6}: top1 {100 * run['top1']:.1f} %  move_* recall "
+            print(f"  seed {seed} {run['arm']:>11}: top1 {100 * run['top1']:.1f} %  move_* recall "
                   f"{100 * run['move_recall']:.1f} %  ({_secs(run['seconds'])})", flush=True)  # fmt: skip
     print()
     mode = " (quick mode)" if args.quick else ""
-    print(f"Fine-tuning (both arms): {budget.finetune_steps} steps x {FT_BATCH} clips ({CLIP_LEN} frames, {CROP} px), "
+    print(f"Fine-tuning (every arm): {budget.finetune_steps} steps x {FT_BATCH} clips ({CLIP_LEN} frames, {CROP} px), "
           f"AdamW {FT_LR:g} warmup + cosine; {len(budget.seeds)} seeds{mode}\n")  # fmt: skip
-    print(report(runs, pretext, budget.seeds))
+    print(report(runs, pretext, budget.seeds, arms))
     print(f"\ntotal {time.perf_counter() - start:.0f} s on {torch.get_num_threads()} thread(s)")
     if args.json:
         print(json.dumps({"budget": asdict(budget), "pretext": pretext, "runs": runs}, indent=2))
