@@ -51,6 +51,7 @@ import av
 import numpy as np
 import torch
 
+from vidstruct.atomic import atomic_path
 from vidstruct.io import VideoReader, iter_windows, write_video
 
 METHODS = ["vidstruct", "pyav", "tc-exact", "tc-approx", "decord2"]
@@ -85,10 +86,9 @@ def _synthetic_frame(i: int, height: int, width: int) -> np.ndarray:
 
 def _encode(path: Path, frames: list[np.ndarray], seconds: float, fps: int, gop: int) -> Path:
     """Loop ``frames`` back and forth for ``seconds`` and encode with libx264 (veryfast, crf 23, fixed GOP)."""
-    tmp = path.with_name(f".{path.name}.partial.mp4")
     n = int(seconds * fps)
     period = 2 * len(frames) - 2
-    with av.open(str(tmp), "w") as out:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w") as out:
         stream = out.add_stream("libx264", rate=Fraction(fps))
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
@@ -104,7 +104,6 @@ def _encode(path: Path, frames: list[np.ndarray], seconds: float, fps: int, gop:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    tmp.replace(path)
     return path
 
 

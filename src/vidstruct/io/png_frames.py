@@ -9,6 +9,7 @@ from typing import Any
 
 from PIL import Image
 
+from vidstruct.atomic import atomic_open
 from vidstruct.io.reader import VideoReader
 
 
@@ -36,6 +37,8 @@ def save_frames(
     Give exactly one of ``indices`` / ``times_s``. File names start with the
     zero-padded request position, so they sort in request order:
     ``0000_frame000010.png`` (or ``0000_t1.250s_frame000031.png`` for times).
+    Each file is written atomically (:func:`vidstruct.atomic.atomic_open`): it
+    appears complete or not at all, and an error leaves no temporary file.
     """
     if (indices is None) == (times_s is None):
         raise ValueError("give exactly one of indices= or times_s=")
@@ -54,6 +57,7 @@ def save_frames(
             stem += f"_t{times_s[k]:.3f}s"
         name = f"{stem}_frame{idx:0{idx_width}d}.png"
         path = out / name
-        Image.fromarray(frame.numpy()).save(path, format="PNG")  # uint8 [H, W, 3] -> RGB
+        with atomic_open(path, "wb") as fh:  # a crash never leaves a truncated PNG under the final name
+            Image.fromarray(frame.numpy()).save(fh, format="PNG")  # uint8 [H, W, 3] -> RGB
         saved.append(SavedFrame(str(path), int(idx), float(times[idx])))
     return saved

@@ -14,6 +14,8 @@ from typing import Any
 import av
 import numpy as np
 
+from vidstruct.atomic import atomic_path
+
 
 def write_video(
     path: str | Path,
@@ -34,15 +36,35 @@ def write_video(
     - ``timestamps_s``: explicit presentation times (seconds) per frame, for
       variable-frame-rate files; default ``i / fps``.
 
-    Returns the path. Writes to a temporary name and renames, so an
-    interrupted write never leaves a half-written file under ``path``.
+    Returns the path. Encodes into a temporary file with a unique name in the
+    same folder (keeping ``path``'s suffix, from which the muxer picks the
+    format), then fsyncs and renames it (:func:`vidstruct.atomic.atomic_path`):
+    two writers of one path never share a temporary file, and an error while
+    encoding removes it, leaving any old file under ``path`` untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    with atomic_path(path) as tmp:
+        _encode(
+            tmp, frames, fps, codec=codec, crf=crf, gop=gop, pix_fmt=pix_fmt, timestamps_s=timestamps_s, options=options
+        )
+    return path
+
+
+def _encode(
+    path: Path,
+    frames: Iterable[Any],
+    fps: float,
+    *,
+    codec: str,
+    crf: int,
+    gop: int | None,
+    pix_fmt: str,
+    timestamps_s: list[float] | None,
+    options: dict[str, str] | None,
+) -> None:
     rate = Fraction(fps).limit_denominator(1001)
     time_base = Fraction(1, 90000) if timestamps_s is not None else 1 / rate
-    with av.open(str(tmp), mode="w") as container:
+    with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=rate)
         stream.pix_fmt = pix_fmt
         opts = {"crf": str(crf)} if codec in ("libx264", "libx265") else {}
@@ -69,5 +91,3 @@ def write_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    tmp.replace(path)
-    return path
