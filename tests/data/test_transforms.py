@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -262,12 +261,19 @@ def test_cutmix_box_and_lambda_by_hand() -> None:
     torch.testing.assert_close(soft, torch.tensor([[0.75, 0.25], [0.25, 0.75]]))
 
 
+def test_smooth_targets_keeps_soft_targets() -> None:
+    soft = torch.tensor([[0.7, 0.3], [0.0, 1.0]])
+    torch.testing.assert_close(smooth_targets(soft, 2, 0.1), soft)  # soft targets are not smoothed again
+    with pytest.raises(InputError, match="out of range"):
+        smooth_targets(torch.tensor([4]), 4)
+
+
 def test_mixup_cutmix_batch_soft_targets_sum_to_one() -> None:
     g = torch.Generator().manual_seed(0)
     clips = torch.rand(4, 3, 2, 8, 8, generator=g)
     labels = torch.tensor([0, 1, 2, 3])
-    mix = MixupCutmix(5, mixup_alpha=0.8, label_smoothing=0.1, rng=np.random.default_rng(0))
-    out, soft = mix(clips, labels)
+    mix = MixupCutmix(mixup_alpha=0.8, label_smoothing=0.1)
+    out, soft = mix(clips, labels, 5, torch.Generator().manual_seed(0))
     lam = mix.last_lam
     assert mix.last_mode == "mixup" and 0 < lam < 1
     torch.testing.assert_close(out, lam * clips + (1 - lam) * clips.flip(0))
@@ -278,9 +284,9 @@ def test_mixup_cutmix_batch_soft_targets_sum_to_one() -> None:
     assert soft[0, 3].item() == pytest.approx(lam * 0.02 + (1 - lam) * 0.92)
     assert soft[0, 1].item() == pytest.approx(0.02)
 
-    cut = MixupCutmix(5, cutmix_alpha=1.0, rng=np.random.default_rng(1))
+    cut = MixupCutmix(cutmix_alpha=1.0)
     base = torch.stack([torch.full((3, 2, 8, 8), float(i)) for i in range(4)])
-    out, soft = cut(base, labels)
+    out, soft = cut(base, labels, 5, torch.Generator().manual_seed(1))
     assert cut.last_mode == "cutmix"
     # lambda equals the fraction of pixels that still come from the clip itself
     own = (out[0] == 0).float().mean().item()
@@ -289,14 +295,43 @@ def test_mixup_cutmix_batch_soft_targets_sum_to_one() -> None:
     torch.testing.assert_close(soft.sum(1), torch.ones(4))
 
 
-def test_mixup_reproducible_and_off_switch() -> None:
-    clips = torch.rand(2, 3, 2, 4, 4)
-    a = MixupCutmix(3, mixup_alpha=0.4, cutmix_alpha=1.0, rng=np.random.default_rng(5))(clips, torch.tensor([0, 1]))
-    b = MixupCutmix(3, mixup_alpha=0.4, cutmix_alpha=1.0, rng=np.random.default_rng(5))(clips, torch.tensor([0, 1]))
-    torch.testing.assert_close(a, b)
-    off = MixupCutmix(3)
-    out, soft = off(clips, torch.tensor([2, 0]))
-    assert out is clips and off.last_mode == "none"
+def test_cutmix_box_is_the_same_in_every_frame_and_lambda_is_the_kept_area() -> None:
+    clip = torch.zeros(2, 3, 4, 16, 16)
+    clip[1] = 1.0
+    mix = MixupCutmix(cutmix_alpha=1.0)
+    for seed in range(5):
+        mixed, lam = mix.mix_clip(clip, torch.Generator().manual_seed(seed))
+        pasted = mixed[0, 0, 0]  # sample 0 got a box of sample 1 (ones)
+        assert lam == pytest.approx(1 - pasted.sum().item() / 256)
+        assert all(torch.equal(mixed[0, c, t], pasted) for c in range(3) for t in range(4))
+        assert torch.equal(clip[0], torch.zeros(3, 4, 16, 16))  # input left untouched
+
+
+def test_mix_targets_of_soft_labels_and_heads() -> None:
+    mix = MixupCutmix(mixup_alpha=1.0, label_smoothing=0.1)
+    soft = torch.tensor([[0.7, 0.3], [0.0, 1.0]])
+    out = mix.mix_targets(soft, torch.zeros(2, 2), 0.25)  # soft targets are not smoothed again
+    torch.testing.assert_close(out[0], 0.25 * soft[0] + 0.75 * soft[1])
+    heads = mix.mix_targets({"verb": torch.tensor([0, 1])}, {"verb": torch.zeros(2, 3)}, 1.0)
+    # lam = 1: smoothed one-hot: 0.1 / 3 off target, 0.9 + 0.1 / 3 on target (K read from the logits)
+    torch.testing.assert_close(heads["verb"][0], torch.tensor([0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3]))
+
+
+def test_mixup_draws_come_from_the_generator_and_off_switch() -> None:
+    clips = torch.rand(4, 3, 2, 4, 4)
+    for kw in ({"mixup_alpha": 0.4, "cutmix_alpha": 1.0}, {"mixup_alpha": 0.4, "prob": 0.5}):
+        a = MixupCutmix(**kw).mix_clip(clips, torch.Generator().manual_seed(5))
+        b = MixupCutmix(**kw).mix_clip(clips, torch.Generator().manual_seed(5))
+        assert a[1] == b[1] and torch.equal(a[0], b[0])
+    # with prob 0.5 some of 20 batches are mixed and some are not
+    mix, g = MixupCutmix(mixup_alpha=0.4, prob=0.5), torch.Generator().manual_seed(0)
+    modes = {mix.mix_clip(clips, g) and mix.last_mode for _ in range(20)}
+    assert modes == {"mixup", "none"}
+    off = MixupCutmix()
+    assert not off.enabled
+    pair = clips[:2]
+    out, soft = off(pair, torch.tensor([2, 0]), 3)
+    assert out is pair and off.last_mode == "none"
     torch.testing.assert_close(soft, torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
 
 
@@ -315,4 +350,6 @@ def test_invalid_inputs_and_arguments() -> None:
     with pytest.raises(InputError, match="labels"):
         smooth_targets(torch.tensor([0, 5]), 5)
     with pytest.raises(InputError, match="B, C, T, H, W"):
-        MixupCutmix(3, mixup_alpha=1.0)(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]))
+        MixupCutmix(mixup_alpha=1.0)(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]), 3)
+    with pytest.raises(ConfigError, match="alpha"):
+        MixupCutmix(mixup_alpha=-1.0)
