@@ -7,6 +7,7 @@ survives lossy H.264 coding and resizing: :func:`read_ids` recovers it.
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -64,6 +65,42 @@ def id_video(
     """Write an id video (H.264, yuv420p, crf 18)."""
     frames = (id_frame(i, height, width) for i in range(num_frames))
     return write_video(path, frames, fps, gop=gop, timestamps_s=timestamps_s)
+
+
+class _NonSeekable(io.RawIOBase):
+    """A write-only stream that cannot seek: what a muxer sees when it streams (e.g. a browser's MediaRecorder)."""
+
+    def __init__(self, target: io.BufferedWriter) -> None:
+        self.target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self.target.write(data)
+
+
+def write_streamed_webm(path: Path, timestamps_s: list[float], codec: str = "libvpx-vp9") -> Path:
+    """Id frames ``0..N-1`` at ``timestamps_s`` (millisecond clock), muxed to WebM through a non-seekable stream.
+
+    Like MediaRecorder output, the header states no duration (the muxer cannot go back to write it)
+    and there is no cue index; frame ``i`` shows ``i``.
+    """
+    with open(path, "wb") as raw, av.open(_NonSeekable(raw), mode="w", format="webm") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(timestamps_s):
+            vf = av.VideoFrame.from_ndarray(id_frame(i), format="rgb24")
+            vf.pts, vf.time_base = round(t * 1000), Fraction(1, 1000)
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
 
 
 def decode_reference(path: str | Path) -> np.ndarray:

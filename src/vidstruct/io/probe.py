@@ -5,7 +5,11 @@ rotation and to prove the stream decodes). The frame count is exact where
 the container stores a per-frame index (mp4 / mov sample tables) and
 otherwise estimated as ``duration × average fps`` and flagged
 (``num_frames_exact=False``); ``probe(path, exact=True)`` demuxes every
-packet (no decoding) to count exactly.
+packet (no decoding) to count exactly. When the header gives nothing to
+estimate from (no duration, as in live-streamed WebM / Matroska such as
+browser MediaRecorder output, or no frame rate), that packet scan runs
+anyway: frame count, duration and average fps are then measured, never
+reported as 0.
 """
 
 from __future__ import annotations
@@ -87,16 +91,18 @@ def _probe(container: InputContainer, stream: VideoStream, path: str, exact: boo
     fps_average = _rate(stream.average_rate)
 
     num_frames, frames_exact = _indexed_count(stream, fmt, path)
-    if exact or num_frames is None:
-        if exact:
-            index = build_frame_index(container, stream, path)
-            num_frames, frames_exact = index.num_frames, True
-            duration_s, start_s = index.duration_s, index.start_s
-            fps_average = index.average_fps
-            container.seek(int(index.pts[0]), stream=stream, backward=True)  # back to frame 0
-        else:
-            rate = fps_average or fps_nominal
-            num_frames, frames_exact = max(0, round(duration_s * rate)), False
+    rate = fps_average or fps_nominal
+    # nothing to estimate from (live / streamed WebM and Matroska, e.g. browser MediaRecorder output,
+    # state no duration): measure instead of reporting 0 frames and 0 s
+    unknown = num_frames is None and (duration_s <= 0 or rate <= 0)
+    if exact or unknown:
+        index = build_frame_index(container, stream, path)
+        num_frames, frames_exact = index.num_frames, True
+        duration_s, start_s = index.duration_s, index.start_s
+        fps_average = index.average_fps
+        container.seek(int(index.pts[0]), stream=stream, backward=True)  # back to frame 0
+    elif num_frames is None:
+        num_frames, frames_exact = max(0, round(duration_s * rate)), False
     if num_frames == 0 and frames_exact:
         raise NoFramesError(path, "the video stream holds zero frames")
     if fps_average <= 0 and duration_s > 0 and num_frames:
