@@ -2,9 +2,14 @@
 
 Written from the published algorithm of ``Evaluation/eval_detection.py`` and
 ``Evaluation/eval_proposal.py`` (ActivityNet), one prediction / one video at a
-time with plain Python lists, and the documented deterministic tie rule
-(stable descending sort). Works on the parsed JSON dicts directly so that
-subset filtering and the handling of extra videos are checked too.
+time with plain Python lists. Ties follow ``tie_order``: ``"stable"`` is
+vidstruct's documented rule (descending score, equal scores in file order; of
+equal-tIoU ground truth the first listed), ``"official"`` transcribes the
+toolkit's own lines (``prediction['score'].values.argsort()[::-1]`` per class,
+``tiou_arr.argsort()[::-1]`` per prediction, ``proposals_videoid['score']
+.argsort()[::-1]`` per video: numpy's default sort, reversed). Works on the
+parsed JSON dicts directly so that subset filtering and the handling of extra
+videos are checked too.
 """
 
 from __future__ import annotations
@@ -40,7 +45,12 @@ def _gt_rows(gt: dict, subset: str) -> tuple[list[tuple[str, float, float, str]]
     return rows, classes
 
 
-def detection_ap(gt: dict, sub: dict, subset: str, thresholds: list[float]) -> np.ndarray:
+def _official_order(values: list[float]) -> list[int]:
+    """The toolkit's ``values.argsort()[::-1]`` on a float64 array in list order."""
+    return [int(i) for i in np.asarray(values, dtype=np.float64).argsort()[::-1]]
+
+
+def detection_ap(gt: dict, sub: dict, subset: str, thresholds: list[float], tie_order: str = "stable") -> np.ndarray:
     """AP [T, C], classes in first-appearance order."""
     rows, classes = _gt_rows(gt, subset)
     preds = [
@@ -54,7 +64,10 @@ def detection_ap(gt: dict, sub: dict, subset: str, thresholds: list[float]) -> n
         p = [r for r in preds if r[3] == name]
         if not p:
             continue
-        p = sorted(p, key=lambda r: -r[4])  # Python's sort is stable
+        if tie_order == "official":
+            p = [p[i] for i in _official_order([r[4] for r in p])]
+        else:
+            p = sorted(p, key=lambda r: -r[4])  # Python's sort is stable
         lock = [[-1] * len(g) for _ in thresholds]
         tp = [[0] * len(p) for _ in thresholds]
         fp = [[0] * len(p) for _ in thresholds]
@@ -65,7 +78,10 @@ def detection_ap(gt: dict, sub: dict, subset: str, thresholds: list[float]) -> n
                     fp[t][i] = 1
                 continue
             ious = {k: tiou((s, e), (g[k][1], g[k][2])) for k in same}
-            by_iou = sorted(same, key=lambda k: -ious[k])
+            if tie_order == "official":
+                by_iou = [same[j] for j in _official_order([ious[k] for k in same])]
+            else:
+                by_iou = sorted(same, key=lambda k: -ious[k])
             for t, thr in enumerate(thresholds):
                 for k in by_iou:
                     if ious[k] < thr:
@@ -85,7 +101,7 @@ def detection_ap(gt: dict, sub: dict, subset: str, thresholds: list[float]) -> n
 
 
 def proposal_curve(
-    gt: dict, sub: dict, subset: str, thresholds: list[float], max_avg: float | None
+    gt: dict, sub: dict, subset: str, thresholds: list[float], max_avg: float | None, tie_order: str = "stable"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(recall [T, 100], avg_recall [100], avg_nr_proposals [100], AUC percent)."""
     rows, _ = _gt_rows(gt, subset)
@@ -106,7 +122,11 @@ def proposal_curve(
     total = 0
     for vid in videos:
         g = [(r[1], r[2]) for r in rows if r[0] == vid]
-        p = sorted([q for q in props if q[0] == vid], key=lambda q: -q[3])
+        p = [q for q in props if q[0] == vid]
+        if tie_order == "official":
+            p = [p[i] for i in _official_order([q[3] for q in p])]
+        else:
+            p = sorted(p, key=lambda q: -q[3])
         if not p:
             scores_per_video.append([[0.0] for _ in g])
             continue

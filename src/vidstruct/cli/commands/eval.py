@@ -8,10 +8,16 @@ import math
 NAME = "eval"
 HELP = "evaluate result files against ground truth (ActivityNet AR@AN / mAP)"
 DESCRIPTION = (
-    "Evaluate temporal localization results with the ActivityNet protocol (equal to the official "
-    "Evaluation/eval_proposal.py and eval_detection.py). Ground truth: ActivityNet-1.3 / HACS JSON "
-    "(database -> video -> subset, duration, annotations[{segment, label}]); results: "
+    "Evaluate temporal localization results with the ActivityNet protocol (the official "
+    "Evaluation/eval_proposal.py and eval_detection.py; equal scores are ranked by --tie-order). Ground truth: "
+    "ActivityNet-1.3 / HACS JSON (database -> video -> subset, duration, annotations[{segment, label}]); results: "
     '{"version", "results": {video_id: [{"label", "score", "segment"}]}, "external_data"}.'
+)
+TIE_ORDER_HELP = (
+    "how equal scores are ranked: 'stable' (default) = descending score, equal scores in file order (the first "
+    "listed first; of ground-truth segments with equal tIoU the first listed is matched); 'official' = as the "
+    "official scripts: per class (detection) or per video (proposals), numpy's default argsort of the scores in "
+    "file order, reversed (equal tIoUs likewise) - equal to their numbers with the same numpy on the same CPU"
 )
 
 
@@ -27,7 +33,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="ground-truth segments may exceed [0, duration] by this much (default 1; 'inf' disables the check)",
     )
+    p.add_argument("--tie-order", choices=["stable", "official"], default="stable", help=TIE_ORDER_HELP)
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--out", metavar="FILE", help="also write the metrics as JSON to FILE (written atomically)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +75,7 @@ def _thresholds(args: argparse.Namespace) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidstruct.atomic import write_json_atomic
     from vidstruct.cli.output import print_json
     from vidstruct.errors import InputError
     from vidstruct.eval.temporal import (
@@ -87,36 +96,39 @@ def run(args: argparse.Namespace) -> int:
         if not args.max_avg_nr_proposals > 0:
             raise InputError(f"--max-avg-nr-proposals must be > 0, got {args.max_avg_nr_proposals}")
         preds = load_submission(args.predictions, require_label=False, blocked=blocked)
-        result = evaluate_proposals(gt, preds, max_avg_nr_proposals=args.max_avg_nr_proposals).to_dict()
-        if args.json:
-            print_json(result)
-            return 0
+        result = evaluate_proposals(
+            gt, preds, max_avg_nr_proposals=args.max_avg_nr_proposals, tie_order=args.tie_order
+        ).to_dict()
+    else:
+        preds = load_submission(args.predictions, require_label=True, blocked=blocked)
+        result = evaluate_detection(
+            gt,
+            preds,
+            tiou_thresholds=_thresholds(args),
+            unknown_labels="ignore" if args.ignore_unknown_labels else "error",
+            tie_order=args.tie_order,
+        ).to_dict()
+    if args.out:
+        write_json_atomic(args.out, result)
+    if args.json:
+        print_json(result)
+    elif args.eval_action == "anet-proposal":
         print(
             f"videos: {result['num_videos']}  ground truth: {result['num_ground_truth']}  "
-            f"proposals: {result['num_proposals']}  subset: {args.subset}"
+            f"proposals: {result['num_proposals']}  subset: {args.subset}  tie order: {args.tie_order}"
         )
         print(f"AUC: {result['AUC']:.2f} %")
         for key, value in result.items():
             if key.startswith("AR@"):
                 print(f"{key}: {100 * value:.2f} %")
-        return 0
-
-    preds = load_submission(args.predictions, require_label=True, blocked=blocked)
-    result = evaluate_detection(
-        gt,
-        preds,
-        tiou_thresholds=_thresholds(args),
-        unknown_labels="ignore" if args.ignore_unknown_labels else "error",
-    ).to_dict()
-    if args.json:
-        print_json(result)
-        return 0
-    print(
-        f"videos: {result['num_videos']}  ground truth: {result['num_ground_truth']}  "
-        f"predictions: {result['num_predictions']}  classes: {len(result['per_class_AP'])}  subset: {args.subset}"
-    )
-    print("tIoU   mAP (%)")
-    for t, m in zip(result["tiou"], result["mAP"]):
-        print(f"{t:<6g} {100 * m:.2f}")
-    print(f"average mAP: {100 * result['average_mAP']:.2f} %")
+    else:
+        print(
+            f"videos: {result['num_videos']}  ground truth: {result['num_ground_truth']}  "
+            f"predictions: {result['num_predictions']}  classes: {len(result['per_class_AP'])}  subset: {args.subset}"
+            f"  tie order: {args.tie_order}"
+        )
+        print("tIoU   mAP (%)")
+        for t, m in zip(result["tiou"], result["mAP"]):
+            print(f"{t:<6g} {100 * m:.2f}")
+        print(f"average mAP: {100 * result['average_mAP']:.2f} %")
     return 0

@@ -6,6 +6,7 @@
   (``ANETdetection``);
 - :mod:`.proposal`: AR@AN and AUC (``ANETproposal``);
 - :mod:`.protocols`: the tIoU threshold sets (ActivityNet, THUMOS14, EPIC-Kitchens);
+- :mod:`.ranking`: ranking by score with the two tie rules (``stable``, ``official``);
 - :mod:`.tiou`: segment tIoU.
 
 Everything takes times in seconds and returns metrics as fractions in [0, 1],
@@ -32,6 +33,7 @@ from vidstruct.eval.temporal.formats import (
 )
 from vidstruct.eval.temporal.proposal import ProposalResult, average_recall_vs_avg_nr_proposals, evaluate_proposals
 from vidstruct.eval.temporal.protocols import ANET_TIOU, EPIC_TIOU, PROTOCOLS, THUMOS_TIOU, protocol_thresholds
+from vidstruct.eval.temporal.ranking import TIE_ORDERS, TieOrder, rank_by_score
 from vidstruct.eval.temporal.tiou import paired_tiou, pairwise_tiou
 
 __all__ = [
@@ -39,10 +41,12 @@ __all__ = [
     "EPIC_TIOU",
     "PROTOCOLS",
     "THUMOS_TIOU",
+    "TIE_ORDERS",
     "DetectionResult",
     "ProposalResult",
     "TemporalGroundTruth",
     "TemporalPredictions",
+    "TieOrder",
     "average_precision_per_class",
     "average_recall_vs_avg_nr_proposals",
     "evaluate_detection",
@@ -54,6 +58,7 @@ __all__ = [
     "paired_tiou",
     "pairwise_tiou",
     "protocol_thresholds",
+    "rank_by_score",
     "submission_entries",
     "write_anet_submission",
     "write_thumos_detections",

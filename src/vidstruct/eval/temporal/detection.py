@@ -16,16 +16,25 @@ ActivityNet toolkit, ``Evaluation/eval_detection.py``):
 4. ``mAP[θ]`` is the mean AP over the ground-truth classes (a class without
    predictions has AP 0); ``average_mAP`` the mean of ``mAP`` over thresholds.
 
-Ties. Equal scores are ranked in input order (a stable sort on the negated
-scores, ``np.argsort(-score, kind="stable")``), and among ground-truth
-segments with equal tIoU the one listed first is taken. The official toolkit
-sorts with numpy's default (unstable) ``argsort`` reversed, so its tie order is
-unspecified: with classic numpy, arrays of at most 16 items come out in
-*reverse* input order, longer ones in an arbitrary order, and SIMD sorts on
-newer CPUs differ again. Results therefore agree exactly whenever no two
-predictions of a class share a score and no prediction has the same tIoU with
-two different ground-truth segments of its video (verified against a pandas
-port of the toolkit on random cases: differences below 1e-15).
+Ties (``tie_order``, see :mod:`.ranking`). Two orderings can change the
+result: predictions of a class with equal scores (step 1), and ground-truth
+segments with equal tIoU to one prediction (step 2).
+
+- ``"stable"`` (default): a class's predictions are ranked by descending
+  score, equal scores in input order (file order: the ``results`` videos in
+  file order, each video's list in order); among candidate ground-truth
+  segments of equal tIoU the one listed first in the ground truth is taken.
+- ``"official"``: as the official ``compute_average_precision_detection``:
+  the class's predictions in input order are ranked by
+  ``np.argsort(score)[::-1]`` (numpy's default, unstable sort, reversed), and
+  the candidates of a prediction are visited in the order
+  ``np.argsort(tiou)[::-1]`` of its tIoUs with the class's ground-truth
+  segments of its video (listed in ground-truth order). With the same numpy on
+  the same CPU this gives the official script's numbers exactly, ties
+  included.
+
+Without such ties both rules give the official numbers (verified against a
+loop transcription of the toolkit on random cases: differences below 1e-12).
 
 Vectorization. Matching is independent per (class, video) group; it is
 sequential only along a group's own ranking, so the ``k``-th predictions of
@@ -46,6 +55,7 @@ import numpy as np
 from vidstruct.errors import AnnotationError, InputError
 from vidstruct.eval.temporal.formats import TemporalGroundTruth, TemporalPredictions
 from vidstruct.eval.temporal.protocols import ANET_TIOU, check_thresholds
+from vidstruct.eval.temporal.ranking import TieOrder, check_tie_order, rank_by_score
 from vidstruct.eval.temporal.tiou import paired_tiou
 from vidstruct.registry import did_you_mean
 
@@ -79,9 +89,26 @@ def interpolated_average_precision(precision: np.ndarray, recall: np.ndarray) ->
     return np.sum(np.where(mrec[..., 1:] != mrec[..., :-1], step * mprec[..., 1:], 0.0), axis=-1)
 
 
-def _rank_order(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Indices sorting by ``groups`` ascending, then score descending, then input order."""
-    return np.lexsort((-scores, groups))
+def _official_visit_order(tiou: np.ndarray, count: np.ndarray, lowest: float) -> np.ndarray | None:
+    """The official scripts' order of visiting ground-truth slots, ``[P, m]``; None when slot order is equivalent.
+
+    ``tiou`` ``[P, m]``: a prediction's tIoU with the ``count[p]`` ground-truth
+    segments of its (class, video) group, padded with ``-inf``. The official
+    loop visits ``np.argsort(tiou[:count])[::-1]``; only rows where two slots
+    share a tIoU ``>= lowest`` (the smallest threshold) can be matched
+    differently from slot order, so only those are sorted.
+    """
+    if tiou.shape[1] < 2:
+        return None
+    srt = np.sort(tiou, axis=1)
+    tied_rows = np.flatnonzero(((srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= lowest)).any(axis=1))
+    if tied_rows.size == 0:
+        return None
+    visit = np.broadcast_to(np.arange(tiou.shape[1]), tiou.shape).copy()
+    for r in tied_rows:
+        n = int(count[r])
+        visit[r, :n] = np.argsort(tiou[r, :n])[::-1]
+    return visit
 
 
 def match_detections(
@@ -91,6 +118,7 @@ def match_detections(
     pred_segments: np.ndarray,
     pred_rank: np.ndarray,
     tiou_thresholds: np.ndarray,
+    tie_order: TieOrder = "stable",
 ) -> np.ndarray:
     """Greedy ActivityNet matching; returns ``tp`` ``[P, T]`` bool (``~tp`` are the false positives).
 
@@ -98,6 +126,9 @@ def match_detections(
     video) pair); predictions only match ground truth of the same key.
     ``pred_rank`` ``[P]``: position in the class ranking (lower is matched
     first; only the order within a key matters). Segments ``[*, 2]`` seconds.
+    ``tie_order``: which of several free ground-truth segments with the same
+    (highest) tIoU a prediction takes: ``"stable"`` the first listed,
+    ``"official"`` the first in ``np.argsort(tiou)[::-1]`` (module docstring).
     """
     thr = np.asarray(tiou_thresholds, dtype=np.float64)
     n_t = thr.shape[0]
@@ -136,9 +167,15 @@ def match_detections(
         gt_pad = gt_segments[g_order[np.where(valid, idx, 0)]]
         tiou = paired_tiou(pred_segments[b_pred][:, None, :], gt_pad[b_group])  # [Pb, m]
         tiou = np.where(valid[b_group], tiou, -np.inf)
+        # slot visiting order per prediction (None: slot order, the first listed wins among equal tIoUs)
+        visit = (
+            _official_visit_order(tiou, g_count[bucket_groups][b_group], thr.min()) if tie_order == "official" else None
+        )
         # process rank 0 of every group, then rank 1, ...; one group appears once per step
         o = np.lexsort((b_group, b_rank))
         b_pred, b_group, b_rank, tiou = b_pred[o], b_group[o], b_rank[o], tiou[o]
+        if visit is not None:
+            visit = visit[o]
         bounds = np.searchsorted(b_rank, np.arange(b_rank[-1] + 2))
         locked = np.zeros((bucket_groups.size, n_t, m), dtype=bool)
         for k in range(bounds.size - 1):
@@ -146,7 +183,13 @@ def match_detections(
             g = b_group[s:e]
             u = tiou[s:e][:, None, :]  # [A, 1, m]
             cand = (u >= thr[None, :, None]) & ~locked[g]  # [A, T, m]
-            best = np.argmax(np.where(cand, u, -np.inf), axis=2)  # first of equal tIoUs wins
+            if visit is None:
+                best = np.argmax(np.where(cand, u, -np.inf), axis=2)  # first of equal tIoUs wins
+            else:  # the highest tIoU first, equal ones in the visiting order
+                v = np.broadcast_to(visit[s:e][:, None, :], cand.shape)
+                u_v = np.take_along_axis(np.broadcast_to(u, cand.shape), v, axis=2)
+                first = np.argmax(np.where(np.take_along_axis(cand, v, axis=2), u_v, -np.inf), axis=2)
+                best = np.take_along_axis(v, first[:, :, None], axis=2)[:, :, 0]
             hit = np.take_along_axis(cand, best[:, :, None], axis=2)[:, :, 0]  # [A, T]
             tp[b_pred[s:e]] = hit
             a_i, t_i = np.nonzero(hit)
@@ -164,6 +207,7 @@ def average_precision_per_class(
     pred_labels: np.ndarray,
     num_classes: int,
     tiou_thresholds: Sequence[float] | np.ndarray = ANET_TIOU,
+    tie_order: TieOrder = "stable",
 ) -> np.ndarray:
     """Interpolated AP ``[T, C]`` of every class at every tIoU threshold (flat-array API).
 
@@ -173,8 +217,11 @@ def average_precision_per_class(
     num_classes)``. Segments ``[*, 2]`` seconds, ``pred_scores`` ``[P]``.
     Classes without ground truth get AP NaN (the toolkit never has them: its
     classes are the ground-truth labels); classes without predictions get 0.
+    Predictions and ground truth are in input (file) order, which ``tie_order``
+    (``"stable"`` / ``"official"``, module docstring) uses to break ties.
     """
     thr = check_thresholds(tiou_thresholds)
+    tie_order = check_tie_order(tie_order)
     gt_video = np.asarray(gt_video, dtype=np.int64).reshape(-1)
     gt_labels = np.asarray(gt_labels, dtype=np.int64).reshape(-1)
     gt_segments = np.asarray(gt_segments, dtype=np.float64).reshape(-1, 2)
@@ -197,7 +244,7 @@ def average_precision_per_class(
         raise InputError("video ids must be non-negative integers")
 
     n_vid = int(max(gt_video.max(initial=-1), pred_video.max(initial=-1))) + 1
-    order = _rank_order(pred_scores, pred_labels)  # by class, then score descending, stable
+    order = rank_by_score(pred_scores, pred_labels, tie_order)  # by class, then score descending
     rank = np.empty(n_p, dtype=np.int64)
     rank[order] = np.arange(n_p)
     tp = match_detections(
@@ -207,6 +254,7 @@ def average_precision_per_class(
         pred_segments,
         rank,
         thr,
+        tie_order,
     )[order]
     npos = np.bincount(gt_labels, minlength=num_classes)
     sorted_labels = pred_labels[order]
@@ -236,6 +284,7 @@ class DetectionResult:
     num_ground_truth: int
     num_predictions: int
     num_predictions_outside: int
+    tie_order: TieOrder = "stable"
 
     @property
     def mAP(self) -> np.ndarray:
@@ -248,7 +297,8 @@ class DetectionResult:
         return float(self.mAP.mean())
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``mAP`` (list per threshold), ``tiou``, ``average_mAP``, ``per_class_AP`` and counts."""
+        """JSON-ready: ``mAP`` (list per threshold), ``tiou``, ``average_mAP``, ``per_class_AP``, counts and
+        ``tie_order``."""
         return {
             "mAP": [float(x) for x in self.mAP],
             "tiou": [round(float(t), 10) for t in self.tiou_thresholds],
@@ -258,6 +308,7 @@ class DetectionResult:
             "num_ground_truth": self.num_ground_truth,
             "num_predictions": self.num_predictions,
             "num_predictions_outside_ground_truth": self.num_predictions_outside,
+            "tie_order": self.tie_order,
         }
 
 
@@ -267,14 +318,17 @@ def evaluate_detection(
     *,
     tiou_thresholds: Sequence[float] | np.ndarray = ANET_TIOU,
     unknown_labels: Literal["error", "ignore"] = "error",
+    tie_order: TieOrder = "stable",
 ) -> DetectionResult:
     """ActivityNet detection mAP of ``predictions`` against ``ground_truth`` (see the module docstring).
 
     ``unknown_labels``: a predicted label that is no ground-truth class raises
     :class:`AnnotationError` (the toolkit fails with a ``KeyError`` too);
     ``"ignore"`` drops those predictions instead (they could only form classes
-    that are not evaluated).
+    that are not evaluated). ``tie_order``: ``"stable"`` or ``"official"``
+    (module docstring; predictions are taken in file order).
     """
+    tie_order = check_tie_order(tie_order)
     if unknown_labels not in ("error", "ignore"):
         raise InputError(f"unknown_labels must be 'error' or 'ignore', got {unknown_labels!r}")
     if predictions.label_names == () and predictions.labels.size:
@@ -320,6 +374,7 @@ def evaluate_detection(
         labels[keep],
         num_classes=len(ground_truth.class_names),
         tiou_thresholds=thr,
+        tie_order=tie_order,
     )
     return DetectionResult(
         tiou_thresholds=thr,
@@ -329,4 +384,5 @@ def evaluate_detection(
         num_ground_truth=int(ground_truth.video.size),
         num_predictions=int(keep.sum()),
         num_predictions_outside=n_outside,
+        tie_order=tie_order,
     )

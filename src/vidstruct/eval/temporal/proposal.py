@@ -23,11 +23,15 @@ Protocol (identical to the official toolkit, ``Evaluation/eval_proposal.py``,
 - ``AR@k`` is ``avg_recall`` at ``AN = k`` on that grid (for ``A = 100``:
   ``avg_recall[k - 1]``, as BMN / BSN report AR@1, AR@5, AR@10, AR@100).
 
-Ties in score are broken by input order (stable sort); the toolkit's order of
-tied proposals is numpy's unspecified quicksort order. With distinct scores
-the numbers equal the toolkit's exactly (checked against a pandas port of it
-on random cases). Degenerate inputs the
-toolkit crashes on (no proposals at all, or none kept in any ground-truth
+Ties (``tie_order``, see :mod:`.ranking`): which of a video's proposals with
+equal scores come first decides which are kept and which fit a budget.
+``"stable"`` (default) ranks a video's proposals by descending score, equal
+scores in file order (the first listed first); ``"official"`` ranks them as
+the toolkit does, ``score.argsort()[::-1]`` on the video's proposals in file
+order (numpy's default, unstable sort, reversed), which reproduces its numbers
+with the same numpy on the same CPU. Without ties both equal the toolkit
+(checked against a loop transcription of it on random cases). Degenerate
+inputs the toolkit crashes on (no proposals at all, or none kept in any ground-truth
 video) give recall 0 everywhere here, with ``AN_j = (j+1) A / 100``.
 """
 
@@ -43,6 +47,7 @@ import numpy as np
 from vidstruct.errors import AnnotationError, InputError
 from vidstruct.eval.temporal.formats import TemporalGroundTruth, TemporalPredictions
 from vidstruct.eval.temporal.protocols import ANET_TIOU, check_thresholds
+from vidstruct.eval.temporal.ranking import TieOrder, check_tie_order, rank_by_score
 from vidstruct.eval.temporal.tiou import paired_tiou
 
 __all__ = ["ProposalResult", "average_recall_vs_avg_nr_proposals", "evaluate_proposals"]
@@ -60,14 +65,17 @@ def average_recall_vs_avg_nr_proposals(
     *,
     max_avg_nr_proposals: float | None = None,
     tiou_thresholds: Sequence[float] | np.ndarray = ANET_TIOU,
+    tie_order: TieOrder = "stable",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(recall [T, 100], avg_recall [100], avg_nr_proposals [100])`` (flat-array API).
 
     ``gt_video`` ``[G]`` / ``prop_video`` ``[P]``: int video ids in one id space
     (proposals of ids without ground truth only count in ``N``);
-    segments ``[*, 2]`` seconds; ``prop_scores`` ``[P]``.
+    segments ``[*, 2]`` seconds; ``prop_scores`` ``[P]``; proposals in file
+    order, which ``tie_order`` (module docstring) uses to break ties.
     """
     thr = check_thresholds(tiou_thresholds)
+    tie_order = check_tie_order(tie_order)
     gt_video = np.asarray(gt_video, dtype=np.int64).reshape(-1)
     gt_segments = np.asarray(gt_segments, dtype=np.float64).reshape(-1, 2)
     prop_video = np.asarray(prop_video, dtype=np.int64).reshape(-1)
@@ -90,7 +98,7 @@ def average_recall_vs_avg_nr_proposals(
         max_avg_nr_proposals = float(n_p) / n_vid
     avg_max = float(max_avg_nr_proposals)
 
-    # proposals of ground-truth videos, ranked per video by descending score (stable)
+    # proposals of ground-truth videos, ranked per video by descending score (ties: tie_order)
     pos = np.minimum(np.searchsorted(videos, prop_video), n_vid - 1)
     in_gt = videos[pos] == prop_video
     p_v = pos[in_gt]
@@ -106,7 +114,7 @@ def average_recall_vs_avg_nr_proposals(
         log.warning("no proposal is kept for any ground-truth video: recall is 0")
         return np.zeros((thr.size, _GRID)), np.zeros(_GRID), nominal * avg_max
 
-    o = np.lexsort((-prop_scores[in_gt], p_v))
+    o = rank_by_score(prop_scores[in_gt], p_v, tie_order)
     seg_sorted = prop_segments[in_gt][o]
     v_sorted = p_v[o]
     start = np.searchsorted(v_sorted, np.arange(n_vid))  # first proposal of each video in seg_sorted
@@ -150,6 +158,7 @@ class ProposalResult:
     num_videos: int
     num_ground_truth: int
     num_proposals: int
+    tie_order: TieOrder = "stable"
 
     @property
     def auc(self) -> float:
@@ -186,6 +195,7 @@ class ProposalResult:
                 "num_videos": self.num_videos,
                 "num_ground_truth": self.num_ground_truth,
                 "num_proposals": self.num_proposals,
+                "tie_order": self.tie_order,
             }
         )
         return out
@@ -197,8 +207,13 @@ def evaluate_proposals(
     *,
     max_avg_nr_proposals: float | None = 100,
     tiou_thresholds: Sequence[float] | np.ndarray = ANET_TIOU,
+    tie_order: TieOrder = "stable",
 ) -> ProposalResult:
-    """AR@AN and AUC of ``proposals`` against ``ground_truth`` (see the module docstring)."""
+    """AR@AN and AUC of ``proposals`` against ``ground_truth`` (see the module docstring).
+
+    ``tie_order``: ``"stable"`` or ``"official"`` ranking of each video's equal-score proposals.
+    """
+    tie_order = check_tie_order(tie_order)
     if ground_truth.video.size == 0:
         raise AnnotationError(f"{ground_truth.source}: no ground-truth segments in subset {ground_truth.subset!r}")
     video_index = {v: i for i, v in enumerate(ground_truth.video_ids)}
@@ -220,6 +235,7 @@ def evaluate_proposals(
         proposals.scores,
         max_avg_nr_proposals=max_avg_nr_proposals,
         tiou_thresholds=thr,
+        tie_order=tie_order,
     )
     n_vid = int(np.unique(ground_truth.video).size)
     return ProposalResult(
@@ -231,4 +247,5 @@ def evaluate_proposals(
         num_videos=n_vid,
         num_ground_truth=int(ground_truth.video.size),
         num_proposals=int(proposals.video.size),
+        tie_order=tie_order,
     )
