@@ -10,7 +10,7 @@ A model checkpoint is a ``torch.save``'d dict of tensors and plain values (loada
     vidstruct_version, torch_version
 
 :func:`load_model_checkpoint` rebuilds the model from the registry, loads the weights
-(:func:`vidstruct.models.convert.load_checkpoint_into`) and restores the input spec.
+(:func:`vidstruct.models.state_dict.load_checkpoint_into`) and restores the input spec.
 """
 
 from __future__ import annotations
@@ -18,16 +18,27 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vidstruct import __version__
+from vidstruct.atomic import write_bytes_atomic
 from vidstruct.errors import CheckpointError
 from vidstruct.models.base import VideoModel
 from vidstruct.models.spec import InputSpec
+from vidstruct.models.state_dict import load_checkpoint_into
+from vidstruct.registry import MODELS
+
+__all__ = [
+    "FORMAT",
+    "load_model_checkpoint",
+    "read_model_checkpoint",
+    "save_model_checkpoint",
+    "sha256_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +64,7 @@ def save_model_checkpoint(
     classes: Sequence[str] | None = None,
     source: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model``'s weights and metadata to ``path`` atomically (temp file + ``os.replace``)."""
-    from vidstruct import __version__
-
+    """Write ``model``'s weights and metadata to ``path`` atomically (:mod:`vidstruct.atomic`)."""
     if classes is not None and len(classes) != getattr(model, "num_classes", len(classes)):
         raise CheckpointError(f"{path}: {len(classes)} class names for a {model.num_classes}-class model")
     obj = {
@@ -69,21 +78,11 @@ def save_model_checkpoint(
         "torch_version": str(torch.__version__),
         "source": dict(source or {}),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_bytes_atomic(path, lambda fh: torch.save(obj, fh))
 
 
 def _with_num_classes(name: str, model: VideoModel, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``kwargs`` plus the model's ``num_classes`` when its builder takes one (so the head is rebuilt right)."""
-    from vidstruct.models import MODELS
-
     out = dict(kwargs)
     if name in MODELS and "num_classes" in inspect.signature(MODELS.get(name)).parameters:
         out.setdefault("num_classes", int(model.num_classes))
@@ -110,8 +109,6 @@ def read_model_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def _kwargs_for(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of ``kwargs`` the builder ``name`` accepts."""
-    from vidstruct.models import MODELS
-
     params = inspect.signature(MODELS.get(name)).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return dict(kwargs)
@@ -135,11 +132,8 @@ def load_model_checkpoint(
       checkpoint's class names are dropped).
 
     Returns ``(model in eval mode, meta)``: ``meta`` is the checkpoint dict without
-    ``state_dict`` plus ``load_report`` (:class:`~vidstruct.models.convert.LoadReport`).
+    ``state_dict`` plus ``load_report`` (:class:`~vidstruct.models.state_dict.LoadReport`).
     """
-    from vidstruct.models import MODELS
-    from vidstruct.models.convert import load_checkpoint_into
-
     ckpt = read_model_checkpoint(path)
     held = str(ckpt["model"])
     name = expect_model or held

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from vidstruct.errors import CheckpointError
+from vidstruct.models.convert import register_converter
 
 StateDict = dict[str, torch.Tensor]
 
@@ -392,8 +393,6 @@ def _source_dir(src: Path) -> Path:
 
 def _register() -> None:
     """Register every HF converter as ``("hf", model)`` (used by ``vidstruct convert --from hf``)."""
-    from vidstruct.models.convert import register_converter
-
     for model, conv in HF_CONVERTERS.items():
 
         def read_kwargs(src: Path, conv: HFConverter = conv) -> dict[str, Any]:
