@@ -57,6 +57,17 @@ def test_detection_json(files, capsys):
     assert out["per_class_AP"] == {"A": pytest.approx([5 / 6, 0.5]), "B": pytest.approx([1.0, 0.0])}
 
 
+def test_out_writes_the_printed_metrics(files, tmp_path, capsys):
+    out = tmp_path / "metrics" / "det.json"
+    rc = main(["eval", "anet-detection", str(files["gt"]), str(files["det"]), "--tiou", "0.5", "--out", str(out)])
+    assert rc == 0 and "average mAP: 91.67 %" in capsys.readouterr().out  # the table is still printed
+    written = json.loads(out.read_text())
+    assert written["mAP"] == pytest.approx([11 / 12]) and written["tie_order"] == "stable"
+    assert main(["eval", "anet-proposal", str(files["gt"]), str(files["det"]), "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(out.read_text())
+    assert sorted(p.name for p in out.parent.iterdir()) == ["det.json"]  # no temporary file left
+
+
 def test_detection_protocols_and_table(files, capsys):
     assert main(["eval", "anet-detection", str(files["gt"]), str(files["det"]), "--protocol", "thumos", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["tiou"] == [0.3, 0.4, 0.5, 0.6, 0.7]

@@ -200,6 +200,9 @@ def test_write_anet_submission_roundtrip(tmp_path):
     assert doc["results"]["v2"] == [{"segment": [0.0, 1.0], "score": 0.25}]
     sub = load_submission(path, require_label=False)
     assert sub.video_ids == ("v1", "v2") and sub.scores.tolist() == [0.75, 0.5, 0.25]
+    with pytest.raises(TypeError):  # not JSON-serializable: the file written before stays as it was
+        write_anet_submission(path, {"v1": [{"segment": [0, 1], "score": object()}]})
+    assert json.loads(path.read_text()) == doc and [p.name for p in tmp_path.iterdir()] == ["sub.json"]
     with pytest.raises(AnnotationError, match="2 segments, 1 scores"):
         submission_entries([[0, 1], [1, 2]], [0.5])
 
@@ -215,5 +218,8 @@ def test_write_thumos_detections(tmp_path):
         "video_test_0000004 0.200 1.250 7 0.875",
         "video_test_0000006 10.000 20.500 22 0.5",
     ]
+    before = path.read_text()
     with pytest.raises(AnnotationError, match="no class index for 'CliffDiving'"):
         write_thumos_detections(path, results, {"BaseballPitch": 7})
+    assert path.read_text() == before  # a failed write leaves the old file whole
+    assert [p.name for p in tmp_path.iterdir()] == ["thumos.txt"]  # and no temporary file

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidstruct.atomic import atomic_path
 from vidstruct.errors import InputError
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence
@@ -203,7 +204,8 @@ def format_report(rows: list[dict[str, Any]]) -> str:
 def plot_confusion_matrix(
     cm: np.ndarray, class_names: Sequence[str], path: str | Path, normalize: bool = True, title: str = ""
 ) -> Path:
-    """Write the confusion matrix as a PNG (rows = true, columns = predicted; row-normalized if ``normalize``)."""
+    """Write the confusion matrix as a PNG, atomically (rows = true, columns = predicted; row-normalized if
+    ``normalize``)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -239,6 +241,6 @@ def plot_confusion_matrix(
                 )
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     return path

@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from vidstruct.atomic import write_json_atomic, write_text_atomic
 from vidstruct.errors import AnnotationError
 
 __all__ = [
@@ -390,15 +391,15 @@ def write_anet_submission(
 ) -> None:
     """Write ``{"version", "results", "external_data"}`` JSON (the ActivityNet / HACS submission format).
 
-    ``results``: video id → list of :func:`submission_entries` dicts.
+    ``results``: video id → list of :func:`submission_entries` dicts. Written
+    atomically (:mod:`vidstruct.atomic`): a reader never sees half a file.
     """
     doc = {
         "version": version,
         "results": {str(vid): list(dets) for vid, dets in results.items()},
         "external_data": dict(external_data) if external_data is not None else {"used": False, "details": ""},
     }
-    with Path(path).open("w", encoding="utf-8") as f:
-        json.dump(doc, f)
+    write_json_atomic(path, doc, indent=None)
 
 
 def write_thumos_detections(
@@ -413,7 +414,7 @@ def write_thumos_detections(
     ``class_index`` maps label names to the toolkit's class ids (THUMOS14 uses
     the UCF101 indices of ``Class Index_Detection.txt``, e.g. 7 for
     ``BaseballPitch``). ``results`` is the same mapping as for
-    :func:`write_anet_submission`.
+    :func:`write_anet_submission`. Written atomically.
     """
     lines = []
     for vid, dets in results.items():
@@ -427,4 +428,4 @@ def write_thumos_detections(
             lines.append(
                 f"{vid} {float(start):.3f} {float(end):.3f} {int(class_index[label])} {float(det['score']):.8g}"
             )
-    Path(path).write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + ("\n" if lines else ""))
