@@ -1,4 +1,4 @@
-"""Soft-NMS / NMS of temporal segments and fusion with video-level classes: hand-computed cases."""
+"""Soft-NMS / NMS of temporal segments and fusion with class probabilities: hand-computed cases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from anet_reference import soft_nms_loop
 
 from vidstruct.errors import InputError
-from vidstruct.eval.postprocess import fuse_video_classification, nms, soft_nms
+from vidstruct.eval.postprocess import fuse_classification, nms, soft_nms
 
 # a [0,10] .9 | b [1,11] .8 | c [5,15] .7 | d [20,30] .6
 # tIoU(a,b) = 9/(10+10-9) = 9/11; tIoU(a,c) = 5/15 = 1/3; tIoU(b,c) = 6/14 = 3/7; d overlaps nothing
@@ -48,6 +48,11 @@ def test_hard_nms_by_hand():
     seg, scores, idx = nms(SEG, SCO, iou_threshold=0.4)
     assert idx.tolist() == [0, 2, 3]
     assert scores.tolist() == [0.9, 0.7, 0.6]
+    # tIoU([0,10],[1,10]) = 0.9 > 0.5 → suppressed; [0,5] vs [0,10] = 0.5, not > 0.5 → kept; top_k cuts the list
+    segs = torch.tensor([[0.0, 10.0], [1.0, 10.0], [20.0, 30.0], [0.0, 5.0]])
+    scores4 = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    assert nms(segs, scores4, iou_threshold=0.5)[2].tolist() == [0, 2, 3]
+    assert nms(segs, scores4, iou_threshold=0.5, top_k=2)[2].tolist() == [0, 2]
 
 
 def test_bmn_width_adaptive_threshold_by_hand():
@@ -109,9 +114,19 @@ def test_matches_naive_loop_on_random_inputs():
 def test_fusion_with_video_classes():
     # proposals .8 and .5; class probabilities [.1, .6, .3] -> top-2 classes 1 (.6), 2 (.3)
     # detections: p0 x c1 = .48, p0 x c2 = .24, p1 x c1 = .30, p1 x c2 = .15
-    seg, scores, labels = fuse_video_classification([[0, 5], [6, 9]], [0.8, 0.5], [0.1, 0.6, 0.3], top_k=2)
+    seg, scores, labels = fuse_classification([[0, 5], [6, 9]], [0.8, 0.5], [0.1, 0.6, 0.3], top_k=2)
     np.testing.assert_allclose(scores, [0.48, 0.24, 0.30, 0.15], rtol=1e-12)
     assert labels.tolist() == [1, 2, 1, 2]
     np.testing.assert_array_equal(seg, [[0, 5], [0, 5], [6, 9], [6, 9]])
-    _, _, labels = fuse_video_classification([[0, 5]], [1.0], [0.5, 0.5], top_k=5)  # k clamps to C, ties by index
+    _, _, labels = fuse_classification([[0, 5]], [1.0], [0.5, 0.5], top_k=5)  # k clamps to C, ties by index
     assert labels.tolist() == [0, 1]
+
+
+def test_fusion_with_per_proposal_classes():
+    # proposal 0 (.8) with its own probabilities [.7, .2, .1], proposal 1 (.5) with [.3, .3, .4]
+    # top-1: p0 x c0 = .56; p1 x c2 = .20; top-2 adds p0 x c1 = .16 and p1 x c0 = .15 (tie .3/.3: lower index)
+    seg, scores, labels = fuse_classification([[0, 5], [6, 9]], [0.8, 0.5], [[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]], top_k=2)
+    np.testing.assert_allclose(scores, [0.56, 0.16, 0.20, 0.15], rtol=1e-12)
+    assert labels.tolist() == [0, 1, 2, 0]
+    with pytest.raises(InputError, match=r"\[K\] or \[P, K\]"):
+        fuse_classification([[0, 5], [6, 9]], [0.8, 0.5], [[0.7, 0.3]])  # one row for two proposals

@@ -11,9 +11,11 @@ from torch import nn
 
 from vidstruct.data.features import VideoFeatures, rescale_features
 from vidstruct.errors import InputError
+from vidstruct.eval.localization.chain import decode_item
 from vidstruct.models import MODELS
 from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer, save_localizer
-from vidstruct.models.localization.inference import PostprocessSettings, decode_item, localize_features
+from vidstruct.models.localization.spec import PostprocessSettings
+from vidstruct.pipeline.localization_chain import localize_features
 
 
 def hand_outputs() -> dict[str, torch.Tensor]:

@@ -12,7 +12,8 @@ from lockit import CLASSES, bmn_config, write_synthetic_store
 
 from vidstruct.cli.main import main
 from vidstruct.data.features import FeatureStore
-from vidstruct.models.localization.checkpoint import load_localizer, localize_features
+from vidstruct.models.localization.checkpoint import load_localizer
+from vidstruct.pipeline.localization_chain import localize_features
 
 RELATION = {"enabled": True, "top_k": 8, "dim": 16, "layers": 1, "heads": 2}
 

@@ -48,8 +48,9 @@ def test_segments_are_well_formed(kit: Kit, capsys: pytest.CaptureFixture[str]) 
 
 def test_equals_snippet_features_then_localize_features(kit: Kit, capsys: pytest.CaptureFixture[str]) -> None:
     """The command runs exactly the library chain: snippet_features → localize_features."""
-    from vidstruct.models.localization.checkpoint import load_localizer, localize_features
+    from vidstruct.models.localization.checkpoint import load_localizer
     from vidstruct.pipeline.features import snippet_features
+    from vidstruct.pipeline.localization_chain import localize_features
     from vidstruct.pipeline.recognizer import Recognizer
 
     feats = snippet_features(
@@ -59,7 +60,11 @@ def test_equals_snippet_features_then_localize_features(kit: Kit, capsys: pytest
     expected = localize_features(load_localizer(kit.localizer), feats)
     got = _localize_json(capsys, str(kit.video), "--checkpoint", str(kit.localizer), "--top-k", "0")["segments"]
     assert [s["label"] for s in got] == [e.label for e in expected]
-    assert np.allclose([[s["start_s"], s["end_s"], s["score"]] for s in got], [e[1:] for e in expected], atol=1e-9)
+    assert np.allclose(
+        [[s["start_s"], s["end_s"], s["score"]] for s in got],
+        [[e.start_s, e.end_s, e.score] for e in expected],
+        atol=1e-9,
+    )
 
 
 def test_top_k_and_min_score_filter(kit: Kit, capsys: pytest.CaptureFixture[str]) -> None:

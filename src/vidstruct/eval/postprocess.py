@@ -1,4 +1,8 @@
-"""Temporal post-processing: (Soft-)NMS of segments and fusion with video-level classification.
+"""Temporal post-processing: (Soft-)NMS of segments and fusion of proposals with class probabilities.
+
+The one NMS of vidstruct (hard NMS is :func:`soft_nms` with ``method="hard"``,
+:func:`nms`) and the one class fusion (:func:`fuse_classification`); the
+localization chain (:mod:`vidstruct.eval.localization.chain`) uses both.
 
 Soft-NMS (:func:`soft_nms`). Segments ``[N, 2]`` in seconds with scores
 ``[N]``. Repeat until ``top_k`` segments are kept or none remains:
@@ -29,9 +33,11 @@ Kept scores are non-increasing. The selection loop is sequential over the
 ``K`` kept segments; each step updates all remaining scores at once (numpy),
 ``O(K · N)``.
 
-Fusion (:func:`fuse_video_classification`): the BSN / BMN ActivityNet
-detection recipe: each class-agnostic proposal becomes one detection per
-top-k video-level class with score ``proposal_score · class_probability``.
+Fusion (:func:`fuse_classification`): the BSN / BMN ActivityNet detection
+recipe: each class-agnostic proposal becomes one detection per top-k class
+with score ``proposal_score · class_probability``; the class probabilities are
+the video's (``[K]``, the same for every proposal) or each proposal's own
+(``[P, K]``, e.g. a backbone's snippet probabilities averaged inside it).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import numpy as np
 
 from vidstruct.errors import InputError
 
-__all__ = ["fuse_video_classification", "nms", "soft_nms"]
+__all__ = ["fuse_classification", "nms", "soft_nms"]
 
 Method = Literal["gaussian", "linear", "hard"]
 
@@ -174,36 +180,38 @@ def nms(
     return soft_nms(segments, scores, method="hard", iou_threshold=iou_threshold, top_k=top_k, labels=labels)
 
 
-def fuse_video_classification(
+def fuse_classification(
     segments: np.ndarray | Sequence[Sequence[float]],
     proposal_scores: np.ndarray | Sequence[float],
-    class_probs: np.ndarray | Sequence[float],
+    class_probs: np.ndarray | Sequence[float] | Sequence[Sequence[float]],
     *,
     top_k: int = 2,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Detections from class-agnostic proposals and video-level class probabilities.
+    """Detections from class-agnostic proposals and class probabilities (module doc).
 
     Args:
-        segments: ``[N, 2]`` proposals in seconds.
-        proposal_scores: ``[N]`` proposal confidences.
-        class_probs: ``[C]`` video-level class probabilities (softmax or sigmoid).
-        top_k: number of video-level classes to pair with every proposal.
+        segments: ``[P, 2]`` proposals in seconds.
+        proposal_scores: ``[P]`` proposal confidences.
+        class_probs: ``[K]`` video-level class probabilities (softmax or sigmoid), or ``[P, K]``, one row per
+            proposal.
+        top_k: number of classes to pair with every proposal (at most ``K``).
 
     Returns:
-        ``(segments [N·k, 2], scores [N·k], labels [N·k])``, proposal-major
-        (proposal 0 with the top class, proposal 0 with the second class, ...),
-        ``score = proposal_score · class_prob``; classes ranked by descending
-        probability, ties by class index.
+        ``(segments [P·k, 2], scores [P·k], labels [P·k])``, proposal-major (proposal 0 with its top class,
+        proposal 0 with its second class, ...), ``score = proposal_score · class_prob``; classes ranked by
+        descending probability, ties by class index.
     """
     seg, sc, _ = _as_inputs(segments, proposal_scores, None)
-    probs = np.asarray(_numpy(class_probs), dtype=np.float64).reshape(-1)
-    if probs.size == 0 or not np.isfinite(probs).all():
-        raise InputError(f"class_probs: expected [C] finite probabilities, got shape {probs.shape}")
+    probs = np.asarray(_numpy(class_probs), dtype=np.float64)
+    if probs.ndim == 1:
+        probs = np.broadcast_to(probs, (seg.shape[0], probs.size))
+    if probs.ndim != 2 or probs.shape[0] != seg.shape[0] or probs.shape[1] == 0 or not np.isfinite(probs).all():
+        raise InputError(
+            f"class_probs: expected [K] or [P, K] = [{seg.shape[0]}, K] finite probabilities, got shape {probs.shape}"
+        )
     if top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")
-    top = np.argsort(-probs, kind="stable")[: min(top_k, probs.size)]
-    k = top.size
-    out_seg = np.repeat(seg, k, axis=0)
-    out_scores = (sc[:, None] * probs[top][None, :]).reshape(-1)
-    out_labels = np.tile(top, seg.shape[0]).astype(np.int64)
-    return out_seg, out_scores, out_labels
+    k = min(top_k, probs.shape[1])
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # [P, k]
+    out_scores = (sc[:, None] * np.take_along_axis(probs, top, axis=1)).reshape(-1)
+    return np.repeat(seg, k, axis=0), out_scores, top.reshape(-1).astype(np.int64)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vidstruct.errors import InputError
+from vidstruct.eval.localization.decode import decode_cas
 from vidstruct.models import MODELS
-from vidstruct.models.localization.decode import decode_cas
 from vidstruct.models.localization.weak import topk_pool
 
 T, F, C = 32, 16, 3

@@ -23,7 +23,8 @@ span ``[0, duration_s]``.
 ``T`` consecutive snippets every ``window_stride`` snippets
 (:func:`window_starts`). A window starting at snippet ``s`` spans ``offset_s
 = s·stride_s + window_s/2 - stride_s/2`` to ``offset_s + T·stride_s`` (snippet
-``s + j`` is centred on position ``j``); a video shorter than ``T`` snippets
+``s + j`` is centred on position ``j``; :func:`window_span`, which
+``vidstruct localize`` uses too); a video shorter than ``T`` snippets
 is one window padded with zeros. Segments are clipped to the window (kept
 when the clipped part is at least ``min_segment_overlap`` of the segment and
 longer than 0). In training, windows without any segment are dropped; in
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vidstruct.data.features import FeatureStore, rescale_features
 from vidstruct.data.records import UntrimmedVideo
 from vidstruct.errors import InputError
 
@@ -55,6 +57,7 @@ __all__ = [
     "collate_localization",
     "join_features",
     "open_feature_store",
+    "window_span",
     "window_starts",
 ]
 
@@ -64,8 +67,6 @@ log = logging.getLogger(__name__)
 def open_feature_store(store: Any) -> Any:
     """A :class:`~vidstruct.data.features.FeatureStore` from a directory path (or the store itself)."""
     if isinstance(store, (str, Path)):
-        from vidstruct.data.features import FeatureStore
-
         return FeatureStore(store)
     return store
 
@@ -188,8 +189,6 @@ class RescaledFeatureDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         if self._cache is not None and index in self._cache:
             return dict(self._cache[index])
-        from vidstruct.data.features import rescale_features
-
         video = self.videos[index]
         vf = self.store.load(video.video_id)
         duration = _video_duration(video, vf)
@@ -216,6 +215,13 @@ def window_starts(num_snippets: int, window: int, stride: int) -> list[int]:
     if starts[-1] + window < num_snippets:
         starts.append(num_snippets - window)
     return starts
+
+
+def window_span(start: int, window: int, stride_s: float, window_s: float) -> tuple[float, float]:
+    """``(offset_s, span_s)`` in seconds of the video of the window of ``window`` snippets starting at snippet
+    ``start``, for snippets of ``window_s`` seconds every ``stride_s`` seconds: position ``j`` of the window is
+    centred on snippet ``start + j``'s centre, ``start_s + window_s / 2``, with ``start_s = (start + j)·stride_s``."""
+    return start * stride_s + window_s / 2 - stride_s / 2, window * stride_s
 
 
 class WindowedFeatureDataset(Dataset):
@@ -263,7 +269,7 @@ class WindowedFeatureDataset(Dataset):
     def window_span(self, video_index: int, start: int) -> tuple[float, float]:
         """``(offset_s, span_s)`` of the window starting at snippet ``start`` of video ``video_index``."""
         _, stride_s, window_s, _ = self._meta[video_index]
-        return start * stride_s + window_s / 2 - stride_s / 2, self.window_size * stride_s
+        return window_span(start, self.window_size, stride_s, window_s)
 
     def __len__(self) -> int:
         return len(self.windows)

@@ -1,10 +1,10 @@
 """Validation of a localizer on a localization dataset, with the ActivityNet-equivalent metrics.
 
 :func:`localize_dataset` runs the model over every item (batched), decodes
-each with :func:`vidstruct.models.localization.inference.decode_item` and
-merges the windows of a video (:func:`~vidstruct.models.localization.inference.merge_items`):
-the same chain as ``vidstruct localize``. :func:`evaluate_localizer` scores the
-result with :mod:`vidstruct.eval.temporal` (never a re-implementation):
+each with :func:`vidstruct.eval.localization.chain.decode_item` and
+merges the windows of a video (:func:`~vidstruct.eval.localization.chain.merge_items`):
+the same chain as ``vidstruct localize`` (:mod:`vidstruct.pipeline.localization_chain`).
+:func:`evaluate_localizer` scores the result with :mod:`vidstruct.eval.temporal` (never a re-implementation):
 
 - proposals: ``AR@1``, ``AR@10``, ``AR@100`` (fractions) and ``AUC`` (percent)
   of :func:`~vidstruct.eval.temporal.evaluate_proposals` at the ActivityNet
@@ -26,13 +26,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from vidstruct.models.localization.inference import (
-    Localization,
-    PostprocessSettings,
-    decode_item,
-    merge_items,
-    run_model,
-)
+from vidstruct.eval.localization.chain import Localization, decode_item, merge_items
+from vidstruct.models.localization.run import run_model
+from vidstruct.models.localization.spec import PostprocessSettings
 
 __all__ = ["evaluate_localizer", "ground_truth_doc", "localize_dataset", "localization_metrics"]
 

@@ -5,16 +5,18 @@
 - :mod:`.targets` / :mod:`.losses`: BMN training targets from GT segments and its losses;
 - :mod:`.relation`: self-attention across a video's proposals (``"relation_head"``);
 - :mod:`.weak`: BaS-Net-style weakly supervised model (``"weak_cas"``) and MIL losses;
-- :mod:`.decode`: model outputs → ``[start_s, end_s, score]`` segments per video.
+- :mod:`.spec`: the post-processing settings a localizer checkpoint records (:class:`~.spec.PostprocessSettings`);
+- :mod:`.checkpoint`: the localizer checkpoint (``vidstruct.localizer/1``); :mod:`.run`: outputs for inference.
 
-Pure torch; everything takes snippet features ``[B, C, T]``.
+Pure torch; everything takes snippet features ``[B, C, T]``. Decoding outputs into segments and the
+post-processing chain are :mod:`vidstruct.eval.localization`; running a localizer over a video's features is
+:mod:`vidstruct.pipeline.localization_chain`.
 """
 
 from __future__ import annotations
 
 from vidstruct.models.localization.bm_layer import BMGeometry, BMLayer, BoundaryMatchingConv, DenseBMLayer
 from vidstruct.models.localization.bmn import BMN, bmn
-from vidstruct.models.localization.decode import decode_bmn, decode_cas
 from vidstruct.models.localization.relation import RelationHead
 from vidstruct.models.localization.targets import bmn_targets, bmn_targets_batch
 from vidstruct.models.localization.weak import WeakCAS
@@ -30,6 +32,4 @@ __all__ = [
     "bmn",
     "bmn_targets",
     "bmn_targets_batch",
-    "decode_bmn",
-    "decode_cas",
 ]

@@ -18,8 +18,10 @@ A ``torch.save`` of plain types (loads with ``torch.load(weights_only=True)``)::
     vidstruct_version, torch_version
 
 :func:`load_localizer` rebuilds the modules (eval mode) into a
-:class:`LocalizerBundle`; :func:`~.inference.localize_features` (re-exported
-here) runs the post-processing chain on it.
+:class:`LocalizerBundle`; :func:`vidstruct.pipeline.localization_chain.localize_features`
+runs it on a video's snippet features. Weights load through the one strict
+loader (:func:`vidstruct.models.state_dict.load_checkpoint_into`); the file is
+written atomically (:mod:`vidstruct.atomic`).
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidstruct import __version__
+from vidstruct.atomic import write_bytes_atomic
 from vidstruct.errors import CheckpointError, VidstructError
-from vidstruct.models.localization.inference import PostprocessSettings, class_map, localize_features
+from vidstruct.models.localization.spec import PostprocessSettings, class_map
+from vidstruct.models.state_dict import load_checkpoint_into
+from vidstruct.registry import MODELS
 
-__all__ = ["FORMAT", "LocalizerBundle", "load_localizer", "localize_features", "relation_head_kwargs", "save_localizer"]
+__all__ = ["FORMAT", "LocalizerBundle", "load_localizer", "relation_head_kwargs", "save_localizer"]
 
 FORMAT = "vidstruct.localizer/1"
 KINDS = ("bmn", "weak_cas")
@@ -95,10 +101,8 @@ def save_localizer(
     """Write ``model`` (a BMN, with or without relation head, or a WeakCAS) as ``vidstruct.localizer/1``.
 
     ``features`` must hold at least ``window_s``, ``stride_s``, ``feature_dim`` and ``temporal_scale``.
+    The file is written atomically (a reader never sees a partial checkpoint).
     """
-    from vidstruct import __version__
-    from vidstruct.engine.checkpoint import save_atomic
-
     if model_name not in KINDS:
         raise CheckpointError(f"save_localizer: model_name must be one of {KINDS}, got {model_name!r}")
     missing = [k for k in FEATURE_KEYS if k not in features]
@@ -132,7 +136,7 @@ def save_localizer(
         "vidstruct_version": str(__version__),
         "torch_version": str(torch.__version__),
     }
-    return save_atomic(doc, path)
+    return write_bytes_atomic(path, lambda fh: torch.save(doc, fh))
 
 
 def _need(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path) -> Any:
@@ -146,8 +150,6 @@ def load_localizer(path: str | Path, *, device: str | torch.device = "cpu") -> L
 
     Raises :class:`CheckpointError` for a missing, unreadable, foreign or inconsistent file.
     """
-    from vidstruct.models import MODELS
-
     path = Path(path)
     if path.is_dir():
         path = path / "localizer.pt"
@@ -204,17 +206,5 @@ def load_localizer(path: str | Path, *, device: str | torch.device = "cpu") -> L
 
 
 def _load_state(module: nn.Module, state: dict[str, Any], path: Path, where: str) -> None:
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or unexpected or wrong:
-        detail = (
-            f"missing {missing[:3]}"
-            if missing
-            else f"unexpected {unexpected[:3]}"
-            if unexpected
-            else f"shape of {wrong[:3]}"
-        )
-        raise CheckpointError(f"{path}: {where} does not fit the model ({detail})")
-    module.load_state_dict(state)
+    """Exactly ``state`` into ``module`` (no head re-initialization: a localizer loads whole or not at all)."""
+    load_checkpoint_into(module, state, strict=True, reinit_head=False, where=f"{path}: {where}")

@@ -27,7 +27,7 @@ logit ``[B, C + 1]``. Losses (:meth:`WeakCAS.loss`), with video labels
 At inference, :meth:`WeakCAS.probabilities` gives the suppressed branch's
 softmax CAS times the attention ``[B, T, C]`` and video scores ``[B, C]``
 (background dropped);
-:func:`~vidstruct.models.localization.decode.decode_cas` turns them into segments.
+:func:`~vidstruct.eval.localization.decode.decode_cas` turns them into segments.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Decoding: BMN boundary candidates and pairs, CAS multi-threshold grouping, NMS (hand-made inputs)."""
+"""Decoding: BMN boundary candidates and pairs, CAS multi-threshold grouping with NMS (hand-made inputs)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import pytest
 import torch
 
 from vidstruct.errors import InputError
-from vidstruct.models.localization.decode import (
+from vidstruct.eval.localization.decode import (
     bmn_proposals,
     boundary_candidates,
     decode_bmn,
     decode_cas,
     group_segments,
-    temporal_nms,
 )
 
 
@@ -73,14 +72,6 @@ def test_segment_touching_the_video_edge() -> None:
     rows = group_segments(act, [0.5], duration_s=4.0, score="oic", outer_ratio=0.5)
     # snippets 0-1 → [0 s, 2 s]; outer: only snippet 2 (nothing before the start) → 0.9 - 0
     assert torch.allclose(rows, torch.tensor([[0.0, 2.0, 0.9]]))
-
-
-def test_temporal_nms() -> None:
-    segs = torch.tensor([[0.0, 10.0], [1.0, 10.0], [20.0, 30.0], [0.0, 5.0]])
-    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
-    # tIoU([0,10],[1,10]) = 0.9 > 0.5 → suppressed; [0,5] vs [0,10] = 0.5, not > 0.5 → kept
-    assert temporal_nms(segs, scores, 0.5).tolist() == [0, 2, 3]
-    assert temporal_nms(segs, scores, 0.5, top_k=2).tolist() == [0, 2]
 
 
 def test_decode_cas_classes_and_nms() -> None:

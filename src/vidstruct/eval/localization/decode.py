@@ -15,9 +15,10 @@ BMN (:func:`bmn_proposals`, the reference post-processing before Soft-NMS):
    candidates is the proposal ``[t / T, (t + d + 1) / T] · duration_s`` with
    score ``start[t] · end[t+d] · reg[d, t] · cls[d, t]``.
 
-Soft-NMS is left to :func:`vidstruct.eval.postprocess.soft_nms`. With the
-relation head, :func:`relation_proposals` returns the refined top proposals
-(offsets applied) scored ``start · end · sigmoid(cls_logit) · iou``.
+Soft-NMS is left to :func:`vidstruct.eval.postprocess.soft_nms` (the chain,
+:mod:`vidstruct.eval.localization.chain`). With the relation head,
+:func:`relation_proposals` returns the refined top proposals (offsets applied)
+scored ``start · end · sigmoid(cls_logit) · iou``.
 
 Weakly supervised (:func:`group_segments`, :func:`decode_cas`): for each
 threshold, runs of consecutive snippets whose class activation exceeds it
@@ -25,7 +26,9 @@ form segments; a segment's score is ``mean(inside) − mean(outside)`` over
 ``outer_ratio · length`` snippets on each side (outer-inner contrast, OIC)
 or ``mean(inside)`` (``score="mean"``), plus ``video_weight ·`` the class's
 video-level probability in :func:`decode_cas`; then hard NMS per class
-(:func:`temporal_nms`).
+(:func:`vidstruct.eval.postprocess.nms`).
+
+Pure torch / numpy on model outputs; the models are in :mod:`vidstruct.models.localization`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from typing import Literal
 import torch
 
 from vidstruct.errors import InputError
+from vidstruct.eval.postprocess import nms
+from vidstruct.models.localization.relation import refine_segments
 
 __all__ = [
     "bmn_proposals",
@@ -45,7 +50,6 @@ __all__ = [
     "decode_cas",
     "group_segments",
     "relation_proposals",
-    "temporal_nms",
 ]
 
 
@@ -102,8 +106,6 @@ def bmn_proposals(
 
 def relation_proposals(outputs: dict[str, torch.Tensor], index: int, *, duration_s: float) -> torch.Tensor:
     """Refined proposals ``[P, 3]`` of video ``index`` from a BMN-with-relation output dict."""
-    from vidstruct.models.localization.relation import refine_segments
-
     duration = _check_duration(duration_s)
     for key in ("proposal_cells", "proposal_segments", "proposal_mask", "rel_cls_logit", "rel_iou", "rel_offsets"):
         if key not in outputs:
@@ -144,25 +146,6 @@ def decode_bmn(
         bmn_proposals(start[b], end[b], conf[b], duration_s=dur, peak_ratio=peak_ratio)
         for b, dur in enumerate(durations_s)
     ]
-
-
-def temporal_nms(
-    segments: torch.Tensor, scores: torch.Tensor, iou_threshold: float, top_k: int | None = None
-) -> torch.Tensor:
-    """Hard NMS of 1-D segments ``[M, 2]`` by ``scores [M]``: indices of kept rows, highest score first.
-
-    Runs :func:`torchvision.ops.nms` on boxes ``[start, 0, end, 1]`` (their IoU is the tIoU).
-    """
-    from torchvision.ops import nms
-
-    if segments.ndim != 2 or segments.shape[1] != 2 or scores.shape != segments.shape[:1]:
-        raise InputError(
-            f"nms: expected segments [M, 2] and scores [M], got {tuple(segments.shape)}, {tuple(scores.shape)}"
-        )
-    seg = segments.float()
-    boxes = torch.stack([seg[:, 0], torch.zeros_like(seg[:, 0]), seg[:, 1], torch.ones_like(seg[:, 0])], dim=1)
-    keep = nms(boxes, scores.float(), iou_threshold)
-    return keep if top_k is None else keep[:top_k]
 
 
 def group_segments(
@@ -242,7 +225,8 @@ def decode_cas(
         if segs.shape[0] == 0:
             continue
         segs[:, 2] = (segs[:, 2] + video_weight * vs[c] + 1.0) / (2.0 + video_weight)
-        segs = segs[temporal_nms(segs[:, :2], segs[:, 2], nms_iou)]
+        _, _, keep = nms(segs[:, :2], segs[:, 2], iou_threshold=nms_iou)
+        segs = segs[torch.from_numpy(keep)]
         out.append(torch.cat([segs, torch.full((segs.shape[0], 1), float(c))], dim=1))
     if not out:
         return torch.zeros(0, 4)
