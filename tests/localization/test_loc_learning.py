@@ -23,7 +23,7 @@ from vidstruct.engine.localization.evaluate import evaluate_localizer
 from vidstruct.engine.localization.recipe import build_localizer, localization_data, postprocess_settings
 from vidstruct.eval.temporal import protocol_thresholds
 from vidstruct.models.localization.checkpoint import load_localizer
-from vidstruct.models.localization.inference import class_map
+from vidstruct.models.localization.spec import class_map
 
 MIN_AR100, MIN_AUC, MIN_AVG_MAP = 0.85, 75.0, 0.5
 

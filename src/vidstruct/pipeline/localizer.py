@@ -7,7 +7,7 @@ was trained on. The chain is exactly the training-time one, nothing is re-implem
 1. :func:`vidstruct.pipeline.features.snippet_features`: snippets of ``window_s`` seconds every
    ``stride_s`` seconds (both recorded in the localizer checkpoint), streamed through the backbone →
    features ``[N, C]`` and softmax class probabilities ``[N, K]``;
-2. :func:`vidstruct.models.localization.checkpoint.localize_features`: the localizer's model, relation
+2. :func:`vidstruct.pipeline.localization_chain.localize_features`: the localizer's model, relation
    refinement, decoding, Soft-NMS and class fusion → ``(label, start_s, end_s, score)`` segments.
 
 The backbone defaults to the file recorded in the localizer checkpoint. Its SHA-256 must equal the recorded
@@ -27,21 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from vidstruct.errors import CheckpointError, InputError
+from vidstruct.models.checkpoint import sha256_file
+from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer
+from vidstruct.pipeline.features import snippet_features
+from vidstruct.pipeline.localization_chain import Segment, localize_features
+from vidstruct.pipeline.recognizer import Recognizer, resolve_model_checkpoint
 
 __all__ = ["LocalizationResult", "Localizer", "Segment", "resolve_backbone"]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One detected action: class name, start / end in seconds of the video, score (a probability, see module doc)."""
-
-    label: str
-    start_s: float
-    end_s: float
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "start_s": self.start_s, "end_s": self.end_s, "score": self.score}
 
 
 @dataclass
@@ -68,9 +60,6 @@ def resolve_backbone(features_meta: dict[str, Any], backbone: str | Path | None,
     ``backbone_checkpoint``. Raises :class:`CheckpointError` when the file is missing, or when its SHA-256
     differs from the recorded ``backbone_sha256`` and ``force`` is false.
     """
-    from vidstruct.models.checkpoint import sha256_file
-    from vidstruct.pipeline.recognizer import resolve_model_checkpoint
-
     recorded = features_meta.get("backbone_checkpoint")
     if backbone is None:
         if not recorded:
@@ -100,8 +89,8 @@ def resolve_backbone(features_meta: dict[str, Any], backbone: str | Path | None,
 class Localizer:
     """A localizer bundle plus the backbone that feeds it (see module doc)."""
 
-    def __init__(self, bundle: Any, recognizer: Any, *, batch_size: int = 8) -> None:
-        """``bundle``: :class:`~vidstruct.models.localization.checkpoint.LocalizerBundle`;
+    def __init__(self, bundle: LocalizerBundle, recognizer: Recognizer, *, batch_size: int = 8) -> None:
+        """``bundle``: the loaded localizer checkpoint;
         ``recognizer``: :class:`~vidstruct.pipeline.recognizer.Recognizer` of the matching backbone."""
         meta = bundle.features
         dim = getattr(recognizer.model, "feature_dim", None)
@@ -137,8 +126,7 @@ class Localizer:
         batch_size: int = 8,
     ) -> Localizer:
         """Load ``localizer_ckpt`` (file or run directory) and its backbone (see :func:`resolve_backbone`)."""
-        from vidstruct.models.localization.checkpoint import load_localizer
-        from vidstruct.pipeline.recognizer import Recognizer, pick_device
+        from vidstruct.pipeline.recognizer import pick_device
 
         dev = pick_device(device)
         bundle = load_localizer(localizer_ckpt, device=dev)
@@ -148,8 +136,6 @@ class Localizer:
     def features(self, video_path: str | Path) -> Any:
         """Snippet features of ``video_path`` at the localizer's window / stride
         (:class:`~vidstruct.pipeline.features.ExtractedVideo`: ``features [N, C]``, ``probs [N, K]``)."""
-        from vidstruct.pipeline.features import snippet_features
-
         return snippet_features(
             self.recognizer, video_path, window_s=self.window_s, stride_s=self.stride_s, batch_size=self.batch_size
         )
@@ -159,17 +145,13 @@ class Localizer:
     ) -> LocalizationResult:
         """Scored segments of one video, best first; ``top_k`` keeps the best ``top_k`` (``None``/0: all the
         localizer keeps, at most ``postprocess.max_segments``), ``min_score`` drops lower scores."""
-        from vidstruct.models.localization.checkpoint import localize_features
-
         if top_k is not None and top_k < 0:
             raise InputError(f"top_k must be >= 0, got {top_k}")
         if not 0.0 <= min_score <= 1.0:
             raise InputError(f"min_score must be in [0, 1], got {min_score}")
         feats = self.features(video_path)
         rows = localize_features(self.bundle, feats)
-        segments = [
-            Segment(str(r.label), float(r.start_s), float(r.end_s), min(1.0, max(0.0, float(r.score)))) for r in rows
-        ]
+        segments = [Segment(r.label, r.start_s, r.end_s, min(1.0, max(0.0, r.score))) for r in rows]
         segments.sort(key=lambda s: -s.score)
         segments = [s for s in segments if s.score >= min_score]
         if top_k:
