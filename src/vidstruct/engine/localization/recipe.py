@@ -119,8 +119,8 @@ def localization_data(cfg: LocalizationExperimentConfig) -> LocalizationData:
 
 
 def postprocess_settings(cfg: LocalizationExperimentConfig) -> Any:
-    """:class:`~vidstruct.models.localization.inference.PostprocessSettings` of ``cfg.postprocess``."""
-    from vidstruct.models.localization.inference import PostprocessSettings
+    """:class:`~vidstruct.models.localization.spec.PostprocessSettings` of ``cfg.postprocess``."""
+    from vidstruct.models.localization.spec import PostprocessSettings
 
     values = cfg.postprocess.model_dump()
     if values["fusion"] is None:
@@ -194,7 +194,7 @@ def make_loss_fn(kind: str, temporal_scale: int, max_duration: int | None, *, re
 def _evaluate_fn(cfg: LocalizationExperimentConfig, data: LocalizationData, post: Any, kind: str) -> Any:
     from vidstruct.engine.localization.evaluate import evaluate_localizer
     from vidstruct.eval.temporal import protocol_thresholds
-    from vidstruct.models.localization.inference import class_map
+    from vidstruct.models.localization.spec import class_map
 
     if data.val is None:
         return None
