@@ -43,7 +43,7 @@ def test_unknown_key_in_file_names_the_file(tmp_path: Path) -> None:
 def test_unknown_top_level_section_lists_allowed(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("model: {name: toy}\nzzz: 1\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'zzz' \(allowed: model, data, optim, train, test\)"):
+    with pytest.raises(ConfigError, match=r"unknown key 'zzz' \(allowed: task, model, data, optim, train, test\)"):
         load_config(path)
 
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from vidstruct.config import ExperimentConfig, compose, validate
-from vidstruct.engine.recipes import flip_label_map
 from vidstruct.errors import ConfigError
+from vidstruct.recipes.recognition import flip_label_map
 
 CLASSES = ["move_left", "move_right", "grow", "rotate_cw", "rotate_ccw"]
 

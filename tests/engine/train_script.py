@@ -65,13 +65,12 @@ def main() -> None:
         mixup_alpha=0.0 if simple else 0.2,
         label_smoothing=0.1,
         ema_decay=None if simple else 0.9,
-        quiet=True,
         tensorboard=False,
     )
     optim = OptimSettings(name="adamw", lr=0.01, weight_decay=0.05, warmup_steps=3, schedule="cosine")
     val = MovingSquares(args.val_samples, seed=7) if args.val_samples else None
     result = train(model, data, settings=settings, optim=optim, run_dir=args.run_dir, classes=list(DIRECTIONS),
-                   resume=args.resume, val_data=val)  # fmt: skip
+                   resume=args.resume, val_data=val, quiet=True)  # fmt: skip
     if args.out:
         rank = current().rank
         out = Path(args.out)

@@ -34,7 +34,7 @@ def mse(net: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) ->
 
 
 def settings(**kw: object) -> TrainSettings:
-    base = dict(max_steps=5, batch_size=4, device="cpu", ckpt_every=100, log_every=1, tensorboard=False, quiet=True)
+    base = dict(max_steps=5, batch_size=4, device="cpu", ckpt_every=100, log_every=1, tensorboard=False)
     return TrainSettings(**{**base, **kw})  # type: ignore[arg-type]
 
 

@@ -20,7 +20,7 @@ from vidstruct.models.checkpoint import save_model_checkpoint
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A random-weight backbone over the synth classes (class fusion needs them all), 5 videos, 6 BMN steps."""
-    from vidstruct.pipeline.demo_localization import run_localization_demo
+    from vidstruct.recipes.demo_localization import run_localization_demo
 
     out = tmp_path_factory.mktemp("demo")
     torch.manual_seed(0)

@@ -19,14 +19,13 @@ import yaml
 from PIL import Image
 
 from vidstruct.cli.main import main
-from vidstruct.config import ExperimentConfig, load_config, resolve_model_kwargs, validate
+from vidstruct.config import ExperimentConfig, MoSIExperimentConfig, check_model_kwargs, load_config, validate
 from vidstruct.config.loader import ComposedConfig
 from vidstruct.models import MODELS
 from vidstruct.models.convert import load_checkpoint_into
-from vidstruct.ssl.config import MoSIExperimentConfig
+from vidstruct.recipes.mosi import build_generator, run_pretraining
 from vidstruct.ssl.mosi import MotionLabelSpace
 from vidstruct.ssl.mosi.head import MoSIHead, attach_pretext_head
-from vidstruct.ssl.pretrain import build_generator, run_pretraining
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"name": "r2plus1d_tiny", "widths": [8, 8, 8, 8], "dropout": 0.0}
@@ -168,7 +167,7 @@ def test_pretrain_then_finetune_round_trip(tmp_path, capsys, caplog, synth):
     # model.init_from=<MoSI model.pt> in a recognition config: backbone loaded, head reported and re-initialized
     ft_cfg = write(tmp_path / "ft.yaml", finetune_config(synth, run / "model.pt"))
     cfg, composed = load_config(ft_cfg)
-    from vidstruct.engine.recipes import build_model
+    from vidstruct.recipes.recognition import build_model
 
     caplog.set_level(logging.WARNING)
     model, _ = build_model(cfg, 10, composed)
@@ -269,7 +268,7 @@ def test_video_frame_and_image_list_sources(tmp_path, capsys, synth):
 def test_validation_counts_every_clip_of_every_image_once():
     from vidstruct.engine.evaluator import predict
     from vidstruct.ssl.mosi import MoSIDataset, ProceduralSource
-    from vidstruct.ssl.pretrain import IndexedItems
+    from vidstruct.ssl.mosi.pretext import IndexedItems
 
     cfg = validate(MoSIExperimentConfig, ComposedConfig(mosi_config()))
     data = IndexedItems(
@@ -286,7 +285,7 @@ def test_configs_in_the_repository_validate():
     assert len(paths) >= 3
     for path in paths:
         cfg, composed = load_config(path, schema=MoSIExperimentConfig)
-        resolve_model_kwargs(cfg, composed)
+        check_model_kwargs(cfg, composed)
         gen = build_generator(cfg, train=True)
         assert len(gen) == (9 if cfg.mosi.decouple else 25)
     sep, _ = load_config(ROOT / "configs" / "mosi" / "r2plus1d_tiny_separate.yaml", schema=MoSIExperimentConfig)
@@ -296,8 +295,8 @@ def test_configs_in_the_repository_validate():
 def test_the_documented_pretrain_config_initializes_the_documented_finetune_config():
     """configs/mosi/r2plus1d_tiny_procedural.yaml says its model.pt fine-tunes with the recognition config:
     the backbones must match exactly (a width mismatch would be refused at model.init_from)."""
-    from vidstruct.engine.recipes import build_model
-    from vidstruct.ssl.pretrain import build_pretext_model
+    from vidstruct.recipes.mosi import build_pretext_model
+    from vidstruct.recipes.recognition import build_model
 
     mosi_cfg, mosi_composed = load_config(
         ROOT / "configs/mosi/r2plus1d_tiny_procedural.yaml", schema=MoSIExperimentConfig

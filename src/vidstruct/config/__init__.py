@@ -1,4 +1,12 @@
-"""Config composition (YAML + ``_base_`` + dotted overrides) and typed validation."""
+"""Config composition (YAML + ``_base_`` + dotted overrides), the experiment schemas and typed validation.
+
+Only :mod:`vidstruct.recipes` and the CLI import this package (the layering test enforces it): below them
+code takes explicit, typed arguments.
+
+- :mod:`.loader`: composition and overrides; :mod:`.validate`: one-line errors;
+- :mod:`.schema` (recognition), :mod:`.localization`, :mod:`.mosi`: the schemas;
+- :mod:`.tasks`: the ``task`` → schema table (:func:`load_task_config`).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +17,28 @@ import yaml
 from pydantic import BaseModel
 
 from vidstruct.config.loader import ComposedConfig, apply_overrides, compose, parse_override
+from vidstruct.config.localization import LocalizationExperimentConfig
+from vidstruct.config.mosi import MoSIExperimentConfig
 from vidstruct.config.schema import ExperimentConfig
+from vidstruct.config.tasks import TASKS, TaskConfig, check_model_kwargs, config_task, load_task_config
 from vidstruct.config.validate import validate, validate_kwargs
 
 M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
+    "TASKS",
     "ComposedConfig",
     "ExperimentConfig",
+    "LocalizationExperimentConfig",
+    "MoSIExperimentConfig",
+    "TaskConfig",
     "apply_overrides",
+    "check_model_kwargs",
     "compose",
+    "config_task",
     "load_config",
+    "load_task_config",
     "parse_override",
-    "resolve_model_kwargs",
     "to_yaml",
     "validate",
     "validate_kwargs",
@@ -33,21 +50,14 @@ def load_config(
     overrides: list[str] | None = None,
     schema: type[M] = ExperimentConfig,  # type: ignore[assignment]
 ) -> tuple[M, ComposedConfig]:
-    """Compose ``path`` + ``overrides`` and validate it against ``schema``.
+    """Compose ``path`` + ``overrides`` and validate it against ``schema`` (see :func:`load_task_config` to
+    pick the schema from the config's ``task``).
 
     Returns the typed config and the composed tree (for provenance in later
     errors, e.g. model builder arguments).
     """
     composed = compose(path, overrides)
     return validate(schema, composed), composed
-
-
-def resolve_model_kwargs(cfg: ExperimentConfig, composed: ComposedConfig | None = None) -> dict[str, Any]:
-    """Validate ``cfg.model``'s extra keys against the registered builder's signature."""
-    from vidstruct.models import MODELS  # imported here: config sits above models only at the edge
-
-    builder = MODELS.get(cfg.model.name)
-    return validate_kwargs(builder, cfg.model.builder_kwargs(), "model", composed)
 
 
 def to_yaml(model: BaseModel | dict[str, Any]) -> str:

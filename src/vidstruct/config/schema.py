@@ -4,12 +4,14 @@ Sections:
 - ``model``: ``name`` of a registered model plus that builder's keyword
   arguments (checked against its signature by :func:`resolve_model_kwargs`);
 - ``data``: datasets, clip sampling and transforms;
-- ``optim``: optimizer and learning-rate schedule;
-- ``train``: loop settings (steps, batch, AMP, checkpoints, regularization);
+- ``optim``: optimizer and learning-rate schedule (:class:`~vidstruct.engine.settings.OptimSettings`);
+- ``train``: loop settings (steps, batch, AMP, checkpoints, regularization;
+  :class:`~vidstruct.engine.settings.TrainSettings`);
 - ``test``: multi-view testing.
 
-Code below the CLI never sees these objects whole: the CLI passes the fields
-each function needs as explicit arguments.
+``optim`` and ``train`` *are* the engine's settings classes (declared once, with their constraints, in
+:mod:`vidstruct.engine.settings`); the other sections exist only here. Only :mod:`vidstruct.recipes`
+(and the CLI) see these objects: the recipes pass the fields each function needs as explicit arguments.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from vidstruct.engine.settings import OptimSettings, TrainSettings
 
 
 class Strict(BaseModel):
@@ -83,48 +87,10 @@ class DataSection(Strict):
     val: DatasetSection | None = None
     test: DatasetSection | None = None
     classes: str | None = Field(None, description="file with one class name per line")
-    sampler: SamplerSection = SamplerSection()
-    transform: TransformSection = TransformSection()
+    sampler: SamplerSection = Field(default_factory=SamplerSection)
+    transform: TransformSection = Field(default_factory=TransformSection)
     num_workers: int = Field(2, ge=0)
     on_decode_error: Literal["skip", "substitute", "raise"] = "skip"
-
-
-class OptimSection(Strict):
-    name: Literal["sgd", "adamw"] = "sgd"
-    lr: float = Field(0.1, gt=0)
-    momentum: float = Field(0.9, ge=0)
-    nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = Field(1e-4, ge=0)
-    no_decay_norm_bias: bool = True
-    layer_decay: float | None = Field(None, gt=0, le=1)
-    schedule: Literal["cosine", "step", "constant"] = "cosine"
-    warmup_steps: int = Field(0, ge=0)
-    warmup_start_factor: float = Field(0.01, gt=0, le=1)
-    milestones: list[int] = []
-    gamma: float = Field(0.1, gt=0)
-    min_lr: float = Field(0.0, ge=0)
-
-
-class TrainSection(Strict):
-    max_steps: int = Field(1000, ge=1)
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    clip_grad: float | None = Field(None, gt=0)
-    amp: Literal["none", "bf16", "fp16"] = "none"
-    device: str = "auto"
-    seed: int = 0
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    mixup_alpha: float = Field(0.0, ge=0)
-    cutmix_alpha: float = Field(0.0, ge=0)
-    ema_decay: float | None = Field(None, gt=0, lt=1)
-    precise_bn_batches: int = Field(0, ge=0)
-    channels_last: bool = True
-    ckpt_every: int = Field(200, ge=1)
-    eval_every: int = Field(0, ge=0)
-    log_every: int = Field(10, ge=1)
-    keep_checkpoints: int = Field(2, ge=1, description="step checkpoints kept in RUN/checkpoints")
-    tensorboard: bool = Field(True, description="write TensorBoard events to RUN/tb")
 
 
 class TestSection(Strict):
@@ -136,8 +102,9 @@ class TestSection(Strict):
 class ExperimentConfig(Strict):
     """A recognition experiment (train / test / predict / export)."""
 
+    task: Literal["recognition"] = "recognition"
     model: ModelSection
-    data: DataSection = DataSection()
-    optim: OptimSection = OptimSection()
-    train: TrainSection = TrainSection()
-    test: TestSection = TestSection()
+    data: DataSection = Field(default_factory=DataSection)
+    optim: OptimSettings = Field(default_factory=OptimSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    test: TestSection = Field(default_factory=TestSection)

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ValidationError
+from pydantic.dataclasses import is_pydantic_dataclass
+from pydantic.fields import FieldInfo
 
 from vidstruct.config.loader import ComposedConfig
 from vidstruct.errors import ConfigError
@@ -30,27 +32,34 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def _model_at(schema: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model class found by walking ``loc`` from ``schema``."""
+def section_fields(cls: Any) -> dict[str, FieldInfo] | None:
+    """The fields of a schema section: a pydantic model or a pydantic dataclass (the engine's settings)."""
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return dict(cls.model_fields)
+    if isinstance(cls, type) and is_pydantic_dataclass(cls):
+        return dict(cls.__pydantic_fields__)
+    return None
+
+
+def _model_at(schema: Any, loc: tuple[Any, ...]) -> Any:
+    """The section class (pydantic model or dataclass) found by walking ``loc`` from ``schema``."""
     current: Any = schema
     for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        fields = section_fields(current)
+        if fields is None or str(part) not in fields:
             return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = field.annotation
+        current = fields[str(part)].annotation
         for arg in typing.get_args(current) or ():
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
+            if section_fields(arg) is not None:
                 current = arg
                 break
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    return current if section_fields(current) is not None else None
 
 
-def _expected(schema: type[BaseModel], loc: tuple[Any, ...]) -> str:
+def _expected(schema: Any, loc: tuple[Any, ...]) -> str:
     parent = _model_at(schema, loc[:-1]) if loc else None
     if parent is not None:
-        field = parent.model_fields.get(str(loc[-1]))
+        field = section_fields(parent).get(str(loc[-1]))  # type: ignore[union-attr]
         if field is not None:
             return _type_name(field.annotation)
     return "a valid value"
@@ -66,9 +75,9 @@ def describe_validation_error(
     dotted = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc)
     source = sources.source_of(dotted) if sources is not None else "config"
     kind = first["type"]
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         parent = _model_at(schema, loc[:-1]) if schema is not None else None
-        allowed = list(parent.model_fields) if parent is not None else []
+        allowed = list(section_fields(parent) or {}) if parent is not None else []
         hint = did_you_mean(str(loc[-1]), allowed)
         if not hint and allowed:
             hint = f" (allowed: {', '.join(allowed)})"

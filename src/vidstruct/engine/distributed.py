@@ -29,8 +29,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vidstruct.errors import ConfigError
-
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -47,21 +45,6 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``"auto"`` → ``cuda:<local_rank>`` if CUDA is available, else ``cpu``; other names as given."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device: unknown device {name!r} (expected auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name!r} asked for but CUDA is not available (use auto or cpu)")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device(f"cuda:{local_rank}")
-    return device
 
 
 def init_distributed(device: torch.device) -> DistInfo:

@@ -25,8 +25,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from vidstruct.device import resolve_device
 from vidstruct.engine.amp import autocast, check_amp
-from vidstruct.engine.distributed import all_gather_objects, current, resolve_device, unwrap
+from vidstruct.engine.distributed import all_gather_objects, current, unwrap
 from vidstruct.engine.logger import progress_bar
 from vidstruct.engine.sampling import make_eval_loader
 from vidstruct.engine.settings import EvalSettings
@@ -78,7 +79,7 @@ def predict(
 ) -> Predictions:
     """Run ``model`` (eval mode) over ``data`` (a map-style dataset or an iterable of batches)."""
     info = current()
-    device = device or resolve_device(settings.device, info.local_rank)
+    device = device or resolve_device(settings.device, info.local_rank, where="train.device")
     check_amp(settings.amp, device, key="test.amp")
     net = unwrap(model)
     was_training = net.training

@@ -52,16 +52,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from vidstruct.device import resolve_device
 from vidstruct.engine import checkpoint as ckpt_io
 from vidstruct.engine.amp import autocast, check_amp, make_scaler
-from vidstruct.engine.distributed import (
-    DistInfo,
-    all_gather_objects,
-    all_reduce_mean,
-    init_distributed,
-    resolve_device,
-    wrap_ddp,
-)
+from vidstruct.engine.distributed import DistInfo, all_gather_objects, all_reduce_mean, init_distributed, wrap_ddp
 from vidstruct.engine.ema import build_ema, update_ema
 from vidstruct.engine.evaluator import evaluate
 from vidstruct.engine.logger import RunLogger
@@ -109,11 +103,16 @@ def train(
     collate_fn: Callable[[list[Any]], Any] | None = None,
     loss_fn: Callable[[nn.Module, Any, torch.device], torch.Tensor] | None = None,
     evaluate_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+    num_workers: int = 0,
+    quiet: bool = False,
 ) -> TrainResult:
-    """Train ``model`` on ``train_data``; checkpoints and logs go to ``run_dir`` (see module doc)."""
+    """Train ``model`` on ``train_data``; checkpoints and logs go to ``run_dir`` (see module doc).
+
+    ``num_workers``: data-loader processes; ``quiet``: no progress bar.
+    """
     run_dir = Path(run_dir)
     # 1. processes, device, seeds
-    device = resolve_device(settings.device, _local_rank())
+    device = resolve_device(settings.device, _local_rank(), where="train.device")
     info = init_distributed(device)
     check_amp(settings.amp, device)
     _seed_everything(settings.seed + info.rank)
@@ -158,13 +157,13 @@ def train(
     # 4. data, logs
     loader = make_train_loader(
         train_data, batch_size=settings.batch_size, info=info, seed=settings.seed,
-        num_workers=settings.num_workers, pin_memory=device.type == "cuda", collate_fn=collate_fn,
+        num_workers=num_workers, pin_memory=device.type == "cuda", collate_fn=collate_fn,
     )  # fmt: skip
     sampler: ResumableSampler = loader.sampler  # type: ignore[assignment]
     batches = batches_from(loader, start=step * settings.grad_accum)
     logger = RunLogger(
         run_dir, enabled=info.is_main, total_steps=settings.max_steps, start_step=step, resumed=resume,
-        tensorboard=settings.tensorboard, quiet=settings.quiet,
+        tensorboard=settings.tensorboard, quiet=quiet,
     )  # fmt: skip
     eval_settings = eval_settings or EvalSettings(device=str(device), amp=settings.amp)
     clips_per_step = settings.batch_size * settings.grad_accum * info.world_size

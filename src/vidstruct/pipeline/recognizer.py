@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidstruct.device import resolve_device
 from vidstruct.errors import CheckpointError
 from vidstruct.models.spec import InputSpec
 
@@ -38,13 +39,6 @@ def resolve_model_checkpoint(path: str | Path) -> Path:
             raise CheckpointError(f"{path}: run directory has no model.pt (did training finish?)")
         return candidate
     return path
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass
@@ -72,7 +66,9 @@ class Recognizer:
     """A recognition model in eval mode plus its classes and preprocessing."""
 
     def __init__(self, model: torch.nn.Module, classes: list[str], spec: InputSpec, device: str = "auto") -> None:
-        self.device = pick_device(device)
+        """``device``: ``auto``, ``cpu``, ``cuda[:N]``... (:func:`vidstruct.device.resolve_device`; a device this
+        machine lacks is a one-line :class:`~vidstruct.errors.ConfigError`)."""
+        self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.classes = classes
         self.spec = spec

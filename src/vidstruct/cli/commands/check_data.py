@@ -21,40 +21,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_split_records(config: str, overrides: list[str], splits: list[str]) -> dict[str, list[Any]]:
-    """Records of each configured split, built by the registered annotation readers."""
-    from pydantic import ValidationError
-
-    import vidstruct.data  # noqa: F401  (registers the annotation readers)
-    from vidstruct.config import compose
-    from vidstruct.config.schema import DataSection
-    from vidstruct.config.validate import describe_validation_error
+    """Records of each configured split, built by the recipe's :func:`~vidstruct.recipes.recognition.read_split`."""
+    from vidstruct.config import load_task_config
     from vidstruct.errors import ConfigError
-    from vidstruct.registry import DATASETS
+    from vidstruct.recipes.recognition import read_split
 
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ConfigError(f"--splits: unknown split {unknown[0]!r} (expected some of {', '.join(SPLITS)})")
-    composed = compose(config, overrides)
-    try:
-        data = DataSection.model_validate(composed.data.get("data") or {})
-    except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, DataSection, composed, prefix="data")) from None
-    records: dict[str, list[Any]] = {}
-    for split in splits:
-        section = getattr(data, split)
-        if section is None:
-            continue
-        records[split] = list(
-            DATASETS.build(
-                section.format, annotations=section.annotations, root=section.root, **section.reader_kwargs()
-            )
-        )
+    cfg = load_task_config(config, overrides, tasks=("recognition", "mosi"), command="check-data").cfg
+    records = {split: list(read_split(cfg, split)) for split in splits if getattr(cfg.data, split) is not None}
     if not records:
         raise ConfigError(f"{config}: no dataset configured under data.{'/'.join(splits)}")
     return records
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: `vidstruct --help` imports every command module (see train.py)
     from vidstruct.cli.output import print_json, progress
     from vidstruct.data.check import iter_check
 

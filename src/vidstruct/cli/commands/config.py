@@ -1,11 +1,16 @@
-"""``vidstruct config show CONFIG [key=value ...]``: print the resolved config."""
+"""``vidstruct config show CONFIG [key=value ...]``: print the resolved config of any task.
+
+The config's ``task`` (``recognition`` by default, ``localization``, ``mosi``) picks its schema
+(:data:`vidstruct.config.TASKS`); the output is the validated config with every default filled in, as
+YAML that validates again to the same config.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 NAME = "config"
-HELP = "show a fully resolved experiment config"
+HELP = "show a fully resolved experiment config (any task: recognition, localization, mosi)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,17 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--schema",
         choices=["experiment", "none"],
         default="experiment",
-        help="validate against the experiment schema (default) or print the raw composition",
+        help="validate against the experiment schema of the config's task (default) or print the raw composition",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidstruct.config import ExperimentConfig, compose, load_config, resolve_model_kwargs, to_yaml
+    from vidstruct.config import check_model_kwargs, compose, load_task_config, to_yaml
 
     if args.schema == "none":
         print(to_yaml(compose(args.config, args.overrides).data), end="")
         return 0
-    cfg, composed = load_config(args.config, args.overrides, ExperimentConfig)
-    resolve_model_kwargs(cfg, composed)
-    print(to_yaml(cfg), end="")
+    task = load_task_config(args.config, args.overrides)
+    check_model_kwargs(task.cfg, task.composed)
+    print(to_yaml(task.cfg), end="")
     return 0

@@ -9,7 +9,12 @@ HELP = "run the end-to-end demo (synthesize data, train, evaluate, analyse a hel
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="demo_out", help="output directory (default: demo_out/)")
+    parser.add_argument(
+        "--out",
+        default="demo_out",
+        help="output directory (default: demo_out/); it must be new, empty or an earlier demo's: the demo deletes "
+        "only folders it created",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--budget-s",
@@ -23,15 +28,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="skip the temporal action localization step (synthetic untrimmed set, features, BMN, localize)",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every step at test size (40 small clips, a few training steps): checks the whole chain in well under "
+        "a minute; the numbers mean nothing",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json
-    from vidstruct.pipeline.demo import run_demo
+    from vidstruct.recipes.demo import run_demo
 
     summary = run_demo(
-        args.out, seed=args.seed, budget_s=args.budget_s, quiet=args.quiet, localization=args.localization
+        args.out,
+        seed=args.seed,
+        budget_s=args.budget_s,
+        quiet=args.quiet or args.json,
+        localization=args.localization,
+        quick=args.quick,
     )
     if args.json:
         print_json(summary)

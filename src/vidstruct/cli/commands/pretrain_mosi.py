@@ -28,26 +28,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "--run-dir", dest="run_dir", help="run directory (default: runs/<config name>)")
     parser.add_argument("--max-steps", type=int, help="optimizer steps (same as train.max_steps=N)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda, cuda:N, gpu (= cuda), mps (shorthand for the override train.device=...)"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary (step, metrics, files)")
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: `vidstruct --help` imports every command module (see train.py)
+    from vidstruct.cli.commands.train import train_overrides
     from vidstruct.cli.output import print_json
-    from vidstruct.config import load_config
-    from vidstruct.errors import ConfigError
-    from vidstruct.ssl.config import MoSIExperimentConfig
+    from vidstruct.config import load_task_config
+    from vidstruct.recipes.mosi import run_pretraining
     from vidstruct.ssl.mosi.errors import MoSIError
-    from vidstruct.ssl.pretrain import run_pretraining
 
-    overrides = list(args.overrides)
-    if args.max_steps is not None:
-        if args.max_steps < 1:
-            raise ConfigError(f"--max-steps: expected a positive number of steps, got {args.max_steps}")
-        overrides.append(f"train.max_steps={args.max_steps}")
-    cfg, composed = load_config(args.config, overrides, schema=MoSIExperimentConfig)
+    task = load_task_config(
+        args.config, train_overrides(args), tasks=("mosi",), command="pretrain-mosi", default="mosi"
+    )
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     try:
-        result = run_pretraining(cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json)
+        result = run_pretraining(
+            task.cfg, run_dir, composed=task.composed, resume=args.resume, quiet=args.quiet or args.json
+        )
     except MoSIError as exc:  # raised in a DataLoader worker: keep the original one-line message
         raise MoSIError(_original_message(str(exc))) from None
     if result.rank != 0:

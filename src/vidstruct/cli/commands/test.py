@@ -21,18 +21,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="run directory or checkpoint file")
     parser.add_argument("--split", choices=["train", "val", "test"], help="split to evaluate (default: test, else val)")
     parser.add_argument("--out", help="directory for metrics.json, per_class.csv, confusion.png ...")
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda, cuda:N, gpu (= cuda), mps (shorthand for the override train.device=...)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON (metrics, per_class, confusion, ...)")
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: `vidstruct --help` imports every command module (see train.py)
     from vidstruct.cli.output import print_json
-    from vidstruct.config import load_config
-    from vidstruct.engine.recipes import run_test
+    from vidstruct.config import load_task_config
+    from vidstruct.device import resolve_device
     from vidstruct.eval.classification import format_report
+    from vidstruct.recipes.recognition import run_test
 
-    cfg, composed = load_config(args.config, args.overrides)
+    overrides = list(args.overrides)
+    if args.device is not None:
+        resolve_device(args.device, where="--device")
+        overrides.append(f"train.device={args.device}")
+    task = load_task_config(args.config, overrides, tasks=("recognition",), command="test")
     report = run_test(
-        cfg, args.checkpoint, composed=composed, split=args.split, out_dir=args.out, quiet=args.quiet or args.json
+        task.cfg,
+        args.checkpoint,
+        composed=task.composed,
+        split=args.split,
+        out_dir=args.out,
+        quiet=args.quiet or args.json,
     )
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0

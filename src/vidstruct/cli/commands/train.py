@@ -37,34 +37,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="optimizer steps to train for (shorthand for the override train.max_steps=N)",
     )
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda, cuda:N, gpu (= cuda), mps (shorthand for the override train.device=...)"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary (step, metrics, files)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from vidstruct.cli.output import print_json
-    from vidstruct.config import ExperimentConfig, compose, validate
-    from vidstruct.engine.recipes import run_training
+def train_overrides(args: argparse.Namespace) -> list[str]:
+    """``args.overrides`` plus the shorthands ``--max-steps`` and ``--device`` (checked here, before any work)."""
+    from vidstruct.device import resolve_device
     from vidstruct.errors import ConfigError
 
-    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     overrides = list(args.overrides)
     if args.max_steps is not None:
         if args.max_steps < 1:
             raise ConfigError(f"--max-steps: expected a positive number of steps, got {args.max_steps}")
         overrides.append(f"train.max_steps={args.max_steps}")
-    composed = compose(args.config, overrides)
-    if composed.data.get("task") == "localization":  # temporal action localization on snippet features
-        from vidstruct.engine.localization.config import LocalizationExperimentConfig
-        from vidstruct.engine.localization.recipe import run_localization_training
+    if args.device is not None:
+        resolve_device(args.device, where="--device")
+        overrides.append(f"train.device={args.device}")
+    return overrides
 
-        loc_cfg = validate(LocalizationExperimentConfig, composed)
-        result = run_localization_training(
-            loc_cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json
-        )
+
+def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: `vidstruct --help` imports every command module, and these pull in
+    # torch and the models (measured: --help 0.05 s lazy vs 2.3 s with this import at top, 2 CPU cores)
+    from vidstruct.cli.output import print_json
+    from vidstruct.config import load_task_config
+
+    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    quiet = args.quiet or args.json
+    task = load_task_config(args.config, train_overrides(args), tasks=("recognition", "localization"), command="train")
+    if task.task == "localization":  # temporal action localization on snippet features
+        from vidstruct.recipes.localization import run_localization_training
+
+        result = run_localization_training(task.cfg, run_dir, composed=task.composed, resume=args.resume, quiet=quiet)
         model_file = run_dir / "localizer.pt"
     else:
-        cfg = validate(ExperimentConfig, composed)
-        result = run_training(cfg, run_dir, composed=composed, resume=args.resume, quiet=args.quiet or args.json)
+        from vidstruct.recipes.recognition import run_training
+
+        result = run_training(task.cfg, run_dir, composed=task.composed, resume=args.resume, quiet=quiet)
         model_file = run_dir / "model.pt"
     if result.rank != 0:  # under torchrun only rank 0 reports
         return 0

@@ -1,12 +1,7 @@
-"""Temporal action localization training on snippet features: config schema, recipe and validation.
+"""Temporal action localization through the engine: the training-loss hook and validation metrics.
 
-- :mod:`.config`: :class:`LocalizationExperimentConfig` (``task: localization``);
-- :mod:`.recipe`: :func:`run_localization_training` (the engine's loop with localization hooks);
+- :mod:`.losses`: :func:`~.losses.make_loss_fn` (BMN / relation / weak CAS losses for the trainer's ``loss_fn``);
 - :mod:`.evaluate`: AR@AN / AUC / mAP of a localizer on a dataset via :mod:`vidstruct.eval.temporal`.
+
+The config → objects wiring (``task: localization``) is :mod:`vidstruct.recipes.localization`.
 """
-
-from __future__ import annotations
-
-from vidstruct.engine.localization.config import LocalizationExperimentConfig
-
-__all__ = ["LocalizationExperimentConfig"]

@@ -1,4 +1,4 @@
-"""Config schema of MoSI pretraining: a recognition experiment plus a ``mosi:`` section.
+"""Config schema of MoSI pretraining (``task: mosi``): a recognition experiment plus a ``mosi:`` section.
 
 :class:`MoSIExperimentConfig` extends :class:`~vidstruct.config.schema.ExperimentConfig`, so
 ``model`` / ``optim`` / ``train`` mean what they mean for recognition (``train.batch_size``
@@ -7,8 +7,11 @@ sees ``batch_size × L`` clips). ``data.transform.mean`` / ``std`` normalize the
 fine-tuning config should use the same), and ``data.<split>`` (a
 :class:`~vidstruct.config.schema.DatasetSection`) is read when a source takes frames of videos.
 
+:func:`vidstruct.recipes.mosi.run_pretraining` turns this config into explicit calls.
+
 Example (``configs/mosi/r2plus1d_tiny_procedural.yaml``)::
 
+    task: mosi
     model: {name: r2plus1d_tiny}
     mosi:
       num_frames: 8
@@ -80,13 +83,13 @@ class MoSISection(Strict):
     label_mode: Literal["joint", "separate"] = "joint"
     static_mask: bool = True
     mask_ratio: tuple[float, float] = (0.3, 0.5)
-    color_jitter: ColorJitterSection | None = ColorJitterSection()
+    color_jitter: ColorJitterSection | None = Field(default_factory=ColorJitterSection)
     flip_p: float = Field(0.5, ge=0, le=1)
     distance_jitter: tuple[float, float] = (1.0, 1.0)
     interpolation: Literal["nearest", "bilinear"] = "nearest"
     clips: Literal["all", "sample"] = Field("all", description="all: every label of an image per item (the paper)")
     head_dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the pretext head")
-    source: MoSISourceSection = MoSISourceSection()
+    source: MoSISourceSection = Field(default_factory=MoSISourceSection)
     val_source: MoSISourceSection | None = Field(
         None, description="images for the pretext accuracy (every label of every image, deterministic clips)"
     )
@@ -95,4 +98,5 @@ class MoSISection(Strict):
 class MoSIExperimentConfig(ExperimentConfig):
     """MoSI self-supervised pretraining of ``model`` (``vidstruct pretrain-mosi``)."""
 
-    mosi: MoSISection = MoSISection()
+    task: Literal["mosi"] = "mosi"  # type: ignore[assignment]
+    mosi: MoSISection = Field(default_factory=MoSISection)

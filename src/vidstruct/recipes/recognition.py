@@ -1,8 +1,9 @@
-"""Recognition recipes: datasets, model and settings from a validated :class:`ExperimentConfig`.
+"""Recognition recipe: datasets, model and settings from a validated :class:`ExperimentConfig`.
 
 This is the edge where a config becomes explicit objects (the CLI's ``train``
 and ``test`` call :func:`run_training` / :func:`run_test`); the engine below
-never sees the config.
+never sees the config (``cfg.optim`` / ``cfg.train`` are already the engine's
+:class:`~vidstruct.engine.settings.OptimSettings` / :class:`~vidstruct.engine.settings.TrainSettings`).
 
 - training clips: ``data.sampler`` (one random clip of ``clip_len`` frames every
   ``frame_interval`` frames at ``target_fps``) and the training transform of
@@ -16,24 +17,27 @@ never sees the config.
 A run directory holds ``model.pt`` (``vidstruct.model/1``, the EMA weights when
 kept; what ``predict`` / ``export`` load), ``final.pt`` and ``checkpoints/``
 (see :mod:`vidstruct.engine.checkpoint`), ``log.csv``, ``metrics.csv``, ``tb/``.
+A test (:func:`run_test` with ``out_dir``) writes every file atomically (:mod:`vidstruct.atomic`).
 """
 
 from __future__ import annotations
 
 import csv
 import inspect
-import json
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from vidstruct.config import ExperimentConfig, resolve_model_kwargs
-from vidstruct.config.loader import ComposedConfig
+from vidstruct.atomic import atomic_open, atomic_path, write_json_atomic
+from vidstruct.config import ComposedConfig, ExperimentConfig, check_model_kwargs
+from vidstruct.data.dataset import VideoClipDataset, collate_skip_failed
+from vidstruct.data.transforms import build_eval_transform, build_train_transform
+from vidstruct.device import resolve_device
 from vidstruct.engine.checkpoint import (
     check_classes,
     ema_weights,
@@ -41,15 +45,17 @@ from vidstruct.engine.checkpoint import (
     load_checkpoint,
     load_model_weights,
 )
-from vidstruct.engine.distributed import cleanup, init_distributed, resolve_device
+from vidstruct.engine.distributed import cleanup, init_distributed
 from vidstruct.engine.evaluator import evaluate
-from vidstruct.engine.settings import EvalSettings, OptimSettings, TrainSettings
+from vidstruct.engine.settings import EvalSettings
 from vidstruct.engine.trainer import TrainResult, train
 from vidstruct.errors import ConfigError
-from vidstruct.registry import did_you_mean
-
-if TYPE_CHECKING:
-    from vidstruct.models.spec import InputSpec
+from vidstruct.eval.classification import confusion_matrix, per_class_report, plot_confusion_matrix
+from vidstruct.models import MODELS
+from vidstruct.models.checkpoint import save_model_checkpoint
+from vidstruct.models.convert import load_checkpoint_into
+from vidstruct.models.spec import InputSpec
+from vidstruct.registry import DATASETS, SAMPLERS, did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +64,6 @@ SPLITS = ("train", "val", "test")
 
 def read_split(cfg: ExperimentConfig, split: str) -> list[Any]:
     """Records of ``data.<split>`` from its registered annotation reader (a ``ClipList``)."""
-    import vidstruct.data  # noqa: F401  (registers the annotation readers)
-    from vidstruct.registry import DATASETS
-
     section = getattr(cfg.data, split)
     if section is None:
         raise ConfigError(f"data.{split}: no dataset configured (expected data.{split}.format and .annotations)")
@@ -93,8 +96,6 @@ def class_names(cfg: ExperimentConfig, *splits: list[Any] | None) -> tuple[list[
 
 def input_spec(cfg: ExperimentConfig) -> InputSpec:
     """The preprocessing of this config, as stored in checkpoints."""
-    from vidstruct.models.spec import InputSpec  # here: importing vidstruct.models registers every model
-
     s, t = cfg.data.sampler, cfg.data.transform
     return InputSpec(
         num_frames=s.clip_len,
@@ -115,9 +116,7 @@ def build_model(
 
     An unknown name raises :class:`~vidstruct.errors.RegistryError` (with close matches).
     """
-    from vidstruct.models import MODELS
-
-    kwargs = resolve_model_kwargs(cfg, composed)
+    kwargs = check_model_kwargs(cfg, composed)
     params = inspect.signature(MODELS.get(cfg.model.name)).parameters
     if "num_classes" in kwargs and kwargs["num_classes"] != num_classes:
         raise ConfigError(f"model.num_classes is {kwargs['num_classes']} but the dataset has {num_classes} classes")
@@ -133,8 +132,6 @@ def build_model(
 
 def _init_from(model: nn.Module, path: str, name: str) -> None:
     """Initialize from a model checkpoint or a training checkpoint; the head is re-initialized if it differs."""
-    from vidstruct.models.convert import load_checkpoint_into
-
     raw = load_checkpoint(path)
     if "state_dict" in raw:  # vidstruct.model/1
         state, held = raw["state_dict"], str(raw.get("model"))
@@ -165,10 +162,6 @@ def flip_label_map(cfg: ExperimentConfig, records: list[Any]) -> dict[int, int] 
 
 def train_dataset(cfg: ExperimentConfig, records: list[Any]) -> Any:
     """A :class:`VideoClipDataset` of one random clip per video with the training transform."""
-    from vidstruct.data.dataset import VideoClipDataset
-    from vidstruct.data.transforms import build_train_transform
-    from vidstruct.registry import SAMPLERS
-
     s, t = cfg.data.sampler, cfg.data.transform
     sampler = SAMPLERS.build(
         "interval", clip_len=s.clip_len, frame_interval=s.frame_interval, num_clips=1, target_fps=s.target_fps
@@ -188,10 +181,6 @@ def train_dataset(cfg: ExperimentConfig, records: list[Any]) -> Any:
 def eval_dataset(cfg: ExperimentConfig, records: list[Any], temporal_views: int = 1, spatial_crops: int = 1) -> Any:
     """A deterministic :class:`VideoClipDataset`: clips ``[C, T, H, W]``, or ``[V, C, T, H, W]`` with
     V = ``temporal_views * spatial_crops`` (temporal-major)."""
-    from vidstruct.data.dataset import VideoClipDataset
-    from vidstruct.data.transforms import build_eval_transform
-    from vidstruct.registry import SAMPLERS
-
     s, t = cfg.data.sampler, cfg.data.transform
     sampler = SAMPLERS.build(
         "interval", clip_len=s.clip_len, frame_interval=s.frame_interval, num_clips=temporal_views,
@@ -203,17 +192,8 @@ def eval_dataset(cfg: ExperimentConfig, records: list[Any], temporal_views: int 
     return VideoClipDataset(records, sampler, transform, on_error=cfg.data.on_decode_error, short_side=t.short_side)
 
 
-def train_settings(cfg: ExperimentConfig, quiet: bool = False) -> TrainSettings:
-    return TrainSettings.from_dict(
-        {**cfg.train.model_dump(), "num_workers": cfg.data.num_workers, "quiet": quiet}, where="train"
-    )
-
-
-def optim_settings(cfg: ExperimentConfig) -> OptimSettings:
-    return OptimSettings.from_dict(cfg.optim.model_dump(), where="optim")
-
-
 def eval_settings(cfg: ExperimentConfig, quiet: bool = True) -> EvalSettings:
+    """Evaluation settings: ``test.batch_size`` videos per batch, ``data.num_workers``, ``train.amp`` / ``device``."""
     return EvalSettings(
         batch_size=cfg.test.batch_size,
         num_workers=cfg.data.num_workers,
@@ -234,10 +214,8 @@ def run_training(
     """Train ``cfg`` into ``run_dir`` (resuming its newest checkpoint if ``resume``); writes ``model.pt``."""
     run_dir = Path(run_dir)
     if resume:
-        latest_checkpoint(run_dir)  # fail before importing models or reading data when there is nothing to resume
-    from vidstruct.data.dataset import collate_skip_failed
-    from vidstruct.models.checkpoint import save_model_checkpoint
-
+        latest_checkpoint(run_dir)  # fail before reading data when there is nothing to resume
+    resolve_device(cfg.train.device, where="train.device")  # a device this machine lacks: fail before any work
     train_records = read_split(cfg, "train")
     val_records = read_split(cfg, "val") if cfg.data.val is not None else None
     classes, _ = class_names(cfg, train_records, val_records)
@@ -247,8 +225,8 @@ def run_training(
         result = train(
             model,
             train_dataset(cfg, train_records),
-            settings=train_settings(cfg, quiet),
-            optim=optim_settings(cfg),
+            settings=cfg.train,
+            optim=cfg.optim,
             run_dir=run_dir,
             val_data=eval_dataset(cfg, val_records) if val_records is not None else None,
             eval_settings=eval_settings(cfg),
@@ -257,6 +235,8 @@ def run_training(
             config=cfg.model_dump(mode="json"),
             resume=resume,
             collate_fn=collate_skip_failed,
+            num_workers=cfg.data.num_workers,
+            quiet=quiet,
         )
         if result.rank == 0:
             load_model_weights(model, load_checkpoint(result.final), str(result.final), prefer_ema=True)
@@ -294,14 +274,11 @@ def run_test(
     "checkpoint", "split"}``; with ``out_dir`` also writes ``metrics.json``, ``per_class.csv``,
     ``confusion.npy``, ``confusion.png`` and ``probs.npy`` (``[N, K]`` softmax, dataset order).
     """
-    from vidstruct.data.dataset import collate_skip_failed
-    from vidstruct.eval.classification import confusion_matrix, per_class_report
-
     split = split or ("test" if cfg.data.test is not None else "val")
     if split not in SPLITS:
         raise ConfigError(f"--split: unknown split {split!r} (expected one of {', '.join(SPLITS)})")
     records = read_split(cfg, split)
-    device = resolve_device(cfg.train.device, int(os.environ.get("LOCAL_RANK", "0")))
+    device = resolve_device(cfg.train.device, int(os.environ.get("LOCAL_RANK", "0")), where="train.device")
     info = init_distributed(device)  # under torchrun every process tests its share of the videos
     try:
         weights, ckpt_classes, where = _weights_and_classes(Path(checkpoint))
@@ -342,19 +319,22 @@ def run_test(
 
 
 def _write_test_outputs(out: Path, report: dict[str, Any], probs: np.ndarray, confusion: np.ndarray | None) -> None:
-    from vidstruct.eval.classification import plot_confusion_matrix
-
+    """The test's files, each written atomically (a reader never sees a half-written one)."""
     out.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in report.items() if k not in ("per_class", "confusion")}
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+    write_json_atomic(out / "metrics.json", summary)
     if isinstance(probs, dict):  # one array per head
-        np.savez(out / "probs.npz", **probs)
+        with atomic_open(out / "probs.npz") as f:
+            np.savez(f, **probs)
     else:
-        np.save(out / "probs.npy", probs)
-    with open(out / "per_class.csv", "w", newline="") as f:
+        with atomic_open(out / "probs.npy") as f:
+            np.save(f, probs)
+    with atomic_open(out / "per_class.csv", "w") as f:
         writer = csv.DictWriter(f, fieldnames=["name", "support", "correct", "predicted", "recall", "precision"])
         writer.writeheader()
         writer.writerows(report["per_class"])
     if confusion is not None:
-        np.save(out / "confusion.npy", confusion)
-        plot_confusion_matrix(confusion, report["classes"], out / "confusion.png", title=report["split"])
+        with atomic_open(out / "confusion.npy") as f:
+            np.save(f, confusion)
+        with atomic_path(out / "confusion.png") as tmp:
+            plot_confusion_matrix(confusion, report["classes"], tmp, title=report["split"])

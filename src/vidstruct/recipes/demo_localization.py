@@ -9,20 +9,31 @@ under ``out``:
    (:func:`vidstruct.pipeline.features.extract_features`; snippets as long as one of the backbone's
    training clips, every :data:`STRIDE_S` seconds);
 3. ``localize_run/`` and ``localizer.pt``: a small BMN trained on the training videos
-   (:func:`vidstruct.engine.localization.recipe.run_localization_training`), validated on the held-out ones
+   (:func:`vidstruct.recipes.localization.run_localization_training`), validated on the held-out ones
    (AR@1/10/100, AUC, mAP@0.5, average mAP over tIoU 0.5:0.05:0.95, via :mod:`vidstruct.eval.temporal`);
 4. ``localization.json`` / ``localization.png``: ``vidstruct localize`` on one held-out video
    (:class:`vidstruct.pipeline.localizer.Localizer`), with its ground truth.
+
+The folders are demo folders (:func:`vidstruct.recipes.demo_folder.demo_subdir`: marked, replaced only when marked) and
+every file written here is written atomically.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from vidstruct.atomic import atomic_path, write_json_atomic
+from vidstruct.config import LocalizationExperimentConfig
+from vidstruct.data.synth import generate
+from vidstruct.pipeline.features import extract_features
+from vidstruct.pipeline.localizer import Localizer
+from vidstruct.pipeline.segment_timeline import plot_segment_timeline
+from vidstruct.recipes.demo_folder import copy_atomic, demo_subdir
+from vidstruct.recipes.localization import run_localization_training
 
 #: BMN optimizer steps per second of budget on 2 CPU cores (T = 32, batch 8, the widths below): a BMN step
 #: costs ~1/8 of a demo recognition step (16 clips) measured side by side, i.e. ~20 steps/s at 40 clips/s;
@@ -31,6 +42,8 @@ _STEPS_PER_S = 8.0
 #: snippet step in seconds (the snippet length is the backbone's training clip span)
 STRIDE_S = 0.25
 TEMPORAL_SCALE = 32
+#: the sub-folders of ``out`` this step writes
+LOCALIZATION_SUBDIRS = ("localize_data", "localize_features", "localize_run")
 
 
 def localization_config(
@@ -80,17 +93,11 @@ def run_localization_demo(
     ``steps`` (default: from ``budget_s``, the BMN training time) and ``num_videos`` / ``duration_s`` /
     ``size`` size the run. Returns a JSON-ready summary (files, held-out metrics, segments).
     """
-    from vidstruct.data.synth import generate
-    from vidstruct.engine.localization.config import LocalizationExperimentConfig
-    from vidstruct.engine.localization.recipe import run_localization_training
-    from vidstruct.pipeline.features import extract_features
-    from vidstruct.pipeline.localizer import Localizer
-    from vidstruct.pipeline.segment_timeline import plot_segment_timeline
-
     say = say or (lambda text: None if quiet else print(text, flush=True))
     out = Path(out)
     started = time.perf_counter()
-    data = generate("localize", out / "localize_data", num_videos=num_videos, seed=seed + 2000, size=size, fps=fps,
+    data_dir = demo_subdir(out, "localize_data")
+    data = generate("localize", data_dir, num_videos=num_videos, seed=seed + 2000, size=size, fps=fps,
                     duration=duration_s)  # fmt: skip
     ann_path = Path(data.annotation_files["annotations"])
     database = json.loads(ann_path.read_text())["database"]
@@ -98,9 +105,7 @@ def run_localization_demo(
     n_train = len(database) - len(held_out)
     say(f"      {len(data.videos)} untrimmed videos ({n_train} training, {len(held_out)} held out)")
 
-    feats_dir = out / "localize_features"
-    if feats_dir.exists():
-        shutil.rmtree(feats_dir)
+    feats_dir = demo_subdir(out, "localize_features")
     report = extract_features(
         backbone, {Path(v).stem: v for v in data.videos}, feats_dir, stride_s=STRIDE_S, device="cpu", batch_size=16
     )
@@ -119,29 +124,29 @@ def run_localization_demo(
             batch_size=min(8, n_train),
         )  # fmt: skip
     )
-    run_dir = out / "localize_run"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
+    run_dir = demo_subdir(out, "localize_run")
     say(f"      training BMN for {steps} steps on snippet features ({window_s:g} s snippets every {STRIDE_S:g} s)")
     t0 = time.perf_counter()
     result = run_localization_training(cfg, run_dir, quiet=True)
     train_s = time.perf_counter() - t0
     ckpt = out / "localizer.pt"
-    shutil.copyfile(run_dir / "localizer.pt", ckpt)
-    metrics = {k: round(float(v), 4) for k, v in result.metrics.items()}
+    copy_atomic(run_dir / "localizer.pt", ckpt)
+    metrics = {k: float(v) for k, v in result.metrics.items()}
     say("      held out: " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
 
     video_id = held_out[0]
-    video = out / "localize_data" / "videos" / f"{video_id}.mp4"
+    video = data_dir / "videos" / f"{video_id}.mp4"
     localizer = Localizer.from_checkpoint(ckpt, device="cpu")
     found = localizer.localize(video, top_k=10)
     truth = [(a["segment"][0], a["segment"][1], a["label"]) for a in database[video_id]["annotations"]]
-    plot = plot_segment_timeline(
-        out / "localization.png", found.segments, found.duration_s, classes=localizer.classes, truth=truth,
-        title=f"{video.name}: detected segments (top row and red dashes: ground truth)",
-    )  # fmt: skip
+    plot = out / "localization.png"
+    with atomic_path(plot) as tmp:
+        plot_segment_timeline(
+            tmp, found.segments, found.duration_s, classes=localizer.classes, truth=truth,
+            title=f"{video.name}: detected segments (top row and red dashes: ground truth)",
+        )  # fmt: skip
     doc = {**found.to_dict(), "ground_truth": [{"label": lab, "start_s": s, "end_s": e} for s, e, lab in truth]}
-    (out / "localization.json").write_text(json.dumps(doc, indent=2))
+    write_json_atomic(out / "localization.json", doc)
     return {
         "videos": {"training": n_train, "held_out": len(held_out)},
         "features": {"dir": str(feats_dir), "window_s": window_s, "stride_s": STRIDE_S},

@@ -1,7 +1,9 @@
 """Config schema of a temporal action localization experiment (``task: localization``).
 
-``optim`` and ``train`` mean what they mean for recognition
-(:mod:`vidstruct.config.schema`; ``train.batch_size`` counts videos or windows).
+``optim`` and ``train`` mean what they mean for recognition (they are the engine's
+:class:`~vidstruct.engine.settings.OptimSettings` / :class:`~vidstruct.engine.settings.TrainSettings`;
+``train.batch_size`` counts videos or windows). :func:`vidstruct.recipes.localization.run_localization_training`
+turns this config into explicit calls.
 Example (``configs/localization/synth_bmn.yaml``)::
 
     task: localization
@@ -32,7 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidstruct.config.schema import OptimSection, Strict, TrainSection
+from vidstruct.config.schema import Strict
+from vidstruct.engine.settings import OptimSettings, TrainSettings
 
 
 class RelationSection(Strict):
@@ -68,7 +71,7 @@ class LocModelSection(BaseModel):
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 
     name: Literal["bmn", "weak_cas"]
-    relation: RelationSection = RelationSection()
+    relation: RelationSection = Field(default_factory=RelationSection)
 
     def builder_kwargs(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -97,7 +100,7 @@ class LocDataSection(Strict):
 
 
 class PostprocessSection(Strict):
-    """See :class:`vidstruct.models.localization.inference.PostprocessSettings`."""
+    """See :class:`vidstruct.models.localization.spec.PostprocessSettings`."""
 
     nms: Literal["gaussian", "linear", "hard"] = "gaussian"
     sigma: float = Field(0.4, gt=0)
@@ -127,10 +130,10 @@ class LocEvalSection(Strict):
 class LocalizationExperimentConfig(Strict):
     """A temporal action localization experiment (``vidstruct train`` dispatches on ``task``)."""
 
-    task: Literal["localization"]
+    task: Literal["localization"] = "localization"
     model: LocModelSection
     data: LocDataSection
-    optim: OptimSection = OptimSection(name="adamw", lr=1e-3, weight_decay=1e-4)
-    train: TrainSection = TrainSection()
-    postprocess: PostprocessSection = PostprocessSection()
-    eval: LocEvalSection = LocEvalSection()
+    optim: OptimSettings = Field(default_factory=lambda: OptimSettings(name="adamw", lr=1e-3, weight_decay=1e-4))
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    postprocess: PostprocessSection = Field(default_factory=PostprocessSection)
+    eval: LocEvalSection = Field(default_factory=LocEvalSection)

@@ -1,4 +1,4 @@
-"""MoSI pretraining recipe: a validated :class:`~vidstruct.ssl.config.MoSIExperimentConfig` → explicit objects.
+"""MoSI pretraining recipe: a validated :class:`~vidstruct.config.mosi.MoSIExperimentConfig` → explicit objects.
 
 The CLI's ``pretrain-mosi`` calls :func:`run_pretraining`, which trains through the
 recognition engine (:func:`vidstruct.engine.trainer.train`: same checkpoints, resume, DDP under
@@ -28,19 +28,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import nn
-from torch.utils.data import Dataset
 
-from vidstruct.config.loader import ComposedConfig
-from vidstruct.engine.trainer import TrainResult
-from vidstruct.ssl.config import MoSIExperimentConfig, MoSISection, MoSISourceSection
+from vidstruct.config import ComposedConfig, MoSIExperimentConfig
+from vidstruct.config.mosi import MoSISection, MoSISourceSection
+from vidstruct.device import resolve_device
+from vidstruct.engine.checkpoint import latest_checkpoint, load_checkpoint, load_model_weights
+from vidstruct.engine.distributed import cleanup
+from vidstruct.engine.trainer import TrainResult, train
+from vidstruct.models.checkpoint import save_model_checkpoint
+from vidstruct.models.spec import InputSpec
+from vidstruct.recipes.recognition import build_model, eval_settings, input_spec, read_split
 from vidstruct.ssl.mosi.color import ClipColorJitter
-from vidstruct.ssl.mosi.dataset import MoSIDataset
-from vidstruct.ssl.mosi.errors import MoSIError
+from vidstruct.ssl.mosi.dataset import MoSIDataset, mosi_collate
 from vidstruct.ssl.mosi.generator import MoSIGenerator
 from vidstruct.ssl.mosi.head import PRETEXT, attach_pretext_head, classifier_path
 from vidstruct.ssl.mosi.labels import MotionLabelSpace
+from vidstruct.ssl.mosi.pretext import IndexedItems, check_image_files, pretext_classes
 from vidstruct.ssl.mosi.sources import ImageFileSource, ImageSource, ProceduralSource, VideoFrameSource
 
 log = logging.getLogger(__name__)
@@ -89,61 +93,11 @@ def build_source(cfg: MoSIExperimentConfig, section: MoSISourceSection) -> Image
         return ImageFileSource.from_folder(str(section.path), recursive=section.recursive)
     if section.kind == "list":
         return ImageFileSource.from_list_file(str(section.path), root=section.root)
-    from vidstruct.engine.recipes import read_split
-
     return VideoFrameSource(list(read_split(cfg, section.split)), short_side=section.short_side)
 
 
-def check_image_files(source: ImageSource, generator: MoSIGenerator) -> None:
-    """Fail fast on unreadable or too-small image files, reading headers only (no decoding).
-
-    The rule is the generator's: the short side must reach the crop size (and exceed it when
-    images are not resized). Truncated pixel data still fails at load time, naming the file.
-    """
-    if not isinstance(source, ImageFileSource):
-        return
-    crop, resized = generator.crop_size, generator.short_side is not None
-    for path in source.paths:
-        if not path.is_file():
-            raise MoSIError(f"{path}: image file not found")
-        try:
-            with Image.open(path) as im:
-                w, h = im.size
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise MoSIError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from None
-        if min(h, w) < crop or (not resized and min(h, w) <= crop):
-            raise MoSIError(
-                f"{path}: image {w}x{h} is too small for MoSI crops of {crop} px "
-                "(the short side must be larger than the crop)"
-            )
-
-
-class IndexedItems(Dataset):
-    """``dataset[i]`` with ``"index"`` set to ``i``, so that evaluation counts every clip once
-    (MoSI items carry the *image* index, shared by the clips of one image)."""
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {**self.dataset[index], "index": index}
-
-
-def pretext_classes(space: MotionLabelSpace) -> list[str]:
-    """Class names stored with the run: joint names, or ``"move_x:x-2"``-style names of both heads."""
-    names = space.class_names()
-    if isinstance(names, dict):
-        return [f"{head}:{n}" for head, ns in names.items() for n in ns]
-    return list(names)
-
-
-def mosi_input_spec(cfg: MoSIExperimentConfig) -> Any:
+def mosi_input_spec(cfg: MoSIExperimentConfig) -> InputSpec:
     """The recognition input spec of ``cfg`` with MoSI's clip length and crop size."""
-    from vidstruct.engine.recipes import input_spec
-
     return dataclasses.replace(input_spec(cfg), num_frames=cfg.mosi.num_frames, crop_size=cfg.mosi.crop_size)
 
 
@@ -152,8 +106,6 @@ def build_pretext_model(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """``(model with the MoSI head, builder kwargs)``: ``model.name`` (``model.init_from`` loaded),
     its classifier replaced by the pretext head."""
-    from vidstruct.engine.recipes import build_model
-
     space = label_space(cfg.mosi)
     num_classes = len(space) if space.mode == "joint" else space.num_speeds
     torch.manual_seed(cfg.train.seed)  # initial weights (backbone and pretext head) follow train.seed
@@ -172,16 +124,10 @@ def run_pretraining(
     quiet: bool = False,
 ) -> TrainResult:
     """MoSI-pretrain ``cfg.model`` into ``run_dir`` (see module doc); writes ``RUN/model.pt``."""
-    from vidstruct.engine.checkpoint import latest_checkpoint, load_checkpoint, load_model_weights
-    from vidstruct.engine.distributed import cleanup
-    from vidstruct.engine.recipes import eval_settings, optim_settings, train_settings
-    from vidstruct.engine.trainer import train
-    from vidstruct.models.checkpoint import save_model_checkpoint
-    from vidstruct.ssl.mosi.dataset import mosi_collate
-
     run_dir = Path(run_dir)
     if resume:
         latest_checkpoint(run_dir)  # nothing to resume: fail before building anything
+    resolve_device(cfg.train.device, where="train.device")  # a device this machine lacks: fail before any work
     m = cfg.mosi
     space = label_space(m)
     generator = build_generator(cfg, train=True)
@@ -202,8 +148,8 @@ def run_pretraining(
         result = train(
             model,
             train_data,
-            settings=train_settings(cfg, quiet),
-            optim=optim_settings(cfg),
+            settings=cfg.train,
+            optim=cfg.optim,
             run_dir=run_dir,
             val_data=val_data,
             eval_settings=eval_settings(cfg),
@@ -212,6 +158,8 @@ def run_pretraining(
             config=cfg.model_dump(mode="json"),
             resume=resume,
             collate_fn=mosi_collate,
+            num_workers=cfg.data.num_workers,
+            quiet=quiet,
         )
         if result.rank == 0:
             load_model_weights(model, load_checkpoint(result.final), str(result.final), prefer_ema=True)

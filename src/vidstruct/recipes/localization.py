@@ -2,7 +2,7 @@
 
 :func:`run_localization_training` trains through the recognition engine
 (:func:`vidstruct.engine.trainer.train`: same checkpoints, resume, logs, DDP)
-with its ``loss_fn`` / ``evaluate_fn`` hooks:
+with its ``loss_fn`` / ``evaluate_fn`` hooks (:func:`vidstruct.engine.localization.losses.make_loss_fn`):
 
 - BMN: ``BMN.loss`` on :func:`~vidstruct.models.localization.targets.bmn_targets_batch`
   targets (plus the relation loss with ``relation.stage: joint``);
@@ -27,16 +27,30 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidstruct.config.loader import ComposedConfig
-from vidstruct.engine.localization.config import LocalizationExperimentConfig
-from vidstruct.engine.trainer import TrainResult
+from vidstruct.config import ComposedConfig, LocalizationExperimentConfig, validate_kwargs
+from vidstruct.data.features import FeatureStore
+from vidstruct.data.localization import (
+    RescaledFeatureDataset,
+    WindowedFeatureDataset,
+    collate_localization,
+    read_localization_annotations,
+)
+from vidstruct.device import resolve_device
+from vidstruct.engine.checkpoint import load_checkpoint, load_model_weights
+from vidstruct.engine.distributed import cleanup
+from vidstruct.engine.localization.evaluate import evaluate_localizer
+from vidstruct.engine.localization.losses import make_loss_fn
+from vidstruct.engine.trainer import TrainResult, train
 from vidstruct.errors import ConfigError
+from vidstruct.eval.temporal import protocol_thresholds
+from vidstruct.models import MODELS
+from vidstruct.models.localization.checkpoint import save_localizer
+from vidstruct.models.localization.spec import PostprocessSettings, class_map
 
 __all__ = [
     "LocalizationData",
     "build_localizer",
     "localization_data",
-    "make_loss_fn",
     "postprocess_settings",
     "run_localization_training",
 ]
@@ -57,12 +71,6 @@ class LocalizationData:
 
 
 def _dataset(cfg: LocalizationExperimentConfig, store: Any, split: str, train: bool) -> tuple[Any, list[str]]:
-    from vidstruct.data.localization import (
-        RescaledFeatureDataset,
-        WindowedFeatureDataset,
-        read_localization_annotations,
-    )
-
     d = cfg.data
     section = getattr(d, split)
     durations = {vid: float(store.entry(vid)["duration_s"]) for vid in store.video_ids}
@@ -92,8 +100,6 @@ def _dataset(cfg: LocalizationExperimentConfig, store: Any, split: str, train: b
 
 def localization_data(cfg: LocalizationExperimentConfig) -> LocalizationData:
     """Training / validation datasets and the feature metadata stored in the localizer."""
-    from vidstruct.data.features import FeatureStore
-
     store = FeatureStore(cfg.data.features)
     train, classes = _dataset(cfg, store, "train", True)
     val = None
@@ -118,10 +124,8 @@ def localization_data(cfg: LocalizationExperimentConfig) -> LocalizationData:
     return LocalizationData(train, val, classes, store, features)
 
 
-def postprocess_settings(cfg: LocalizationExperimentConfig) -> Any:
+def postprocess_settings(cfg: LocalizationExperimentConfig) -> PostprocessSettings:
     """:class:`~vidstruct.models.localization.spec.PostprocessSettings` of ``cfg.postprocess``."""
-    from vidstruct.models.localization.spec import PostprocessSettings
-
     values = cfg.postprocess.model_dump()
     if values["fusion"] is None:
         values["fusion"] = "cas" if cfg.model.name == "weak_cas" else "snippet"
@@ -139,9 +143,6 @@ def build_localizer(
     relation: bool | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """``(model, builder kwargs)`` of ``cfg.model``; ``relation`` overrides ``model.relation.enabled`` (BMN)."""
-    from vidstruct.config import validate_kwargs
-    from vidstruct.models import MODELS
-
     name = cfg.model.name
     given = cfg.model.builder_kwargs()
     bad = [k for k in given if k.startswith("relation") or k in ("feat_dim", "num_classes")]
@@ -166,36 +167,7 @@ def build_localizer(
     return MODELS.build(name, **kwargs), kwargs
 
 
-def make_loss_fn(kind: str, temporal_scale: int, max_duration: int | None, *, relation_only: bool = False) -> Any:
-    """``loss_fn(net, batch, device) -> loss`` for :func:`vidstruct.engine.trainer.train`."""
-    from vidstruct.engine.distributed import unwrap
-    from vidstruct.models.localization.relation import relation_loss, relation_targets
-    from vidstruct.models.localization.targets import bmn_targets_batch
-
-    def loss_fn(net: nn.Module, batch: dict[str, Any], device: torch.device) -> torch.Tensor:
-        feats = batch["features"].to(device, non_blocking=True)
-        out = net(feats)
-        model = unwrap(net)
-        if kind == "weak_cas":
-            return model.loss(out, batch["video_labels"].to(device))["loss"]
-        targets = bmn_targets_batch(
-            [(seg, 1.0) for seg in batch["segments"]], temporal_scale=temporal_scale, max_duration=max_duration
-        )
-        targets = {k: v.to(device) for k, v in targets.items()}
-        if relation_only:
-            rt = relation_targets(out["proposal_segments"], targets["segments"], targets["segment_mask"])
-            rel = {k[4:]: v for k, v in out.items() if k.startswith("rel_")}
-            return relation_loss(rel, rt, out["proposal_mask"])["relation"]
-        return model.loss(out, targets)["loss"]
-
-    return loss_fn
-
-
 def _evaluate_fn(cfg: LocalizationExperimentConfig, data: LocalizationData, post: Any, kind: str) -> Any:
-    from vidstruct.engine.localization.evaluate import evaluate_localizer
-    from vidstruct.eval.temporal import protocol_thresholds
-    from vidstruct.models.localization.spec import class_map
-
     if data.val is None:
         return None
     protocol = (
@@ -227,28 +199,18 @@ def _train_stage(
     max_steps: int | None = None,
     lr: float | None = None,
 ) -> TrainResult:
-    from vidstruct.data.localization import collate_localization
-    from vidstruct.engine.recipes import optim_settings, train_settings
-    from vidstruct.engine.trainer import train
-
-    settings = train_settings(cfg, quiet)  # type: ignore[arg-type]
-    settings.num_workers = cfg.data.num_workers
-    settings.precise_bn_batches = 0
+    settings = dataclasses.replace(cfg.train, precise_bn_batches=0)  # no BatchNorm statistics to redo on features
     if max_steps is not None:
-        settings.max_steps = max_steps
-    optim = optim_settings(cfg)  # type: ignore[arg-type]
-    if lr is not None:
-        optim.lr = lr
+        settings = dataclasses.replace(settings, max_steps=max_steps)
+    optim = cfg.optim if lr is None else dataclasses.replace(cfg.optim, lr=lr)
     return train(
         model, data.train, settings=settings, optim=optim, run_dir=run_dir, classes=data.classes,
         config=cfg.model_dump(mode="json"), resume=resume, collate_fn=collate_localization, loss_fn=loss_fn,
-        evaluate_fn=evaluate_fn,
+        evaluate_fn=evaluate_fn, num_workers=cfg.data.num_workers, quiet=quiet,
     )  # fmt: skip
 
 
 def _load_final(model: nn.Module, result: TrainResult) -> None:
-    from vidstruct.engine.checkpoint import load_checkpoint, load_model_weights
-
     load_model_weights(model, load_checkpoint(result.final), str(result.final), prefer_ema=True)
 
 
@@ -261,10 +223,8 @@ def run_localization_training(
     quiet: bool = False,
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (see module doc); writes ``RUN/localizer.pt``; the last stage's result."""
-    from vidstruct.engine.distributed import cleanup
-    from vidstruct.models.localization.checkpoint import save_localizer
-
     run_dir = Path(run_dir)
+    resolve_device(cfg.train.device, where="train.device")  # a device this machine lacks: fail before any work
     data = localization_data(cfg)
     post = postprocess_settings(cfg)
     kind = cfg.model.name

@@ -1,1 +1,0 @@
-"""vidstruct.service"""
