@@ -15,14 +15,13 @@ with ``torch.load(weights_only=True)``)::
     config: the resolved config (dict)   classes: [names]   input_spec: InputSpec dict
     versions: {"vidstruct", "torch", "python"}
 
-Files are written to a temporary file in the same directory and moved into
-place with :func:`os.replace`, so a run killed at any moment leaves either
-the previous or the new checkpoint, never a partial one.
+Files are written through :mod:`vidstruct.atomic` (a uniquely named temporary
+file in the same directory, fsynced, moved into place), so a run killed at any
+moment leaves either the previous or the new checkpoint, never a partial one.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 import torch
 
+from vidstruct.atomic import atomic_open
 from vidstruct.errors import CheckpointError
 
 FORMAT = "vidstruct.train/1"
@@ -45,18 +45,11 @@ def library_versions() -> dict[str, str]:
 
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> Path:
-    """``torch.save(obj)`` to ``path`` via a temporary file and ``os.replace`` (fsynced)."""
+    """``torch.save(obj)`` to ``path`` through :func:`vidstruct.atomic.atomic_open` (unique temporary file in the
+    same folder, fsync, rename; removed on error, the old file kept)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as f:
+        torch.save(obj, f)
     return path
 
 

@@ -8,18 +8,32 @@
 - ``RUN/tb/``: the same scalars for TensorBoard (``train/loss``, ``train/lr``,
   ``train/clips_per_s``, ``val/<metric>``).
 
-On resume from step ``s``, rows after ``s`` (written by the interrupted run
-after its last checkpoint) are dropped from the CSV files and TensorBoard
-events after ``s`` are purged, so the logs read as one uninterrupted run.
+How the CSV files are written (nothing half-written, nothing lost):
+
+- during a run, rows are appended one at a time and flushed, so a crash can cut
+  only the last row short;
+- on resume from step ``s``, each file is first *replaced atomically*
+  (:func:`vidstruct.atomic.atomic_open`: temporary file, fsync, rename) by its
+  complete rows with ``step <= s`` (rows after ``s``, written by the interrupted
+  run after its last checkpoint, and a row cut short are dropped), then appended
+  to. A crash at any moment leaves either the old file or the trimmed one: the
+  rows up to the resumed step are never lost;
+- a fresh run (no resume) starts both files anew, also atomically.
+
+TensorBoard events after ``s`` are purged on resume, so the logs read as one
+uninterrupted run.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+from vidstruct.atomic import atomic_open
 
 T = TypeVar("T")
 
@@ -27,18 +41,32 @@ LOG_FIELDS = ["step", "loss", "lr", "clips_per_s"]
 METRIC_FIELDS = ["step", "metric", "value"]
 
 
+def complete_rows(path: Path, fields: list[str]) -> list[dict[str, str]]:
+    """The complete rows of a CSV log: a last line without its newline (cut short by a crash), a row with a
+    missing field or a non-integer ``step`` is left out."""
+    text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    rows = []
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        if any(row.get(name) in (None, "") for name in fields) or not row["step"].strip().isdigit():
+            continue
+        rows.append({name: row[name] for name in fields})
+    return rows
+
+
 def _open_csv(path: Path, fields: list[str], keep_until: int | None) -> Any:
-    """Open ``path`` for appending, keeping only rows with ``step <= keep_until`` (``None``: start fresh)."""
-    rows: list[dict[str, str]] = []
+    """Open ``path`` for appending after replacing it atomically by its complete rows with
+    ``step <= keep_until`` (``None``: no rows, a fresh run); see the module doc."""
+    rows = []
     if keep_until is not None and path.is_file():
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= keep_until]
-    f = open(path, "w", newline="")  # closed by RunLogger.close
-    writer = csv.DictWriter(f, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    f.flush()
-    return f, writer
+        rows = [r for r in complete_rows(path, fields) if int(r["step"]) <= keep_until]
+    with atomic_open(path, "w") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    f = open(path, "a", newline="", encoding="utf-8")  # closed by RunLogger.close
+    return f, csv.DictWriter(f, fieldnames=fields)
 
 
 class RunLogger:
