@@ -1,8 +1,16 @@
-"""Typed errors a user can cause.
+"""Typed errors: those a user can cause, and the one for broken internal contracts.
 
-Every error here carries a message that names the offending path / key and
-what was expected. The CLI prints ``error: <message>`` on one line and exits
-non-zero; ``--debug`` shows the traceback.
+Errors a user can cause (a bad file, argument, config, name, checkpoint) are
+:class:`VidstructError` subclasses whose message names the offending path /
+key and what was expected; the CLI prints ``error: <message>`` on one line and
+exits 2.
+
+A wrong tensor shape inside a model, a loss or a metric kernel is not one of
+them: it means that code calling it is wrong (a bug), whatever the user did.
+Such checks raise :class:`ShapeError` (a ``ValueError``, not a
+``VidstructError``), which the CLI reports as an internal error (one line with
+a ``--debug`` hint, exit 3; see :mod:`vidstruct.cli.exits`). ``--debug`` shows
+the traceback of either.
 """
 
 from __future__ import annotations
@@ -34,4 +42,13 @@ class CheckpointError(VidstructError):
 
 
 class InputError(VidstructError):
-    """A tensor or argument given to a public function has the wrong form."""
+    """An argument that comes from the user (a command-line option, a setting) is out of range or malformed."""
+
+
+class ShapeError(ValueError):
+    """A tensor (or array) with the wrong shape, rank or dtype reached code that documents another: a bug.
+
+    Raised by the contract checks of models, losses and metric kernels. Not a
+    :class:`VidstructError`: no file or argument of a user causes it, so the
+    CLI reports it as an internal error.
+    """

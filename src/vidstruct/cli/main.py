@@ -4,9 +4,13 @@ Subcommands are discovered from :mod:`vidstruct.cli.commands`: every module
 there defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``. Adding a command is adding a file.
 
-Errors a user can cause (:class:`~vidstruct.errors.VidstructError`, missing
-files) print ``error: <one line>`` to stderr and exit non-zero without a
-traceback; ``--debug`` re-raises to show it.
+How a command ends (:mod:`vidstruct.cli.exits`): errors a user can cause
+(:class:`~vidstruct.errors.VidstructError`, a path that is missing, not
+writable, a file where a folder is expected, a full disk) print
+``error: <one line>`` to stderr and exit 2; any other exception is an internal
+error (a bug): one line ``internal error: ...`` with a ``--debug`` hint, exit
+3; a stdout closed by its reader (``| head``) ends the command quietly with
+exit 141. ``--debug`` re-raises errors to show the traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from vidstruct import __version__
+from vidstruct.cli.exits import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_STDOUT_CLOSED,
+    EXIT_USER,
+    USER_ERRNOS,
+    discard_stdout,
+    flush_stdout,
+    internal_error_line,
+    os_error_line,
+    stdout_closed,
+)
 from vidstruct.errors import VidstructError
 
 
@@ -83,26 +99,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     _setup_logging(args.quiet, args.debug)
+    output = getattr(args, "out", None) or getattr(args, "run_dir", None)
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+    except BrokenPipeError as exc:
+        if stdout_closed():
+            discard_stdout()
+            return EXIT_STDOUT_CLOSED
+        if args.debug:
+            raise
+        print(internal_error_line(exc), file=sys.stderr)
+        return EXIT_INTERNAL
     except VidstructError as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, OSError) and exc.errno in USER_ERRNOS:
+            print(os_error_line(exc, None if output is None else str(output)), file=sys.stderr)
+            return EXIT_USER
+        print(internal_error_line(exc), file=sys.stderr)
+        return EXIT_INTERNAL
+    # output is buffered: a closed or full stdout often shows only now
+    flushed = flush_stdout()
+    return code if flushed is None else flushed
 
 
 def entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: :func:`main`, then a last flush of stdout that may find it closed."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code
+    flushed = flush_stdout()
+    sys.exit(code if flushed is None else flushed)
 
 
 if __name__ == "__main__":
