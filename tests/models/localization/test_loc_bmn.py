@@ -8,7 +8,8 @@ import torch
 from vidstruct.errors import ConfigError, InputError
 from vidstruct.eval.localization.decode import decode_bmn
 from vidstruct.models import MODELS
-from vidstruct.models.localization.targets import bmn_targets_batch, pairwise_tiou
+from vidstruct.models.localization.targets import bmn_targets_batch
+from vidstruct.models.localization.tiou import pairwise_tiou
 
 SMALL = {"hidden_dim_1d": 16, "hidden_dim_2d": 8, "hidden_dim_3d": 16, "num_sample": 8}
 

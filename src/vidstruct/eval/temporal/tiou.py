@@ -1,6 +1,7 @@
-"""Temporal intersection over union (tIoU) of ``[start, end]`` segments in seconds.
+"""Temporal intersection over union (tIoU) of ``[start, end]`` segments in seconds, on numpy arrays.
 
-The arithmetic follows the ActivityNet evaluation toolkit operation by
+Thin numpy entries (float64) to the one implementation, :mod:`vidstruct.models.localization.tiou`,
+whose arithmetic follows the ActivityNet evaluation toolkit operation by
 operation (so threshold comparisons agree bit for bit)::
 
     inter = max(0, min(end_a, end_b) - max(start_a, start_b))
@@ -16,22 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pairwise_tiou", "paired_tiou"]
+from vidstruct.models.localization import tiou as _tiou
+
+__all__ = ["paired_tiou", "pairwise_tiou"]
 
 
 def paired_tiou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """tIoU of row ``i`` of ``pred`` with row ``i`` of ``gt``; both ``[..., 2]`` seconds → ``[...]``."""
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
-    inter = (np.minimum(pred[..., 1], gt[..., 1]) - np.maximum(pred[..., 0], gt[..., 0])).clip(0)
-    union = (gt[..., 1] - gt[..., 0]) + (pred[..., 1] - pred[..., 0]) - inter
-    out = np.zeros(np.broadcast(inter, union).shape)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
+    """tIoU of row ``i`` of ``pred`` with row ``i`` of ``gt``; both ``[..., 2]`` seconds (broadcast) → ``[...]``."""
+    return _tiou.paired_tiou(np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64))
 
 
 def pairwise_tiou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """tIoU matrix ``[N, M]`` between ``pred`` ``[N, 2]`` and ``gt`` ``[M, 2]`` (seconds)."""
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 2)
-    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 2)
-    return paired_tiou(pred[:, None, :], gt[None, :, :])
+    return _tiou.pairwise_tiou(pred, np.asarray(gt, dtype=np.float64).reshape(-1, 2))

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidstruct.errors import InputError
-from vidstruct.models.localization.targets import pairwise_tiou
+from vidstruct.models.localization.tiou import pairwise_tiou
 from vidstruct.registry import MODELS
 
 __all__ = [

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from vidstruct.errors import InputError
+from vidstruct.models.localization.tiou import pairwise_tiou
 
 __all__ = [
     "BMNTargets",
@@ -41,7 +42,6 @@ __all__ = [
     "bmn_targets_batch",
     "cell_segments",
     "normalize_segments",
-    "pairwise_tiou",
 ]
 
 SegmentsLike = torch.Tensor | np.ndarray | Sequence[Sequence[float]] | Iterable[Any]
@@ -84,15 +84,6 @@ def normalize_segments(segments: SegmentsLike, duration_s: float) -> torch.Tenso
         i = int((seg[:, 1] < seg[:, 0]).nonzero()[0])
         raise InputError(f"segments[{i}]: end_s {seg[i, 1].item()} is before start_s {seg[i, 0].item()}")
     return (seg / duration).clamp(0.0, 1.0)
-
-
-def pairwise_tiou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """tIoU of segments ``a [..., M, 2]`` and ``b [..., G, 2]`` → ``[..., M, G]`` (0 where the union is empty)."""
-    inter = (
-        torch.minimum(a[..., :, None, 1], b[..., None, :, 1]) - torch.maximum(a[..., :, None, 0], b[..., None, :, 0])
-    ).clamp(min=0)
-    union = (a[..., :, 1] - a[..., :, 0])[..., :, None] + (b[..., :, 1] - b[..., :, 0])[..., None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
 
 
 def cell_segments(
