@@ -87,13 +87,23 @@ def test_gather_equals_dense_float64(geometry: BMGeometry) -> None:
     _compare(geometry, torch.float64, 1e-5)
 
 
-def test_invalid_cells_are_zero() -> None:
+def test_invalid_cells_are_zero_and_valid_cells_are_the_samples() -> None:
     geometry = BMGeometry(16, 12, 4, 3, 0.5)
-    out = BMLayer(geometry)(torch.randn(1, 2, 16))
+    x = torch.randn(1, 2, 16, generator=torch.Generator().manual_seed(0))
+    out = BMLayer(geometry)(x)
     invalid = ~geometry.valid_mask()
     assert invalid.sum() > 0
     assert out[..., invalid].abs().max() == 0
-    assert out[..., geometry.valid_mask()].abs().min() >= 0 and out[..., geometry.valid_mask()].abs().sum() > 0
+    valid = geometry.valid_mask()
+    dense = DenseBMLayer(geometry)(x)
+    assert torch.allclose(out[..., valid], dense[..., valid], atol=1e-6)
+    # hand-computed: on the ramp x[j] = j linear interpolation returns the sample position itself. Cell (d=0, t=8)
+    # spans [8 - 0.5, 8 + 0 + 0.5] (length d + 1 = 1 widened by ratio 0.5 on each side): 4 bins x 3 samples at
+    # 7.5 + i/11 (i = 0..11); bin n averages samples 3n..3n+2, i.e. 7.5 + (3n + 1)/11
+    ramp = torch.arange(16, dtype=torch.float64).view(1, 1, 16)
+    cell = BMLayer(geometry)(ramp)[0, 0, :, 0, 8]
+    expected = torch.tensor([7.5 + (3 * n + 1) / 11 for n in range(4)], dtype=torch.float64)
+    assert torch.allclose(cell, expected, atol=1e-12)
 
 
 def test_gather_tables_are_far_smaller_than_the_dense_mask() -> None:
