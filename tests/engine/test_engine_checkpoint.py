@@ -65,7 +65,7 @@ def test_check_classes_names_counts_and_first_difference():
 def test_load_model_weights_reports_mismatch():
     model = TinyVideoNet(num_classes=4)
     other = TinyVideoNet(num_classes=5)
-    with pytest.raises(CheckpointError, match=r"shape of 'head.weight': \(5, 16\) in checkpoint vs \(4, 16\)"):
+    with pytest.raises(CheckpointError, match=r"x\.pt: .*shape mismatches.*head\.weight: \[5, 16\] vs \[4, 16\]"):
         load_model_weights(model, {"model": other.state_dict()}, "x.pt")
     src = TinyVideoNet(num_classes=4)
     assert load_model_weights(model, {"model": src.state_dict(), "ema": None}, "x.pt") == "model"

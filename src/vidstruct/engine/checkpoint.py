@@ -32,6 +32,7 @@ import torch
 
 from vidstruct.atomic import atomic_open
 from vidstruct.errors import CheckpointError
+from vidstruct.models.state_dict import load_checkpoint_into
 
 FORMAT = "vidstruct.train/1"
 _STEP_RE = re.compile(r"^step_(\d+)\.pt$")
@@ -131,25 +132,12 @@ def check_classes(ckpt_classes: Sequence[str] | None, classes: Sequence[str] | N
 def load_model_weights(model: torch.nn.Module, ckpt: dict[str, Any], where: str, prefer_ema: bool = True) -> str:
     """Load the (EMA, if present and ``prefer_ema``) weights of ``ckpt`` into ``model``; returns which.
 
-    A shape or key mismatch raises :class:`CheckpointError` naming the first offending keys.
+    Loaded by the one strict loader (:func:`vidstruct.models.state_dict.load_checkpoint_into`, no head
+    re-initialization): a shape or key mismatch raises :class:`CheckpointError` naming the offending keys.
     """
     use_ema = prefer_ema and isinstance(ckpt.get("ema"), dict)
     state = ema_weights(ckpt["ema"]) if use_ema else ckpt["model"]
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        if wrong:
-            k = wrong[0]
-            parts.append(f"shape of {k!r}: {tuple(state[k].shape)} in checkpoint vs {tuple(own[k].shape)} in model")
-        if missing:
-            parts.append(f"missing keys {missing[:3]}{' ...' if len(missing) > 3 else ''}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:3]}{' ...' if len(unexpected) > 3 else ''}")
-        raise CheckpointError(f"{where}: checkpoint does not fit the model ({'; '.join(parts)})")
-    model.load_state_dict(state)
+    load_checkpoint_into(model, state, strict=True, reinit_head=False, where=where)
     return "ema" if use_ema else "model"
 
 

@@ -53,8 +53,8 @@ from vidstruct.errors import ConfigError
 from vidstruct.eval.classification import confusion_matrix, per_class_report, plot_confusion_matrix
 from vidstruct.models import MODELS
 from vidstruct.models.checkpoint import save_model_checkpoint
-from vidstruct.models.convert import load_checkpoint_into
 from vidstruct.models.spec import InputSpec
+from vidstruct.models.state_dict import load_checkpoint_into
 from vidstruct.registry import DATASETS, SAMPLERS, did_you_mean
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ The model's own ``forward`` keeps routing ``forward_features`` through the modul
 ``head_prefix``, so the engine trains the backbone + pretext head unchanged (checkpoints,
 resume, DDP). The pretext weights are named ``<head_prefix>pretext.<joint|move_x|move_y>.*``
 — never the classifier's own names — so that loading a MoSI checkpoint into the same backbone
-for fine-tuning (:func:`vidstruct.models.convert.load_checkpoint_into`, ``model.init_from``)
+for fine-tuning (:func:`vidstruct.models.state_dict.load_checkpoint_into`, ``model.init_from``)
 finds the classifier missing (re-initialized explicitly) and reports the pretext keys as
 unexpected (dropped), whatever the number of classes of the new task.
 """
