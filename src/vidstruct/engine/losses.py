@@ -6,8 +6,7 @@ of logits; their targets are ``batch["labels"][head]`` and the loss is the
 sum over heads.
 
 Mixup / cutmix and label smoothing of targets are
-:mod:`vidstruct.data.transforms.mix` (:class:`MixupCutmix`, re-exported here
-for the trainer).
+:mod:`vidstruct.data.transforms.mix` (:class:`~vidstruct.data.transforms.mix.MixupCutmix`).
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vidstruct.data.transforms.mix import MixupCutmix
 from vidstruct.errors import InputError
 
-__all__ = ["MixupCutmix", "batch_targets", "classification_loss", "soft_cross_entropy"]
+__all__ = ["batch_targets", "classification_loss", "soft_cross_entropy"]
 
 Targets = torch.Tensor | dict[str, torch.Tensor]
 Outputs = torch.Tensor | dict[str, torch.Tensor]

@@ -52,6 +52,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from vidstruct.data.transforms.mix import MixupCutmix
 from vidstruct.device import resolve_device
 from vidstruct.engine import checkpoint as ckpt_io
 from vidstruct.engine.amp import autocast, check_amp, make_scaler
@@ -59,7 +60,7 @@ from vidstruct.engine.distributed import DistInfo, all_gather_objects, all_reduc
 from vidstruct.engine.ema import build_ema, update_ema
 from vidstruct.engine.evaluator import evaluate
 from vidstruct.engine.logger import RunLogger
-from vidstruct.engine.losses import MixupCutmix, batch_targets, classification_loss
+from vidstruct.engine.losses import batch_targets, classification_loss
 from vidstruct.engine.optim import build_optimizer, build_scheduler
 from vidstruct.engine.precise_bn import recompute_bn_stats
 from vidstruct.engine.rng import capture_rng, restore_rng
