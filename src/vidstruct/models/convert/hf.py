@@ -28,9 +28,7 @@ from typing import Any
 import torch
 
 from vidstruct.errors import CheckpointError
-from vidstruct.models.convert import register_converter
-
-StateDict = dict[str, torch.Tensor]
+from vidstruct.models.convert import StateDict, read_source_state_dict, register_converter
 
 _TANH_GELUS = ("gelu_fast", "gelu_new", "gelu_pytorch_tanh", "gelu_accurate")
 
@@ -318,27 +316,12 @@ def load_hf_config(directory: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
 
 
-def _load_weight_file(path: Path) -> StateDict:
-    try:
-        if path.suffix == ".safetensors":
-            try:
-                from safetensors.torch import load_file
-            except ImportError:  # pragma: no cover - safetensors ships with transformers / most torch setups
-                raise CheckpointError(f"{path}: reading .safetensors needs the 'safetensors' package") from None
-            return load_file(str(path))
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except Exception as exc:  # corrupt / truncated files raise many types
-        raise CheckpointError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from None
-
-
 def load_hf_state_dict(directory: str | Path) -> StateDict:
     """The weights of a HF model directory: ``model.safetensors``, ``pytorch_model.bin`` or their sharded index."""
     d = Path(directory)
     for name in ("model.safetensors", "pytorch_model.bin"):
         if (d / name).is_file():
-            return _load_weight_file(d / name)
+            return read_source_state_dict(d / name)
     for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         if (d / index).is_file():
             try:
@@ -347,7 +330,7 @@ def load_hf_state_dict(directory: str | Path) -> StateDict:
                 raise CheckpointError(f"{d / index}: not a valid shard index ({exc})") from None
             sd: StateDict = {}
             for shard in sorted(set(weight_map.values())):
-                sd.update(_load_weight_file(d / shard))
+                sd.update(read_source_state_dict(d / shard))
             return sd
     raise CheckpointError(
         f"{d}: no weights found (expected model.safetensors, pytorch_model.bin or a sharded *.index.json)"
