@@ -20,7 +20,14 @@ from vidstruct.config.loader import ComposedConfig, apply_overrides, compose, pa
 from vidstruct.config.localization import LocalizationExperimentConfig
 from vidstruct.config.mosi import MoSIExperimentConfig
 from vidstruct.config.schema import ExperimentConfig
-from vidstruct.config.tasks import TASKS, TaskConfig, check_model_kwargs, config_task, load_task_config
+from vidstruct.config.tasks import (
+    TASKS,
+    TaskConfig,
+    check_model_kwargs,
+    config_task,
+    load_task_config,
+    load_task_section,
+)
 from vidstruct.config.validate import validate, validate_kwargs
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,6 +45,7 @@ __all__ = [
     "config_task",
     "load_config",
     "load_task_config",
+    "load_task_section",
     "parse_override",
     "to_yaml",
     "validate",

@@ -25,12 +25,20 @@ from vidstruct.config.loader import ComposedConfig, compose
 from vidstruct.config.localization import LocalizationExperimentConfig
 from vidstruct.config.mosi import MoSIExperimentConfig
 from vidstruct.config.schema import ExperimentConfig
-from vidstruct.config.validate import validate, validate_kwargs
+from vidstruct.config.validate import validate, validate_kwargs, validate_section
 from vidstruct.errors import ConfigError
 from vidstruct.models import MODELS
 from vidstruct.registry import did_you_mean
 
-__all__ = ["DEFAULT_TASK", "TASKS", "TaskConfig", "check_model_kwargs", "config_task", "load_task_config"]
+__all__ = [
+    "DEFAULT_TASK",
+    "TASKS",
+    "TaskConfig",
+    "check_model_kwargs",
+    "config_task",
+    "load_task_config",
+    "load_task_section",
+]
 
 DEFAULT_TASK = "recognition"
 TASKS: dict[str, type[BaseModel]] = {
@@ -64,6 +72,19 @@ def config_task(composed: ComposedConfig, default: str = DEFAULT_TASK) -> str:
     return str(task)
 
 
+def _handled_task(
+    path: str | Path, composed: ComposedConfig, tasks: Sequence[str] | None, command: str, default: str
+) -> str:
+    task = config_task(composed, default)
+    if tasks is not None and task not in tasks:
+        handled = {"recognition": "train / test", "localization": "train", "mosi": "pretrain-mosi"}[task]
+        raise ConfigError(
+            f"{path}: a task {task!r} config; {command or 'this command'} handles task "
+            f"{' / '.join(tasks)} (use vidstruct {handled})"
+        )
+    return task
+
+
 def load_task_config(
     path: str | Path,
     overrides: Sequence[str] | None = None,
@@ -79,19 +100,33 @@ def load_task_config(
     none (``pretrain-mosi`` passes ``mosi``).
     """
     composed = compose(path, list(overrides or []))
-    task = config_task(composed, default)
-    if tasks is not None and task not in tasks:
-        handled = {"recognition": "train / test", "localization": "train", "mosi": "pretrain-mosi"}[task]
-        raise ConfigError(
-            f"{path}: a task {task!r} config; {command or 'this command'} handles task "
-            f"{' / '.join(tasks)} (use vidstruct {handled})"
-        )
+    task = _handled_task(path, composed, tasks, command, default)
     try:
         cfg = validate(TASKS[task], composed)
     except ConfigError as exc:
         hint = _missing_task_hint(composed) if "task" not in composed.data else ""
         raise ConfigError(f"{exc}{hint}") from None
     return TaskConfig(task, cfg, composed)
+
+
+def load_task_section(
+    path: str | Path,
+    overrides: Sequence[str] | None,
+    key: str,
+    *,
+    tasks: Sequence[str] | None = None,
+    command: str = "",
+    default: str = DEFAULT_TASK,
+) -> tuple[str, Any]:
+    """``(task, section)``: only the ``key`` section of a config, validated against the task's schema for it (for
+    commands that need one section, e.g. ``check-data`` reads ``data``; the rest of the file is not checked)."""
+    composed = compose(path, list(overrides or []))
+    task = _handled_task(path, composed, tasks, command, default)
+    field = TASKS[task].model_fields[key]
+    value = composed.data.get(key)
+    if value is None:
+        value = field.get_default(call_default_factory=True)
+    return task, validate_section(field.annotation, value, composed, key)
 
 
 def _missing_task_hint(composed: ComposedConfig) -> str:

@@ -102,6 +102,14 @@ def validate(schema: type[M], cfg: ComposedConfig) -> M:
         raise ConfigError(describe_validation_error(exc, schema, cfg)) from None
 
 
+def validate_section(section: Any, value: Any, cfg: ComposedConfig, key: str) -> Any:
+    """Validate one section ``value`` (found at dotted ``key`` of ``cfg``) against its type ``section``."""
+    try:
+        return pydantic.TypeAdapter(section).validate_python(value)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, section, cfg, prefix=key)) from None
+
+
 def kwargs_model(fn: Callable[..., Any], name: str) -> type[BaseModel]:
     """A strict pydantic model of ``fn``'s keyword arguments (from its type hints)."""
     hints = typing.get_type_hints(fn)

@@ -93,7 +93,7 @@ def build_source(cfg: MoSIExperimentConfig, section: MoSISourceSection) -> Image
         return ImageFileSource.from_folder(str(section.path), recursive=section.recursive)
     if section.kind == "list":
         return ImageFileSource.from_list_file(str(section.path), root=section.root)
-    return VideoFrameSource(list(read_split(cfg, section.split)), short_side=section.short_side)
+    return VideoFrameSource(list(read_split(cfg.data, section.split)), short_side=section.short_side)
 
 
 def mosi_input_spec(cfg: MoSIExperimentConfig) -> InputSpec:

@@ -35,6 +35,7 @@ from torch import nn
 
 from vidstruct.atomic import atomic_open, atomic_path, write_json_atomic
 from vidstruct.config import ComposedConfig, ExperimentConfig, check_model_kwargs
+from vidstruct.config.schema import DataSection
 from vidstruct.data.dataset import VideoClipDataset, collate_skip_failed
 from vidstruct.data.transforms import build_eval_transform, build_train_transform
 from vidstruct.device import resolve_device
@@ -62,15 +63,15 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
-def read_split(cfg: ExperimentConfig, split: str) -> list[Any]:
+def read_split(data: DataSection, split: str) -> list[Any]:
     """Records of ``data.<split>`` from its registered annotation reader (a ``ClipList``)."""
-    section = getattr(cfg.data, split)
+    section = getattr(data, split)
     if section is None:
         raise ConfigError(f"data.{split}: no dataset configured (expected data.{split}.format and .annotations)")
     kwargs = {"annotations": section.annotations, "root": section.root, **section.reader_kwargs()}
     reader = DATASETS.get(section.format)
-    if cfg.data.classes and "classes" in inspect.signature(reader).parameters and "classes" not in kwargs:
-        kwargs["classes"] = cfg.data.classes
+    if data.classes and "classes" in inspect.signature(reader).parameters and "classes" not in kwargs:
+        kwargs["classes"] = data.classes
     return DATASETS.build(section.format, **kwargs)
 
 
@@ -216,8 +217,8 @@ def run_training(
     if resume:
         latest_checkpoint(run_dir)  # fail before reading data when there is nothing to resume
     resolve_device(cfg.train.device, where="train.device")  # a device this machine lacks: fail before any work
-    train_records = read_split(cfg, "train")
-    val_records = read_split(cfg, "val") if cfg.data.val is not None else None
+    train_records = read_split(cfg.data, "train")
+    val_records = read_split(cfg.data, "val") if cfg.data.val is not None else None
     classes, _ = class_names(cfg, train_records, val_records)
     torch.manual_seed(cfg.train.seed)  # initial weights follow train.seed (two runs of one config are the same run)
     model, kwargs = build_model(cfg, len(classes), composed)
@@ -277,7 +278,7 @@ def run_test(
     split = split or ("test" if cfg.data.test is not None else "val")
     if split not in SPLITS:
         raise ConfigError(f"--split: unknown split {split!r} (expected one of {', '.join(SPLITS)})")
-    records = read_split(cfg, split)
+    records = read_split(cfg.data, split)
     device = resolve_device(cfg.train.device, int(os.environ.get("LOCAL_RANK", "0")), where="train.device")
     info = init_distributed(device)  # under torchrun every process tests its share of the videos
     try:

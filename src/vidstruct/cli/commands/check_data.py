@@ -22,15 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_split_records(config: str, overrides: list[str], splits: list[str]) -> dict[str, list[Any]]:
     """Records of each configured split, built by the recipe's :func:`~vidstruct.recipes.recognition.read_split`."""
-    from vidstruct.config import load_task_config
+    from vidstruct.config import load_task_section
     from vidstruct.errors import ConfigError
     from vidstruct.recipes.recognition import read_split
 
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ConfigError(f"--splits: unknown split {unknown[0]!r} (expected some of {', '.join(SPLITS)})")
-    cfg = load_task_config(config, overrides, tasks=("recognition", "mosi"), command="check-data").cfg
-    records = {split: list(read_split(cfg, split)) for split in splits if getattr(cfg.data, split) is not None}
+    _, data = load_task_section(config, overrides, "data", tasks=("recognition", "mosi"), command="check-data")
+    records = {split: list(read_split(data, split)) for split in splits if getattr(data, split) is not None}
     if not records:
         raise ConfigError(f"{config}: no dataset configured under data.{'/'.join(splits)}")
     return records
