@@ -62,9 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json, progress
+    from vidstruct.device import resolve_device
     from vidstruct.pipeline.features import extract_features
     from vidstruct.pipeline.video_list import read_video_list
 
+    resolve_device(args.device)  # worker processes get the name: a device this machine lacks fails here, once
     videos = read_video_list(args.videos)
     report = extract_features(
         args.checkpoint,
