@@ -41,7 +41,7 @@ from vidstruct.errors import ConfigError
 from vidstruct.pipeline.recognizer import Recognizer, window_matrix
 from vidstruct.pipeline.timeline import plot_window_timeline
 from vidstruct.recipes.demo_folder import MARKER, claim_output, copy_atomic, demo_subdir
-from vidstruct.recipes.demo_localization import LOCALIZATION_SUBDIRS, run_localization_demo
+from vidstruct.recipes.demo_localization import LOCALIZATION_SUBDIRS, STRIDE_S, run_localization_demo
 from vidstruct.recipes.recognition import run_test, run_training
 
 __all__ = ["FULL", "MARKER", "QUICK", "DemoSize", "run_demo"]
@@ -57,7 +57,8 @@ class DemoSize:
 
     ``clips`` trimmed videos of ``clip_size`` px and ``clip_duration_s`` s; ``steps`` optimizer steps of
     ``batch`` clips (``None``: from the time budget); ``untrimmed_s``: the sliding-window video;
-    ``loc_*``: the localization step's videos, size, duration and BMN steps (``None``: from the budget);
+    ``loc_*``: the localization step's videos, size, duration, snippet step (seconds) and BMN steps (``None``:
+    from the budget);
     ``num_workers``: data-loader processes (``None``: the config's).
     """
 
@@ -70,6 +71,7 @@ class DemoSize:
     loc_videos: int = 48
     loc_duration_s: float = 8.0
     loc_size: int = 64
+    loc_stride_s: float = STRIDE_S
     loc_steps: int | None = None
     num_workers: int | None = None
 
@@ -78,8 +80,8 @@ class DemoSize:
 SUBDIRS = ("data", "run", "test", "untrimmed", *LOCALIZATION_SUBDIRS)
 FULL = DemoSize()
 QUICK = DemoSize(
-    clips=40, clip_size=64, clip_duration_s=2.0, batch=8, steps=4, untrimmed_s=6.0, loc_videos=10,
-    loc_duration_s=4.0, loc_steps=4, num_workers=0,
+    clips=40, clip_size=64, clip_duration_s=2.0, batch=8, steps=4, untrimmed_s=6.0, loc_videos=8,
+    loc_duration_s=4.0, loc_stride_s=0.5, loc_steps=4, num_workers=0,
 )  # fmt: skip
 
 
@@ -193,7 +195,7 @@ def run_demo(
         _say(quiet, f"[5/{n}] temporal action localization: BMN on snippet features of the trained model")
         loc = run_localization_demo(
             out, ckpt, seed=seed, budget_s=budget_s / 3, steps=size.loc_steps, num_videos=size.loc_videos,
-            duration_s=size.loc_duration_s, size=size.loc_size, quiet=quiet,
+            duration_s=size.loc_duration_s, size=size.loc_size, stride_s=size.loc_stride_s, quiet=quiet,
         )  # fmt: skip
         summary["localization"] = {k: v for k, v in loc.items() if k != "files"}
         summary["files"].update(loc["files"])

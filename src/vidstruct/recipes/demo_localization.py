@@ -7,7 +7,7 @@ under ``out``:
    actions each; ActivityNet-style ``annotations.json``, ~80/20 training / validation);
 2. ``localize_features/``: snippet features and class probabilities of every video from the backbone
    (:func:`vidstruct.pipeline.features.extract_features`; snippets as long as one of the backbone's
-   training clips, every :data:`STRIDE_S` seconds);
+   training clips, every ``stride_s`` seconds, default :data:`STRIDE_S`);
 3. ``localize_run/`` and ``localizer.pt``: a small BMN trained on the training videos
    (:func:`vidstruct.recipes.localization.run_localization_training`), validated on the held-out ones
    (AR@1/10/100, AUC, mAP@0.5, average mAP over tIoU 0.5:0.05:0.95, via :mod:`vidstruct.eval.temporal`);
@@ -85,13 +85,15 @@ def run_localization_demo(
     duration_s: float = 8.0,
     size: int = 64,
     fps: float = 25.0,
+    stride_s: float = STRIDE_S,
     quiet: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the localization demo with ``backbone`` (a recognition checkpoint) into ``out`` (see module doc).
 
     ``steps`` (default: from ``budget_s``, the BMN training time) and ``num_videos`` / ``duration_s`` /
-    ``size`` size the run. Returns a JSON-ready summary (files, held-out metrics, segments).
+    ``size`` / ``stride_s`` (the snippet step, seconds) size the run. Returns a JSON-ready summary (files,
+    held-out metrics, segments).
     """
     say = say or (lambda text: None if quiet else print(text, flush=True))
     out = Path(out)
@@ -107,7 +109,7 @@ def run_localization_demo(
 
     feats_dir = demo_subdir(out, "localize_features")
     report = extract_features(
-        backbone, {Path(v).stem: v for v in data.videos}, feats_dir, stride_s=STRIDE_S, device="cpu", batch_size=16
+        backbone, {Path(v).stem: v for v in data.videos}, feats_dir, stride_s=stride_s, device="cpu", batch_size=16
     )
     if report.failed:  # the demo's own videos: a failure here is a bug, not a user error
         raise RuntimeError(f"feature extraction failed: {report.failed}")
@@ -125,7 +127,7 @@ def run_localization_demo(
         )  # fmt: skip
     )
     run_dir = demo_subdir(out, "localize_run")
-    say(f"      training BMN for {steps} steps on snippet features ({window_s:g} s snippets every {STRIDE_S:g} s)")
+    say(f"      training BMN for {steps} steps on snippet features ({window_s:g} s snippets every {stride_s:g} s)")
     t0 = time.perf_counter()
     result = run_localization_training(cfg, run_dir, quiet=True)
     train_s = time.perf_counter() - t0
@@ -149,7 +151,7 @@ def run_localization_demo(
     write_json_atomic(out / "localization.json", doc)
     return {
         "videos": {"training": n_train, "held_out": len(held_out)},
-        "features": {"dir": str(feats_dir), "window_s": window_s, "stride_s": STRIDE_S},
+        "features": {"dir": str(feats_dir), "window_s": window_s, "stride_s": stride_s},
         "training": {"model": "bmn", "steps": steps, "seconds": round(train_s, 1), "run_dir": str(run_dir)},
         "held_out": metrics,
         "video": str(video),
