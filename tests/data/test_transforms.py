@@ -26,7 +26,7 @@ from vidstruct.data.transforms import (
     swap_label_map,
     three_crop,
 )
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, InputError, ShapeError
 
 MEAN = [0.45, 0.45, 0.45]
 STD = [0.225, 0.225, 0.225]
@@ -117,7 +117,7 @@ def test_three_crop_positions_tall_frames_and_odd_gap() -> None:
         torch.testing.assert_close(views[i], clip[..., top : top + 20, :])
     with pytest.raises(InputError, match="cannot crop"):
         spatial_crop(clip, 21, 1)
-    with pytest.raises(InputError, match="index"):
+    with pytest.raises(ValueError, match="index"):
         spatial_crop(clip, 10, 3)
 
 
@@ -339,9 +339,9 @@ def test_mixup_draws_come_from_the_generator_and_off_switch() -> None:
 
 
 def test_invalid_inputs_and_arguments() -> None:
-    with pytest.raises(InputError, match="uint8"):
+    with pytest.raises(ShapeError, match="uint8"):
         build_eval_transform(short_side=32, crop_size=32)(torch.rand(2, 32, 32, 3))
-    with pytest.raises(InputError, match=r"\[T, H, W, C\]"):
+    with pytest.raises(ShapeError, match=r"\[T, H, W, C\]"):
         build_eval_transform(short_side=32, crop_size=32)(torch.zeros(32, 32, 3, dtype=torch.uint8))
     with pytest.raises(ConfigError, match="crop_size"):
         build_train_transform(short_side=100, crop_size=112)
@@ -349,7 +349,7 @@ def test_invalid_inputs_and_arguments() -> None:
         Normalize([0.5, 0.5, 0.5], [0.2, 0.0, 0.2])
     with pytest.raises(InputError, match="labels"):
         smooth_targets(torch.tensor([0, 5]), 5)
-    with pytest.raises(InputError, match="B, C, T, H, W"):
+    with pytest.raises(ShapeError, match="B, C, T, H, W"):
         MixupCutmix(mixup_alpha=1.0)(torch.rand(2, 3, 4, 4), torch.tensor([0, 1]), 3)
     with pytest.raises(ConfigError, match="alpha"):
         MixupCutmix(mixup_alpha=-1.0)

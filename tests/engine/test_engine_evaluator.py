@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vidstruct.engine.evaluator import evaluate, metrics, predict, view_probabilities
 from vidstruct.engine.settings import EvalSettings
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.eval.classification import epic_action_metrics
 
 
@@ -56,7 +56,7 @@ def test_view_probabilities_average_softmax_by_hand():
     assert torch.allclose(p[0], torch.tensor([19 / 42, 13 / 42, 10 / 42]))
     single = view_probabilities(MeanLogits(), clip[:, 1])  # [B, C, T, H, W]: one view
     assert torch.allclose(single[0], torch.tensor([4 / 7, 2 / 7, 1 / 7]))
-    with pytest.raises(InputError, match=r"\[B, V, C, T, H, W\]"):
+    with pytest.raises(ShapeError, match=r"\[B, V, C, T, H, W\]"):
         view_probabilities(MeanLogits(), torch.zeros(2, 3, 4))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.eval.classification import (
     action_topk,
     classification_metrics,
@@ -176,12 +176,12 @@ def test_epic_top1_action_is_verb_and_noun_top1():
     assert m["action_top1"] == pytest.approx(both.mean())
 
 
-def test_bad_inputs_raise_input_error():
-    with pytest.raises(InputError, match=r"expected \[N, K\]"):
+def test_bad_inputs_raise_typed_errors():
+    with pytest.raises(ShapeError, match=r"expected \[N, K\]"):
         topk_accuracy(np.zeros(4), np.zeros(4, dtype=int))
     with pytest.raises(InputError, match="out of range"):
         topk_accuracy(np.zeros((2, 3)), np.array([0, 3]))
-    with pytest.raises(InputError, match="non-negative"):
+    with pytest.raises(ValueError, match="non-negative"):
         action_topk(-np.ones((1, 2)), np.ones((1, 2)), 1)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from anet_reference import soft_nms_loop
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.eval.postprocess import fuse_classification, nms, soft_nms
 
 # a [0,10] .9 | b [1,11] .8 | c [5,15] .7 | d [20,30] .6
@@ -86,9 +86,9 @@ def test_torch_inputs_and_empty():
 
 
 def test_bad_inputs():
-    with pytest.raises(InputError, match=r"segments: expected \[N, 2\]"):
+    with pytest.raises(ShapeError, match=r"segments: expected \[N, 2\]"):
         soft_nms([1, 2, 3], [0.5, 0.5, 0.5])
-    with pytest.raises(InputError, match=r"segments\[1\]: start 5.0 is after end 4.0"):
+    with pytest.raises(ValueError, match=r"segments\[1\]: start 5.0 is after end 4.0"):
         soft_nms([[0, 1], [5, 4]], [0.5, 0.4])
     with pytest.raises(InputError, match="needs a positive duration"):
         soft_nms(SEG, SCO, low_threshold=0.5, high_threshold=0.9)
@@ -128,5 +128,5 @@ def test_fusion_with_per_proposal_classes():
     seg, scores, labels = fuse_classification([[0, 5], [6, 9]], [0.8, 0.5], [[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]], top_k=2)
     np.testing.assert_allclose(scores, [0.56, 0.16, 0.20, 0.15], rtol=1e-12)
     assert labels.tolist() == [0, 1, 2, 0]
-    with pytest.raises(InputError, match=r"\[K\] or \[P, K\]"):
+    with pytest.raises(ShapeError, match=r"\[K\] or \[P, K\]"):
         fuse_classification([[0, 5], [6, 9]], [0.8, 0.5], [[0.7, 0.3]])  # one row for two proposals

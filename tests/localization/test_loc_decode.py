@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.eval.localization.decode import (
     bmn_proposals,
     boundary_candidates,
@@ -51,7 +51,7 @@ def test_decode_bmn_batch() -> None:
     assert len(out) == 2
     assert out[0][:, 1].max() <= 12.0 and out[1][:, 1].max() <= 6.0
     assert (out[0][:, 1] > out[0][:, 0]).all()
-    with pytest.raises(InputError, match="durations_s"):
+    with pytest.raises(ShapeError, match="durations_s"):
         decode_bmn(outputs, [1.0])
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from vidstruct.data.features import VideoFeatures, rescale_features
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.eval.localization.chain import decode_item
 from vidstruct.models import MODELS
 from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer, save_localizer
@@ -103,7 +103,7 @@ def test_localize_features_on_a_saved_tiny_bmn(tmp_path: Path) -> None:
     grid = rescale_features(feats, vf.centers_s, 12.5, 16).T
     grid_probs = rescale_features(probs, vf.centers_s, 12.5, 16).T
     assert localize_features(bundle, torch.from_numpy(grid), 12.5, probs=grid_probs) == segs
-    with pytest.raises(InputError, match=r"\[C, T\] = \[8, 16\]"):
+    with pytest.raises(ShapeError, match=r"\[C, T\] = \[8, 16\]"):
         localize_features(bundle, torch.zeros(8, 10), 12.5)
     with pytest.raises(InputError, match="probabilities"):
         localize_features(bundle, torch.from_numpy(grid), 12.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.models import MODELS
 from vidstruct.models.base import VideoModel
 from vidstruct.models.resnet3d import ResNet3D, SlowFast
@@ -132,13 +132,13 @@ def test_small_variants_from_keyword_knobs() -> None:
         (torch.zeros(1, 1, 8, 32, 32), "expected 3 channels"),
     ],
 )
-def test_wrong_clip_layout_raises_input_error(clip: torch.Tensor, message: str) -> None:
+def test_wrong_clip_layout_raises_shape_error(clip: torch.Tensor, message: str) -> None:
     model = MODELS.build("r2plus1d_tiny")
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(ShapeError, match=message):
         model(clip)
     slowfast = MODELS.build("slowfast_r50", width=16, depths=(1, 1, 1, 1), beta_inv=4)
     assert isinstance(slowfast, SlowFast)
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(ShapeError, match=message):
         slowfast(clip)
 
 

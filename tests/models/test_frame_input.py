@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.models import MODELS
 from vidstruct.models.resnet3d.frame_input import FrameInput, frame_differences
 
@@ -49,7 +49,7 @@ def test_rgb_diff_stem_takes_six_channels_but_the_clip_stays_rgb() -> None:
     model = MODELS.build("r2plus1d_tiny", input_mode="rgb_diff", **SMALL)
     assert model.stem.conv_s.in_channels == 6 and model.in_channels == 3
     assert model(torch.randn(2, 3, 4, 32, 32)).shape == (2, 5)
-    with pytest.raises(InputError, match="expected 3 channels"):
+    with pytest.raises(ShapeError, match="expected 3 channels"):
         model(torch.randn(2, 6, 4, 32, 32))
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vidstruct.errors import InputError, RegistryError
+from vidstruct.errors import InputError, RegistryError, ShapeError
 from vidstruct.models.heads import EpicVerbNounHead, LinearHead, TransformerHead, action_scores, topk_actions
 from vidstruct.registry import HEADS
 
@@ -33,7 +33,7 @@ def test_action_scores_hand_computed() -> None:
 
 
 def test_action_score_input_checks() -> None:
-    with pytest.raises(InputError, match="same B"):
+    with pytest.raises(ShapeError, match="same B"):
         action_scores(torch.zeros(2, 3), torch.zeros(3, 4))
     with pytest.raises(InputError, match="k must be in"):
         topk_actions(torch.zeros(1, 2, 3), k=7)
@@ -56,7 +56,7 @@ def test_linear_head_pools_maps_hand_computed() -> None:
     fmap[0, 1, :, 0, 1] = 2.0  # channel 1: half the cells 2, the rest 0 -> mean 1
     assert head(fmap).item() == pytest.approx(1.0 * 1 + 2.0 * 1 + 0.5)
     assert head(torch.tensor([[1.0, 1.0]])).item() == pytest.approx(3.5)  # pooled features pass through
-    with pytest.raises(InputError, match="expected 2 channels"):
+    with pytest.raises(ShapeError, match="expected 2 channels"):
         head(torch.zeros(1, 3))
 
 

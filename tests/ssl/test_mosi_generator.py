@@ -256,9 +256,9 @@ def test_distance_jitter_scales_the_travel_within_bounds(image):
 
 
 def test_empty_label_selection_is_an_error(image):
-    with pytest.raises(InputError, match="empty"):
+    with pytest.raises(ValueError, match="empty"):
         make().generate(image, indices=[])
-    with pytest.raises(InputError, match="9"):
+    with pytest.raises(ValueError, match="9"):
         make().generate(image, indices=[9])
 
 

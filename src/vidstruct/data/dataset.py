@@ -132,9 +132,7 @@ class VideoClipDataset(Dataset):
         if on_error not in ("skip", "substitute", "raise"):
             raise ConfigError(f"on_error must be 'skip', 'substitute' or 'raise', got {on_error!r}")
         if not callable(sampler):
-            raise InputError(
-                f"sampler must be callable (num_frames, fps, rng) -> list of index arrays, got {sampler!r}"
-            )
+            raise TypeError(f"sampler must be callable (num_frames, fps, rng) -> list of index arrays, got {sampler!r}")
         self.records = list(records)
         self.sampler = sampler
         self.transform = transform or default_transform

@@ -31,7 +31,7 @@ from vidstruct.engine.distributed import all_gather_objects, current, unwrap
 from vidstruct.engine.logger import progress_bar
 from vidstruct.engine.sampling import make_eval_loader
 from vidstruct.engine.settings import EvalSettings
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.eval.classification import classification_metrics, epic_action_metrics
 
 Probs = np.ndarray | dict[str, np.ndarray]
@@ -53,7 +53,7 @@ def view_probabilities(model: nn.Module, clip: torch.Tensor) -> torch.Tensor | d
     if clip.ndim == 5:
         clip = clip[:, None]
     if clip.ndim != 6:
-        raise InputError(f"clip: expected [B, C, T, H, W] or [B, V, C, T, H, W], got shape {tuple(clip.shape)}")
+        raise ShapeError(f"clip: expected [B, C, T, H, W] or [B, V, C, T, H, W], got shape {tuple(clip.shape)}")
     b, v = clip.shape[:2]
     out = model(clip.flatten(0, 1))
 

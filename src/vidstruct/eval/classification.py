@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from vidstruct.atomic import atomic_path
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence
 
@@ -45,14 +45,14 @@ ArrayLike = np.ndarray | torch.Tensor | Sequence
 def _scores(scores: ArrayLike, name: str = "scores") -> torch.Tensor:
     t = torch.as_tensor(np.asarray(scores) if not isinstance(scores, torch.Tensor) else scores).detach().cpu()
     if t.ndim != 2:
-        raise InputError(f"{name}: expected [N, K] scores, got shape {tuple(t.shape)}")
+        raise ShapeError(f"{name}: expected [N, K] scores, got shape {tuple(t.shape)}")
     return t.double()
 
 
 def _targets(targets: ArrayLike, n: int, k: int | None = None, name: str = "targets") -> torch.Tensor:
     t = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor) else targets).detach().cpu()
     if t.ndim != 1 or t.shape[0] != n:
-        raise InputError(f"{name}: expected [N] = [{n}] class indices, got shape {tuple(t.shape)}")
+        raise ShapeError(f"{name}: expected [N] = [{n}] class indices, got shape {tuple(t.shape)}")
     t = t.long()
     if n and (t.min() < 0 or (k is not None and t.max() >= k)):
         raise InputError(f"{name}: class index out of range [0, {k}): {t.min().item()}..{t.max().item()}")
@@ -150,9 +150,9 @@ def action_topk(verb_scores: ArrayLike, noun_scores: ArrayLike, k: int) -> tuple
     """
     v, n = _scores(verb_scores, "verb_scores"), _scores(noun_scores, "noun_scores")
     if v.shape[0] != n.shape[0]:
-        raise InputError(f"verb_scores has {v.shape[0]} rows but noun_scores has {n.shape[0]}")
+        raise ShapeError(f"verb_scores has {v.shape[0]} rows but noun_scores has {n.shape[0]}")
     if (v < 0).any() or (n < 0).any():
-        raise InputError("action scores need non-negative verb / noun scores (probabilities)")
+        raise ValueError("action scores need non-negative verb / noun scores (probabilities)")
     num_nouns = n.shape[1]
     tv, tn = ranking(v, k), ranking(n, k)  # [N, kv], [N, kn]
     prod = v.gather(1, tv)[:, :, None] * n.gather(1, tn)[:, None, :]  # [N, kv, kn]

@@ -48,7 +48,7 @@ from typing import Literal
 
 import numpy as np
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 
 __all__ = ["fuse_classification", "nms", "soft_nms"]
 
@@ -61,19 +61,19 @@ def _as_inputs(
     seg = np.asarray(_numpy(segments), dtype=np.float64)
     sc = np.asarray(_numpy(scores), dtype=np.float64)
     if seg.ndim != 2 or seg.shape[1] != 2:
-        raise InputError(f"segments: expected [N, 2] (start, end) seconds, got shape {seg.shape}")
+        raise ShapeError(f"segments: expected [N, 2] (start, end) seconds, got shape {seg.shape}")
     if sc.shape != (seg.shape[0],):
-        raise InputError(f"scores: expected [N] = [{seg.shape[0]}], got shape {sc.shape}")
+        raise ShapeError(f"scores: expected [N] = [{seg.shape[0]}], got shape {sc.shape}")
     if not (np.isfinite(seg).all() and np.isfinite(sc).all()):
-        raise InputError("segments and scores must be finite")
+        raise ValueError("segments and scores must be finite")
     if (seg[:, 0] > seg[:, 1]).any():
         i = int(np.flatnonzero(seg[:, 0] > seg[:, 1])[0])
-        raise InputError(f"segments[{i}]: start {seg[i, 0]} is after end {seg[i, 1]}")
+        raise ValueError(f"segments[{i}]: start {seg[i, 0]} is after end {seg[i, 1]}")
     lab = None
     if labels is not None:
         lab = np.asarray(_numpy(labels)).reshape(-1)
         if lab.shape[0] != seg.shape[0]:
-            raise InputError(f"labels: expected [N] = [{seg.shape[0]}], got shape {lab.shape}")
+            raise ShapeError(f"labels: expected [N] = [{seg.shape[0]}], got shape {lab.shape}")
     return seg, sc, lab
 
 
@@ -206,7 +206,7 @@ def fuse_classification(
     if probs.ndim == 1:
         probs = np.broadcast_to(probs, (seg.shape[0], probs.size))
     if probs.ndim != 2 or probs.shape[0] != seg.shape[0] or probs.shape[1] == 0 or not np.isfinite(probs).all():
-        raise InputError(
+        raise ShapeError(
             f"class_probs: expected [K] or [P, K] = [{seg.shape[0]}, K] finite probabilities, got shape {probs.shape}"
         )
     if top_k < 1:

@@ -40,7 +40,6 @@ from av import VideoFrame
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from vidstruct.errors import InputError
 from vidstruct.io.container import DEFAULT_MAX_PIXELS, open_video
 from vidstruct.io.errors import CorruptVideoError, NoFramesError
 from vidstruct.io.index import FrameIndex, build_frame_index
@@ -455,7 +454,7 @@ def _as_index_array(indices: Sequence[int] | np.ndarray | torch.Tensor | int) ->
         if np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0):
             arr = arr.astype(np.int64)
         else:
-            raise InputError(f"frame indices must be integers, got dtype {arr.dtype}")
+            raise TypeError(f"frame indices must be integers, got dtype {arr.dtype}")
     return arr.astype(np.int64).reshape(-1)
 
 

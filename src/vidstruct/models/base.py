@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.models.spec import InputSpec
 
 
@@ -36,11 +36,11 @@ class VideoModel(nn.Module):
 def check_clip(x: torch.Tensor, channels: int = 3, name: str = "clip") -> None:
     """Raise :class:`InputError` unless ``x`` is a float ``[B, C, T, H, W]`` tensor with C = ``channels``."""
     if not isinstance(x, torch.Tensor):
-        raise InputError(f"{name}: expected a torch.Tensor [B, C, T, H, W], got {type(x).__name__}")
+        raise TypeError(f"{name}: expected a torch.Tensor [B, C, T, H, W], got {type(x).__name__}")
     if x.ndim != 5:
-        raise InputError(f"{name}: expected 5 dims [B, C, T, H, W], got shape {tuple(x.shape)}")
+        raise ShapeError(f"{name}: expected 5 dims [B, C, T, H, W], got shape {tuple(x.shape)}")
     if x.shape[1] != channels:
         hint = " (channels-last [B, T, H, W, C] input? permute to [B, C, T, H, W])" if x.shape[-1] == channels else ""
-        raise InputError(f"{name}: expected {channels} channels at dim 1, got shape {tuple(x.shape)}{hint}")
+        raise ShapeError(f"{name}: expected {channels} channels at dim 1, got shape {tuple(x.shape)}{hint}")
     if not x.is_floating_point():
-        raise InputError(f"{name}: expected a float tensor, got {x.dtype} (normalize uint8 frames first)")
+        raise ShapeError(f"{name}: expected a float tensor, got {x.dtype} (normalize uint8 frames first)")

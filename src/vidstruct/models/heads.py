@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.models.transformers.attention import TransformerBlock, drop_path_rates
 from vidstruct.models.transformers.embeddings import as_triple, resize_pos_embed
 from vidstruct.registry import HEADS
@@ -31,13 +31,13 @@ TOKEN_MODES = ("temporal", "spatiotemporal")
 def global_pool(x: torch.Tensor) -> torch.Tensor:
     """``[B, D, *spatial]`` → ``[B, D]`` by averaging every axis after the channels; ``[B, D]`` passes through."""
     if x.ndim < 2:
-        raise InputError(f"features: expected [B, D] or [B, D, T, H, W], got shape {tuple(x.shape)}")
+        raise ShapeError(f"features: expected [B, D] or [B, D, T, H, W], got shape {tuple(x.shape)}")
     return x.flatten(2).mean(dim=2) if x.ndim > 2 else x
 
 
 def _check_channels(x: torch.Tensor, expected: int, name: str) -> None:
     if x.ndim < 2 or x.shape[1] != expected:
-        raise InputError(f"{name}: expected {expected} channels at dim 1, got shape {tuple(x.shape)}")
+        raise ShapeError(f"{name}: expected {expected} channels at dim 1, got shape {tuple(x.shape)}")
 
 
 class LinearHead(nn.Module):
@@ -115,7 +115,7 @@ class TransformerHead(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """CLS output ``[B, hidden_size]`` of a feature map ``[B, D, T, H, W]``."""
         if x.ndim != 5:
-            raise InputError(f"feature map: expected [B, D, T, H, W], got shape {tuple(x.shape)}")
+            raise ShapeError(f"feature map: expected [B, D, T, H, W], got shape {tuple(x.shape)}")
         _check_channels(x, self.in_channels, "feature map")
         if self.tokens == "temporal":
             x = x.mean(dim=(3, 4), keepdim=True)
@@ -165,7 +165,7 @@ def action_scores(verb_logits: torch.Tensor, noun_logits: torch.Tensor) -> torch
     usual way of scoring actions from a two-head model.
     """
     if verb_logits.ndim != 2 or noun_logits.ndim != 2 or verb_logits.shape[0] != noun_logits.shape[0]:
-        raise InputError(
+        raise ShapeError(
             f"expected verb logits [B, V] and noun logits [B, N] with the same B, "
             f"got {tuple(verb_logits.shape)} and {tuple(noun_logits.shape)}"
         )
@@ -181,7 +181,7 @@ def topk_actions(action_probs: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, 
     ``i`` of sample ``b`` is the pair ``(verbs[b, i], nouns[b, i])``.
     """
     if action_probs.ndim != 3:
-        raise InputError(f"action scores: expected [B, V, N], got shape {tuple(action_probs.shape)}")
+        raise ShapeError(f"action scores: expected [B, V, N], got shape {tuple(action_probs.shape)}")
     b, v, n = action_probs.shape
     if not 1 <= k <= v * n:
         raise InputError(f"k must be in [1, {v * n}] (verbs x nouns), got {k}")

@@ -24,7 +24,7 @@ import torch
 
 from vidstruct.data.features import VideoFeatures, rescale_features
 from vidstruct.data.localization.datasets import window_span, window_starts
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.eval.localization.chain import Localization, decode_item, merge_items
 from vidstruct.models.localization.checkpoint import LocalizerBundle
 from vidstruct.models.localization.run import run_model
@@ -71,7 +71,7 @@ def localize_video(
     else:
         feats = torch.as_tensor(features, dtype=torch.float32)
         if feats.ndim != 2 or feats.shape[0] != int(meta["feature_dim"]) or feats.shape[1] != T:
-            raise InputError(
+            raise ShapeError(
                 f"features: expected [C, T] = [{meta['feature_dim']}, {T}] (rescaled snippet features) or "
                 f"VideoFeatures, got {tuple(feats.shape)}"
             )
@@ -83,7 +83,7 @@ def localize_video(
         if probs is not None:
             probs = np.asarray(probs, dtype=np.float32)
             if probs.ndim != 2 or probs.shape[1] != T:
-                raise InputError(f"probs: expected [K, T] on the features' grid (T = {T}), got {tuple(probs.shape)}")
+                raise ShapeError(f"probs: expected [K, T] on the features' grid (T = {T}), got {tuple(probs.shape)}")
             probs = probs.T
     mapped = None if probs is None or cmap is None else np.asarray(probs)[:, cmap]
     if cmap is not None and mapped is None:

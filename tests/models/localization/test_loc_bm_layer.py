@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 from vidstruct.models.localization.bm_layer import (
     BMGeometry,
     BMLayer,
@@ -157,5 +157,5 @@ def test_geometry_and_input_errors() -> None:
         BMGeometry(10, None, 0)
     with pytest.raises(ConfigError, match="bm_impl"):
         BoundaryMatchingConv(4, 4, BMGeometry(8), impl="sparse")  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"\[B, C, 8\]"):
+    with pytest.raises(ShapeError, match=r"\[B, C, 8\]"):
         BMLayer(BMGeometry(8, None, 4))(torch.randn(1, 3, 9))

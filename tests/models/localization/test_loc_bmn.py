@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 from vidstruct.eval.localization.decode import decode_bmn
 from vidstruct.models import MODELS
 from vidstruct.models.localization.targets import bmn_targets_batch
@@ -24,7 +24,7 @@ def test_forward_shapes_and_ranges() -> None:
     assert out["pem_1d"].shape == (3, 16, 40) and out["pem_2d"].shape == (3, 8, 24, 40)
     for key in ("start", "end", "confidence"):
         assert 0 <= out[key].min() and out[key].max() <= 1
-    with pytest.raises(InputError, match=r"\[B, 32, 40\]"):
+    with pytest.raises(ShapeError, match=r"\[B, 32, 40\]"):
         model(torch.randn(1, 32, 41))
 
 
@@ -116,5 +116,5 @@ def test_joint_relation_training() -> None:
         proposals = decode_bmn(model.eval()(feats), [16.0])[0]  # refined by the relation head
     assert proposals.shape == (20, 3)
     assert pairwise_tiou(proposals[:1, :2], torch.tensor([[4.0, 11.0]])).item() > 0.7
-    with pytest.raises(InputError, match="segments"):
+    with pytest.raises(ValueError, match="segments"):
         model.loss(model(feats), {k: v for k, v in targets.items() if k != "segments"})

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.models.localization.losses import balanced_bce, bmn_loss, pem_cls_loss, pem_reg_loss, tem_loss
 
 EPS = 1e-6
@@ -38,7 +38,7 @@ def test_tem_loss_is_start_plus_end() -> None:
         [0.1, 0.1, 0.7, 0.6], [0, 0, 0.5, 1]
     )
     assert tem_loss(ps, pe, gs, ge).item() == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(InputError, match="start"):
+    with pytest.raises(ShapeError, match="start"):
         tem_loss(ps, pe, gs[:, :3], ge)
 
 
@@ -102,5 +102,5 @@ def test_bmn_loss_weights() -> None:
     }
     out = bmn_loss(outputs, targets, generator=torch.Generator().manual_seed(3))
     assert out["loss"].item() == pytest.approx((out["tem"] + 10 * out["pem_reg"] + out["pem_cls"]).item(), rel=1e-6)
-    with pytest.raises(InputError, match="iou_map"):
+    with pytest.raises(ValueError, match="iou_map"):
         bmn_loss(outputs, {"start": targets["start"], "end": targets["end"]})

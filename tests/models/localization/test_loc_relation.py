@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.models import MODELS
 from vidstruct.models.localization.relation import RelationHead, refine_segments, relation_loss, relation_targets
 
@@ -104,7 +104,7 @@ def test_second_stage_learns_to_rank() -> None:
 
 def test_input_errors() -> None:
     head = _head()
-    with pytest.raises(InputError, match=r"\[B, P, 12\]"):
+    with pytest.raises(ShapeError, match=r"\[B, P, 12\]"):
         head(torch.randn(1, 3, 11), torch.rand(1, 3, 2))
-    with pytest.raises(InputError, match="segments"):
+    with pytest.raises(ShapeError, match="segments"):
         head(torch.randn(1, 3, 12), torch.rand(1, 4, 2))

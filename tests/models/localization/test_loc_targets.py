@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.models.localization.targets import bmn_targets, bmn_targets_batch, cell_segments
 
 
@@ -69,7 +69,7 @@ def test_clipping_empty_and_errors() -> None:
         bmn_targets([[1, 2]], 0.0)
     with pytest.raises(InputError, match=r"segments\[0\]"):
         bmn_targets([[3, 2]], 10.0)
-    with pytest.raises(InputError, match=r"\[G, 2\]"):
+    with pytest.raises(ShapeError, match=r"\[G, 2\]"):
         bmn_targets(torch.zeros(2, 3), 10.0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 from vidstruct.eval.localization.decode import decode_cas
 from vidstruct.models import MODELS
 from vidstruct.models.localization.weak import topk_pool
@@ -36,7 +36,7 @@ def test_forward_uses_k_of_t_over_8_and_loss_terms() -> None:
     logb = torch.log_softmax(out["video_logits_base"], dim=-1)
     base = -((logb[0, 0] + logb[0, 3]) / 2 + (logb[1, 1] + logb[1, 2] + logb[1, 3]) / 3) / 2
     assert losses["base"].item() == pytest.approx(base.item(), rel=1e-5)
-    with pytest.raises(InputError, match="multi-hot"):
+    with pytest.raises(ShapeError, match="multi-hot"):
         model.loss(out, torch.zeros(2, C + 1))
 
 

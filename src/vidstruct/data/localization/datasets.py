@@ -299,7 +299,7 @@ def collate_localization(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack ``features`` ``[B, C, T]``, ``probs`` ``[B, K, T]`` (when every item has them), ``video_labels``,
     ``mask``, ``index``; times become float64 ``[B]`` tensors; ``segments`` / ``labels`` / ``video_id`` stay lists."""
     if not items:
-        raise InputError("collate_localization: empty batch")
+        raise ValueError("collate_localization: empty batch")
     out: dict[str, Any] = {
         "features": torch.stack([it["features"] for it in items]),
         "video_labels": torch.stack([it["video_labels"] for it in items]),

@@ -21,7 +21,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 
 Sample = dict[str, Any]
 
@@ -82,9 +82,9 @@ class ToVideo(FrameTransform):
     def transform(self, frames: torch.Tensor) -> torch.Tensor:
         if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.shape[-1] not in (1, 3):
             shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
-            raise InputError(f"frames must be a uint8 tensor [T, H, W, C] with C in (1, 3), got {shape}")
+            raise ShapeError(f"frames must be a uint8 tensor [T, H, W, C] with C in (1, 3), got {shape}")
         if frames.dtype != torch.uint8:
-            raise InputError(f"frames must be uint8 [T, H, W, C], got dtype {frames.dtype}")
+            raise ShapeError(f"frames must be uint8 [T, H, W, C], got dtype {frames.dtype}")
         return tv_tensors.Video(frames.permute(0, 3, 1, 2))
 
 
@@ -105,7 +105,7 @@ class Normalize(FrameTransform):
 
     def transform(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.ndim < 3 or frames.shape[-3] != len(self.mean):
-            raise InputError(f"Normalize expects [T, C, H, W] with C={len(self.mean)}, got {tuple(frames.shape)}")
+            raise ShapeError(f"Normalize expects [T, C, H, W] with C={len(self.mean)}, got {tuple(frames.shape)}")
         return self._ops(frames)
 
 

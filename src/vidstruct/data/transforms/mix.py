@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import torch
 import torch.nn.functional as F
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, InputError, ShapeError
 
 __all__ = ["MixupCutmix", "cutmix", "cutmix_box", "mixup", "paste_box", "smooth_targets"]
 
@@ -48,7 +48,7 @@ def smooth_targets(labels: torch.Tensor, num_classes: int, smoothing: float = 0.
     if labels.ndim == 2 and labels.shape[1] == num_classes and labels.is_floating_point():
         return labels.float()
     if labels.ndim != 1 or labels.is_floating_point():
-        raise InputError(f"labels must be [B] class indices or [B, {num_classes}] soft targets, got "
+        raise ShapeError(f"labels must be [B] class indices or [B, {num_classes}] soft targets, got "
                          f"{labels.dtype} {tuple(labels.shape)}")  # fmt: skip
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise InputError(
@@ -142,7 +142,7 @@ class MixupCutmix:
         """``clips [B, C, T, H, W]`` → ``(mixed clips, lam)``: ``lam`` is the weight of each clip's own content
         (1.0 when the batch is not mixed). ``generator``: the source of every draw (default: torch's global RNG)."""
         if clips.ndim != 5:
-            raise InputError(f"mixup/cutmix expects clips [B, C, T, H, W], got {tuple(clips.shape)}")
+            raise ShapeError(f"mixup/cutmix expects clips [B, C, T, H, W], got {tuple(clips.shape)}")
         self.last_lam, self.last_mode = 1.0, "none"
         if not self.enabled or (self.prob < 1 and float(torch.rand((), generator=generator)) >= self.prob):
             return clips, 1.0

@@ -146,7 +146,7 @@ def spatial_crop(frames: torch.Tensor, size: int, index: int) -> torch.Tensor:
     ``ceil((side - size) / 2)`` and the crop is centred on the shorter side the same way.
     """
     if index not in (0, 1, 2):
-        raise InputError(f"spatial crop index must be 0, 1 or 2, got {index!r}")
+        raise ValueError(f"spatial crop index must be 0, 1 or 2, got {index!r}")
     _check_fits(frames, size)
     height, width = frames.shape[-2:]
     top = math.ceil((height - size) / 2)

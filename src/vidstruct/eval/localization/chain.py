@@ -173,7 +173,7 @@ def decode_item(
         )
         props = _soft_nms(dets[:, :3].copy(), post, span_s, post.max_proposals)
     else:
-        raise InputError(f"localizer kind: expected 'bmn' or 'weak_cas', got {kind!r}")
+        raise ValueError(f"localizer kind: expected 'bmn' or 'weak_cas', got {kind!r}")
     props, dets = props.copy(), dets.copy()
     for rows in (props, dets):
         rows[:, :2] += offset_s

@@ -39,7 +39,7 @@ from typing import Literal
 
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.eval.postprocess import nms
 from vidstruct.models.localization.relation import refine_segments
 
@@ -66,7 +66,7 @@ def _check_duration(duration_s: float) -> float:
 def boundary_candidates(prob: torch.Tensor, *, keep: Literal["first", "last"], peak_ratio: float = 0.5) -> torch.Tensor:
     """``prob [T]`` → bool ``[T]``: local maxima, values over ``peak_ratio · max``, the ``first`` / ``last`` snippet."""
     if prob.ndim != 1:
-        raise InputError(f"boundary probabilities: expected [T], got {tuple(prob.shape)}")
+        raise ShapeError(f"boundary probabilities: expected [T], got {tuple(prob.shape)}")
     out = prob > peak_ratio * prob.max()
     if prob.numel() >= 3:
         mid = (prob[1:-1] > prob[:-2]) & (prob[1:-1] > prob[2:])
@@ -86,7 +86,7 @@ def bmn_proposals(
         or start.shape != end.shape
         or start.shape != confidence.shape[2:3]
     ):
-        raise InputError(
+        raise ShapeError(
             f"BMN outputs: expected start / end [T] and confidence [2, D, T], got {tuple(start.shape)}, "
             f"{tuple(end.shape)}, {tuple(confidence.shape)}"
         )
@@ -109,7 +109,7 @@ def relation_proposals(outputs: dict[str, torch.Tensor], index: int, *, duration
     duration = _check_duration(duration_s)
     for key in ("proposal_cells", "proposal_segments", "proposal_mask", "rel_cls_logit", "rel_iou", "rel_offsets"):
         if key not in outputs:
-            raise InputError(f"relation outputs: missing {key!r} (was the model built with relation=True?)")
+            raise ValueError(f"relation outputs: missing {key!r} (was the model built with relation=True?)")
     b = index
     mask = outputs["proposal_mask"][b]
     d, t = outputs["proposal_cells"][b, :, 0], outputs["proposal_cells"][b, :, 1]
@@ -136,7 +136,7 @@ def decode_bmn(
     """
     start = outputs["start"].detach().float().cpu()
     if len(durations_s) != start.shape[0]:
-        raise InputError(f"durations_s: expected {start.shape[0]} durations (one per video), got {len(durations_s)}")
+        raise ShapeError(f"durations_s: expected {start.shape[0]} durations (one per video), got {len(durations_s)}")
     if use_relation and "rel_cls_logit" in outputs:
         cpu = {k: v.detach().cpu() for k, v in outputs.items()}
         return [relation_proposals(cpu, b, duration_s=dur) for b, dur in enumerate(durations_s)]
@@ -162,7 +162,7 @@ def group_segments(
     """
     duration = _check_duration(duration_s)
     if activation.ndim != 1:
-        raise InputError(f"activation: expected [T], got {tuple(activation.shape)}")
+        raise ShapeError(f"activation: expected [T], got {tuple(activation.shape)}")
     act = activation.detach().to("cpu", torch.float64)
     T = act.numel()
     csum = torch.cat([act.new_zeros(1), act.cumsum(0)])
@@ -214,7 +214,7 @@ def decode_cas(
     is sorted by score (``top_k`` rows at most).
     """
     if cas.ndim != 2 or video_scores.shape != cas.shape[1:]:
-        raise InputError(
+        raise ShapeError(
             f"decode_cas: expected cas [T, C] and video_scores [C], got {tuple(cas.shape)}, {tuple(video_scores.shape)}"
         )
     vs = video_scores.detach().cpu().float()

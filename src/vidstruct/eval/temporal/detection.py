@@ -52,7 +52,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from vidstruct.errors import AnnotationError, InputError
+from vidstruct.errors import AnnotationError, ShapeError
 from vidstruct.eval.temporal.formats import TemporalGroundTruth, TemporalPredictions
 from vidstruct.eval.temporal.protocols import ANET_TIOU, check_thresholds
 from vidstruct.eval.temporal.ranking import TieOrder, check_tie_order, rank_by_score
@@ -231,17 +231,17 @@ def average_precision_per_class(
     pred_scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
     n_g, n_p = gt_video.shape[0], pred_video.shape[0]
     if gt_labels.shape[0] != n_g or gt_segments.shape[0] != n_g:
-        raise InputError(f"ground truth: {n_g} videos, {gt_labels.shape[0]} labels, {gt_segments.shape[0]} segments")
+        raise ShapeError(f"ground truth: {n_g} videos, {gt_labels.shape[0]} labels, {gt_segments.shape[0]} segments")
     if pred_labels.shape[0] != n_p or pred_segments.shape[0] != n_p or pred_scores.shape[0] != n_p:
-        raise InputError(
+        raise ShapeError(
             f"predictions: {n_p} videos, {pred_labels.shape[0]} labels, {pred_segments.shape[0]} segments, "
             f"{pred_scores.shape[0]} scores (expected equal counts)"
         )
     for name, lab in (("gt_labels", gt_labels), ("pred_labels", pred_labels)):
         if lab.size and (lab.min() < 0 or lab.max() >= num_classes):
-            raise InputError(f"{name}: class ids must lie in [0, {num_classes}), got {lab.min()}..{lab.max()}")
+            raise ValueError(f"{name}: class ids must lie in [0, {num_classes}), got {lab.min()}..{lab.max()}")
     if (gt_video.size and gt_video.min() < 0) or (pred_video.size and pred_video.min() < 0):
-        raise InputError("video ids must be non-negative integers")
+        raise ValueError("video ids must be non-negative integers")
 
     n_vid = int(max(gt_video.max(initial=-1), pred_video.max(initial=-1))) + 1
     order = rank_by_score(pred_scores, pred_labels, tie_order)  # by class, then score descending
@@ -330,7 +330,7 @@ def evaluate_detection(
     """
     tie_order = check_tie_order(tie_order)
     if unknown_labels not in ("error", "ignore"):
-        raise InputError(f"unknown_labels must be 'error' or 'ignore', got {unknown_labels!r}")
+        raise ValueError(f"unknown_labels must be 'error' or 'ignore', got {unknown_labels!r}")
     if predictions.label_names == () and predictions.labels.size:
         raise AnnotationError(f"{predictions.source}: detection results need a 'label' in every entry")
     if not ground_truth.class_names:

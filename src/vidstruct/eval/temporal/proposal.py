@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from vidstruct.errors import AnnotationError, InputError
+from vidstruct.errors import AnnotationError, InputError, ShapeError
 from vidstruct.eval.temporal.formats import TemporalGroundTruth, TemporalPredictions
 from vidstruct.eval.temporal.protocols import ANET_TIOU, check_thresholds
 from vidstruct.eval.temporal.ranking import TieOrder, check_tie_order, rank_by_score
@@ -83,9 +83,9 @@ def average_recall_vs_avg_nr_proposals(
     prop_scores = np.asarray(prop_scores, dtype=np.float64).reshape(-1)
     n_p = prop_video.shape[0]
     if gt_segments.shape[0] != gt_video.shape[0]:
-        raise InputError(f"ground truth: {gt_video.shape[0]} video ids but {gt_segments.shape[0]} segments")
+        raise ShapeError(f"ground truth: {gt_video.shape[0]} video ids but {gt_segments.shape[0]} segments")
     if prop_segments.shape[0] != n_p or prop_scores.shape[0] != n_p:
-        raise InputError(
+        raise ShapeError(
             f"proposals: {n_p} video ids, {prop_segments.shape[0]} segments, {prop_scores.shape[0]} scores"
         )
     if gt_video.size == 0:

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 
 __all__ = [
     "BMGeometry",
@@ -173,7 +173,7 @@ class BMGeometry:
 def _check_features(x: torch.Tensor, T: int, channels: int | None = None) -> None:
     if x.ndim != 3 or x.shape[-1] != T or (channels is not None and x.shape[1] != channels):
         want = f"[B, {channels if channels is not None else 'C'}, {T}]"
-        raise InputError(f"snippet features: expected {want} (batch, channels, temporal_scale), got {tuple(x.shape)}")
+        raise ShapeError(f"snippet features: expected {want} (batch, channels, temporal_scale), got {tuple(x.shape)}")
 
 
 @dataclass
@@ -314,7 +314,7 @@ def sample_cells(x: torch.Tensor, geometry: BMGeometry, d: torch.Tensor, t: torc
     _check_features(x, geometry.T)
     B, C, _ = x.shape
     if d.shape != t.shape or d.ndim != 2 or d.shape[0] != B:
-        raise InputError(f"cells: expected d and t of shape [B={B}, P], got {tuple(d.shape)} and {tuple(t.shape)}")
+        raise ShapeError(f"cells: expected d and t of shape [B={B}, P], got {tuple(d.shape)} and {tuple(t.shape)}")
     index, weight = geometry.interpolation(d, t)  # [B, P, N, 2K]
     weight = weight * ((d + t) < geometry.T).unsqueeze(-1).unsqueeze(-1)
     P, N, J = index.shape[1:]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 from vidstruct.models.localization.bm_layer import IMPLS, BMGeometry, BoundaryMatchingConv, Impl, sample_cells
 from vidstruct.models.localization.losses import bmn_loss
 from vidstruct.models.localization.relation import RelationHead, relation_loss, relation_targets
@@ -103,7 +103,7 @@ class BMN(nn.Module):
         """
         g = self.geometry
         if feats.ndim != 3 or feats.shape[1] != self.feat_dim or feats.shape[2] != g.T:
-            raise InputError(
+            raise ShapeError(
                 f"BMN input: expected snippet features [B, {self.feat_dim}, {g.T}], got {tuple(feats.shape)}"
             )
         base = self.x_1d_b(feats)
@@ -168,7 +168,7 @@ class BMN(nn.Module):
         if self.relation is not None and "rel_cls_logit" in outputs:
             for key in ("segments", "segment_mask"):
                 if key not in targets:
-                    raise InputError(f"relation loss: targets lack {key!r}; have {sorted(targets)}")
+                    raise ValueError(f"relation loss: targets lack {key!r}; have {sorted(targets)}")
             device = outputs["rel_cls_logit"].device
             rt = relation_targets(
                 outputs["proposal_segments"], targets["segments"].to(device), targets["segment_mask"].to(device)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import ShapeError
 
 __all__ = ["balanced_bce", "bmn_loss", "pem_cls_loss", "pem_reg_loss", "tem_loss", "valid_cells_like"]
 
@@ -67,7 +67,7 @@ def tem_loss(
     """Temporal evaluation module loss: start / end probabilities ``[B, T]`` vs boundary labels ``[B, T]``."""
     for name, p, g in (("start", pred_start, gt_start), ("end", pred_end, gt_end)):
         if p.shape != g.shape:
-            raise InputError(f"{name}: predictions {tuple(p.shape)} and labels {tuple(g.shape)} differ in shape")
+            raise ShapeError(f"{name}: predictions {tuple(p.shape)} and labels {tuple(g.shape)} differ in shape")
     return balanced_bce(pred_start, gt_start > threshold) + balanced_bce(pred_end, gt_end > threshold)
 
 
@@ -129,11 +129,11 @@ def bmn_loss(
     """
     for key in ("start", "end", "iou_map"):
         if key not in targets:
-            raise InputError(f"BMN targets: missing {key!r}; have {sorted(targets)}")
+            raise ValueError(f"BMN targets: missing {key!r}; have {sorted(targets)}")
     conf = outputs["confidence"]
     gt_iou = targets["iou_map"].to(conf.device, conf.dtype)
     if gt_iou.shape != conf[:, 0].shape:
-        raise InputError(
+        raise ShapeError(
             f"iou_map: expected {tuple(conf[:, 0].shape)} like the confidence map, got {tuple(gt_iou.shape)}"
         )
     valid = valid_cells_like(conf)

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.models.localization.tiou import pairwise_tiou
 from vidstruct.registry import MODELS
 
@@ -97,14 +97,14 @@ class RelationHead(nn.Module):
         self, features: torch.Tensor, segments: torch.Tensor, mask: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         if features.ndim != 3 or features.shape[-1] != self.in_dim:
-            raise InputError(f"proposal features: expected [B, P, {self.in_dim}], got {tuple(features.shape)}")
+            raise ShapeError(f"proposal features: expected [B, P, {self.in_dim}], got {tuple(features.shape)}")
         B, P, _ = features.shape
         if segments.shape != (B, P, 2):
-            raise InputError(f"proposal segments: expected [{B}, {P}, 2], got {tuple(segments.shape)}")
+            raise ShapeError(f"proposal segments: expected [{B}, {P}, 2], got {tuple(segments.shape)}")
         if mask is None:
             mask = torch.ones(B, P, dtype=torch.bool, device=features.device)
         elif mask.shape != (B, P):
-            raise InputError(f"proposal mask: expected [{B}, {P}], got {tuple(mask.shape)}")
+            raise ShapeError(f"proposal mask: expected [{B}, {P}], got {tuple(mask.shape)}")
         mask = mask.bool()
         seg = segments.to(features.dtype)
         where = torch.stack([seg[..., 0], seg[..., 1], seg[..., 1] - seg[..., 0]], dim=-1)

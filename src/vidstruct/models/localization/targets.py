@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidstruct.errors import InputError
+from vidstruct.errors import InputError, ShapeError
 from vidstruct.models.localization.tiou import pairwise_tiou
 
 __all__ = [
@@ -77,7 +77,7 @@ def normalize_segments(segments: SegmentsLike, duration_s: float) -> torch.Tenso
         rows = [(s.start_s, s.end_s) if hasattr(s, "start_s") else tuple(s) for s in segments]
         seg = torch.tensor(rows, dtype=torch.float64).reshape(-1, 2) if rows else torch.zeros(0, 2, dtype=torch.float64)
     if seg.ndim != 2 or seg.shape[1] != 2:
-        raise InputError(f"segments: expected [G, 2] (start_s, end_s), got shape {tuple(seg.shape)}")
+        raise ShapeError(f"segments: expected [G, 2] (start_s, end_s), got shape {tuple(seg.shape)}")
     if not torch.isfinite(seg).all():
         raise InputError("segments: start_s / end_s must be finite")
     if (seg[:, 1] < seg[:, 0]).any():
@@ -156,7 +156,7 @@ def bmn_targets_batch(
         for s, dur in videos
     ]
     if not items:
-        raise InputError("bmn_targets_batch: expected at least one video")
+        raise ValueError("bmn_targets_batch: expected at least one video")
     g = max(1, max(it.segments.shape[0] for it in items))
     segs = torch.zeros(len(items), g, 2)
     mask = torch.zeros(len(items), g, dtype=torch.bool)

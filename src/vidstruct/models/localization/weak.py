@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 from vidstruct.registry import MODELS
 
 __all__ = ["WeakCAS", "topk_pool", "weak_cas"]
@@ -82,7 +82,7 @@ class WeakCAS(nn.Module):
         All logits except ``attention`` (a probability).
         """
         if feats.ndim != 3 or feats.shape[1] != self.feat_dim:
-            raise InputError(
+            raise ShapeError(
                 f"weak_cas input: expected snippet features [B, {self.feat_dim}, T], got {tuple(feats.shape)}"
             )
         attention = self.filter(feats).squeeze(1)
@@ -117,7 +117,7 @@ class WeakCAS(nn.Module):
         logits = outputs["video_logits"]
         B = logits.shape[0]
         if labels.shape != (B, self.num_classes):
-            raise InputError(f"video labels: expected multi-hot [{B}, {self.num_classes}], got {tuple(labels.shape)}")
+            raise ShapeError(f"video labels: expected multi-hot [{B}, {self.num_classes}], got {tuple(labels.shape)}")
         labels = labels.to(logits.dtype)
         ones, zeros = torch.ones_like(labels[:, :1]), torch.zeros_like(labels[:, :1])
         base = _soft_ce(outputs["video_logits_base"], torch.cat([labels, ones], dim=1))

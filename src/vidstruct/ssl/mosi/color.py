@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2 import functional as F
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 
 
 class ClipColorJitter:
@@ -54,7 +54,7 @@ class ClipColorJitter:
         All pixels form one image, so they share every random factor and the contrast mean.
         """
         if clip.dim() < 2 or clip.shape[0] != 3 or not clip.is_floating_point():
-            raise InputError(
+            raise ShapeError(
                 f"ClipColorJitter expects a float RGB clip [3, T, H, W], got {clip.dtype} {tuple(clip.shape)}"
             )
         image = clip.reshape(3, 1, -1)

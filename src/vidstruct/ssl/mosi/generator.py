@@ -181,10 +181,10 @@ class MoSIGenerator:
         square = None if self.train else self._square(img, generator, where)  # per clip in training
         indices = list(range(len(self))) if indices is None else [int(i) for i in indices]
         if not indices:
-            raise InputError("mosi generate: indices is empty (give None for all labels)")
+            raise ValueError("mosi generate: indices is empty (give None for all labels)")
         for i in indices:
             if not 0 <= i < len(self):
-                raise InputError(f"mosi label index {i} outside [0, {len(self)})")
+                raise ValueError(f"mosi label index {i} outside [0, {len(self)})")
         speeds = self.label_space.speeds
         clips, positions, sizes, boxes, stills, flips = [], [], [], [], [], []
         for i in indices:

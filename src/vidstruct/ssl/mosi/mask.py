@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vidstruct.errors import ConfigError, InputError
+from vidstruct.errors import ConfigError, ShapeError
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,10 @@ def sample_mask_box(
 def apply_static_mask(clip: torch.Tensor, box: MaskBox, still_index: int) -> torch.Tensor:
     """Clip ``[C, T, H, W]`` whose pixels outside ``box`` all show frame ``still_index`` (a new tensor)."""
     if clip.dim() != 4:
-        raise InputError(f"apply_static_mask expects a clip [C, T, H, W], got shape {tuple(clip.shape)}")
+        raise ShapeError(f"apply_static_mask expects a clip [C, T, H, W], got shape {tuple(clip.shape)}")
     t = clip.shape[1]
     if not 0 <= still_index < t:
-        raise InputError(f"still_index {still_index} outside the clip's {t} frames")
+        raise ValueError(f"still_index {still_index} outside the clip's {t} frames")
     out = clip[:, still_index : still_index + 1].expand_as(clip).clone()
     out[:, :, box.y1 : box.y2, box.x1 : box.x2] = clip[:, :, box.y1 : box.y2, box.x1 : box.x2]
     return out
