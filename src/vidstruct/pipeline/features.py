@@ -104,10 +104,10 @@ def _model_spec_device(backbone: Any) -> tuple[nn.Module, InputSpec, torch.devic
     if isinstance(backbone, nn.Module) and hasattr(backbone, "forward_features"):
         spec = getattr(backbone, "input_spec", None)
         if not isinstance(spec, InputSpec):
-            raise InputError(f"{type(backbone).__name__}: model has no input_spec (InputSpec)")
+            raise TypeError(f"{type(backbone).__name__}: model has no input_spec (InputSpec)")
         param = next(backbone.parameters(), None)
         return backbone.eval(), spec, param.device if param is not None else torch.device("cpu")
-    raise InputError(f"expected a Recognizer or a VideoModel with forward_features, got {type(backbone).__name__}")
+    raise TypeError(f"expected a Recognizer or a VideoModel with forward_features, got {type(backbone).__name__}")
 
 
 # per model: the classifier applied on pooled features (verified once against model(clip)), "forward" when
