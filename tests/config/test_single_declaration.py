@@ -16,7 +16,6 @@ import pydantic
 import pytest
 
 from vidstruct.config import TASKS, load_task_config
-from vidstruct.config.localization import PostprocessSection
 from vidstruct.engine.settings import OptimSettings, TrainSettings
 from vidstruct.errors import ConfigError
 from vidstruct.models.localization.spec import PostprocessSettings
@@ -101,14 +100,22 @@ def _yaml(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def test_localization_postprocess_section_matches_the_chain_settings() -> None:
-    """The localization config's ``postprocess`` section and the chain's :class:`PostprocessSettings` (stored in
-    localizer checkpoints) name the same fields with the same defaults; only ``fusion`` differs on purpose (the
-    config's ``null`` means "by model": ``cas`` for weak_cas, ``snippet`` for BMN)."""
-    chain = {f.name: f for f in dataclasses.fields(PostprocessSettings)}
-    section = PostprocessSection.model_fields
-    assert list(section) == list(chain)
-    defaults = PostprocessSettings()
-    for name, field in section.items():
-        if name != "fusion":
-            assert field.get_default(call_default_factory=True) == getattr(defaults, name), name
+def test_localization_postprocess_section_is_the_chain_settings(tmp_path: Path) -> None:
+    """The localization config's ``postprocess`` section *is* the chain's :class:`PostprocessSettings` (stored in
+    localizer checkpoints); its ranges hold in YAML, unknown keys are refused, and an absent or null ``fusion``
+    means "by model" (``cas`` for weak_cas, ``snippet`` for BMN)."""
+    schema = TASKS["localization"]
+    assert schema.model_fields["postprocess"].annotation is PostprocessSettings
+    path = tmp_path / "loc.yaml"
+    path.write_text(
+        "task: localization\nmodel: {name: bmn}\n"
+        "data: {format: activitynet, features: f, train: {annotations: a.json}}\n"
+    )
+    assert load_task_config(path).cfg.postprocess == PostprocessSettings(fusion="snippet")
+    weak = load_task_config(path, ["model.name=weak_cas", "postprocess.fusion=null"]).cfg.postprocess
+    assert weak.fusion == "cas"
+    for key, bad in [("sigma", 0), ("cas_nms_iou", 1.5), ("max_segments", 0), ("fusion", "both")]:
+        with pytest.raises(ConfigError, match=rf"command line: postprocess\.{key}: "):
+            load_task_config(path, [f"postprocess.{key}={bad}"])
+    with pytest.raises(ConfigError, match=r"unknown key 'postprocess\.sigmaa' \(did you mean 'sigma'"):
+        load_task_config(path, ["postprocess.sigmaa=0.3"])

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vidstruct.config.schema import Strict
 from vidstruct.engine.settings import OptimSettings, TrainSettings
+from vidstruct.models.localization.spec import PostprocessSettings
 
 
 class RelationSection(Strict):
@@ -99,27 +100,6 @@ class LocDataSection(Strict):
     num_workers: int = Field(0, ge=0)
 
 
-class PostprocessSection(Strict):
-    """See :class:`vidstruct.models.localization.spec.PostprocessSettings`."""
-
-    nms: Literal["gaussian", "linear", "hard"] = "gaussian"
-    sigma: float = Field(0.4, gt=0)
-    iou_threshold: float = Field(0.0, ge=0, le=1)
-    low_threshold: float | None = Field(0.5, ge=0, le=1)
-    high_threshold: float | None = Field(0.9, ge=0, le=1)
-    max_proposals: int = Field(100, ge=1)
-    max_segments: int = Field(100, ge=1)
-    fusion: Literal["snippet", "video", "cas", "none"] | None = Field(
-        None, description="default: snippet for bmn, cas for weak_cas"
-    )
-    fusion_top_k: int = Field(2, ge=1)
-    peak_ratio: float = Field(0.5, ge=0, le=1)
-    cas_thresholds: list[float] = Field(default_factory=lambda: [0.025 * i for i in range(1, 20)])
-    class_threshold: float = Field(0.2, ge=0, le=1)
-    video_weight: float = Field(0.2, ge=0)
-    cas_nms_iou: float = Field(0.7, gt=0, le=1)
-
-
 class LocEvalSection(Strict):
     protocol: Literal["anet", "thumos", "epic"] | None = Field(
         None, description="detection tIoU thresholds (default: anet for activitynet/hacs, thumos, epic)"
@@ -135,5 +115,17 @@ class LocalizationExperimentConfig(Strict):
     data: LocDataSection
     optim: OptimSettings = Field(default_factory=lambda: OptimSettings(name="adamw", lr=1e-3, weight_decay=1e-4))
     train: TrainSettings = Field(default_factory=TrainSettings)
-    postprocess: PostprocessSection = Field(default_factory=PostprocessSection)
+    postprocess: PostprocessSettings = Field(default_factory=PostprocessSettings)
     eval: LocEvalSection = Field(default_factory=LocEvalSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fusion_by_model(cls, data: Any) -> Any:
+        """``postprocess.fusion`` absent or null: ``cas`` for weak_cas, ``snippet`` for BMN."""
+        if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+            return data
+        post = data.get("postprocess")
+        if post is None or (isinstance(post, dict) and post.get("fusion") is None):
+            fusion = "cas" if data["model"].get("name") == "weak_cas" else "snippet"
+            data = {**data, "postprocess": {**(post or {}), "fusion": fusion}}
+        return data

@@ -7,6 +7,7 @@ that set it, what was expected and the close matches of an unknown key.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable
@@ -33,11 +34,15 @@ def _type_name(annotation: Any) -> str:
 
 
 def section_fields(cls: Any) -> dict[str, FieldInfo] | None:
-    """The fields of a schema section: a pydantic model or a pydantic dataclass (the engine's settings)."""
+    """The fields of a schema section: a pydantic model, or a dataclass (pydantic's or the standard library's)
+    that pydantic validates (the engine's and the localization chain's settings)."""
     if isinstance(cls, type) and issubclass(cls, BaseModel):
         return dict(cls.model_fields)
     if isinstance(cls, type) and is_pydantic_dataclass(cls):
         return dict(cls.__pydantic_fields__)
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):  # a stdlib dataclass validated by pydantic
+        hints = typing.get_type_hints(cls)
+        return {f.name: FieldInfo(annotation=hints[f.name]) for f in dataclasses.fields(cls)}
     return None
 
 

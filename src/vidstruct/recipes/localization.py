@@ -125,13 +125,12 @@ def localization_data(cfg: LocalizationExperimentConfig) -> LocalizationData:
 
 
 def postprocess_settings(cfg: LocalizationExperimentConfig) -> PostprocessSettings:
-    """:class:`~vidstruct.models.localization.spec.PostprocessSettings` of ``cfg.postprocess``."""
-    values = cfg.postprocess.model_dump()
-    if values["fusion"] is None:
-        values["fusion"] = "cas" if cfg.model.name == "weak_cas" else "snippet"
-    if (values["fusion"] == "cas") != (cfg.model.name == "weak_cas"):
-        raise ConfigError(f"postprocess.fusion: {values['fusion']!r} does not apply to model {cfg.model.name!r}")
-    return PostprocessSettings.from_dict(values)
+    """``cfg.postprocess`` (a :class:`~vidstruct.models.localization.spec.PostprocessSettings`), checked against the
+    model: ``fusion: cas`` is the weak model's own and only fusion."""
+    fusion = cfg.postprocess.fusion
+    if (fusion == "cas") != (cfg.model.name == "weak_cas"):
+        raise ConfigError(f"postprocess.fusion: {fusion!r} does not apply to model {cfg.model.name!r}")
+    return cfg.postprocess
 
 
 def build_localizer(

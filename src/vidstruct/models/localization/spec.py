@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from vidstruct.errors import ConfigError
 
@@ -39,20 +40,24 @@ class PostprocessSettings:
     model's CAS decoding (:func:`vidstruct.eval.localization.decode.decode_cas`).
     """
 
+    # the one declaration of these settings: the localization config's ``postprocess`` section is this class
+    # (pydantic validates it with the ranges below and refuses unknown keys)
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
     nms: Literal["gaussian", "linear", "hard"] = "gaussian"
-    sigma: float = 0.4
-    iou_threshold: float = 0.0
-    low_threshold: float | None = 0.5
-    high_threshold: float | None = 0.9
-    max_proposals: int = 100
-    max_segments: int = 100
+    sigma: Annotated[float, Field(gt=0)] = 0.4
+    iou_threshold: Annotated[float, Field(ge=0, le=1)] = 0.0
+    low_threshold: Annotated[float | None, Field(ge=0, le=1)] = 0.5
+    high_threshold: Annotated[float | None, Field(ge=0, le=1)] = 0.9
+    max_proposals: Annotated[int, Field(ge=1)] = 100
+    max_segments: Annotated[int, Field(ge=1)] = 100
     fusion: Fusion = "snippet"
-    fusion_top_k: int = 2
-    peak_ratio: float = 0.5
+    fusion_top_k: Annotated[int, Field(ge=1)] = 2
+    peak_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
     cas_thresholds: list[float] = field(default_factory=lambda: [0.025 * i for i in range(1, 20)])
-    class_threshold: float = 0.2
-    video_weight: float = 0.2
-    cas_nms_iou: float = 0.7
+    class_threshold: Annotated[float, Field(ge=0, le=1)] = 0.2
+    video_weight: Annotated[float, Field(ge=0)] = 0.2
+    cas_nms_iou: Annotated[float, Field(gt=0, le=1)] = 0.7
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
