@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from vidstruct import __version__
 from vidstruct.atomic import atomic_open
 from vidstruct.errors import CheckpointError
 from vidstruct.models.state_dict import load_checkpoint_into
@@ -40,8 +41,6 @@ _STEP_RE = re.compile(r"^step_(\d+)\.pt$")
 
 def library_versions() -> dict[str, str]:
     """Versions recorded in every checkpoint."""
-    from vidstruct import __version__
-
     return {"vidstruct": str(__version__), "torch": str(torch.__version__), "python": platform.python_version()}
 
 

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: `vidstruct --help` imports every command module (see train.py)
     from vidstruct.config import check_model_kwargs, compose, load_task_config, to_yaml
 
     if args.schema == "none":

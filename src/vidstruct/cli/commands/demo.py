@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: `vidstruct --help` imports every command module (see train.py)
     from vidstruct.cli.output import print_json
     from vidstruct.recipes.demo import run_demo
 

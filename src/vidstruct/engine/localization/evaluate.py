@@ -26,7 +26,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from vidstruct.data.localization import collate_localization
 from vidstruct.eval.localization.chain import Localization, decode_item, merge_items
+from vidstruct.eval.temporal import evaluate_detection, evaluate_proposals, load_ground_truth, load_submission
+from vidstruct.eval.temporal.formats import submission_entries
 from vidstruct.models.localization.run import run_model
 from vidstruct.models.localization.spec import PostprocessSettings
 
@@ -43,8 +46,6 @@ def localize_dataset(
     batch_size: int = 16,
 ) -> dict[str, Localization]:
     """Video id → :class:`Localization` (seconds of the video) for every video of ``dataset``."""
-    from vidstruct.data.localization import collate_localization
-
     parts: dict[str, list[Localization]] = {}
     durations: dict[str, float] = {}
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_localization)
@@ -92,9 +93,6 @@ def localization_metrics(
     detections: bool = True,
 ) -> dict[str, float]:
     """AR@1 / AR@10 / AR@100 / AUC of the proposals and mAP@0.5 / average mAP of the detections (module doc)."""
-    from vidstruct.eval.temporal import evaluate_detection, evaluate_proposals, load_ground_truth, load_submission
-    from vidstruct.eval.temporal.formats import submission_entries
-
     gt = load_ground_truth(ground_truth_doc(videos), subset=None, duration_tolerance=1e9)
     props = {vid: submission_entries(r.proposals[:, :2], r.proposals[:, 2]) for vid, r in results.items()}
     pr = evaluate_proposals(gt, load_submission({"results": props}, require_label=False), max_avg_nr_proposals=100)
