@@ -9,6 +9,7 @@ numeric field without a decision, fails here.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ import pydantic
 import pytest
 
 from vidstruct.config import TASKS, load_task_config
+from vidstruct.config.mosi import MoSISection
 from vidstruct.engine.settings import OptimSettings, TrainSettings
 from vidstruct.errors import ConfigError
 from vidstruct.models.localization.spec import PostprocessSettings
+from vidstruct.ssl.mosi import ClipColorJitter, MoSIGenerator, MotionLabelSpace
 
 SETTINGS = {"optim": OptimSettings, "train": TrainSettings}
 
@@ -119,3 +122,21 @@ def test_localization_postprocess_section_is_the_chain_settings(tmp_path: Path) 
             load_task_config(path, [f"postprocess.{key}={bad}"])
     with pytest.raises(ConfigError, match=r"unknown key 'postprocess\.sigmaa' \(did you mean 'sigma'"):
         load_task_config(path, ["postprocess.sigmaa=0.3"])
+
+
+def test_mosi_section_defaults_are_the_generators() -> None:
+    """The ``mosi`` section maps onto explicit arguments of :class:`MoSIGenerator`, :class:`MotionLabelSpace` and
+    :class:`ClipColorJitter` (the recipe passes them by name); a default changed on one side only fails here."""
+    section = MoSISection()
+    targets = {
+        MoSIGenerator: {"color_jitter", "label_space", "mean", "std", "train"},  # built by the recipe
+        MotionLabelSpace: {"mode"},  # the section's label_mode
+        ClipColorJitter: set(),
+    }
+    for cls, recipe_made in targets.items():
+        for name, param in inspect.signature(cls).parameters.items():
+            if name in recipe_made:
+                continue
+            owner = section.color_jitter if cls is ClipColorJitter else section
+            assert getattr(owner, name) == param.default, f"{cls.__name__}.{name}"
+    assert section.label_mode == inspect.signature(MotionLabelSpace).parameters["mode"].default
