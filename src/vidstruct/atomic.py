@@ -11,7 +11,14 @@ outputs) goes through this module. The recipe is the same everywhere:
 3. ``os.replace`` it onto the destination, then ``fsync`` the folder so the
    rename itself survives a crash (where the platform allows it);
 4. on any error (including ``KeyboardInterrupt``) remove the temporary file and
-   re-raise: nothing is left behind and the old file is untouched.
+   re-raise: nothing is left behind and the old file is untouched. A file-system
+   error on the temporary file is re-raised naming the destination (the path the
+   user asked for), not the temporary name.
+
+A destination that exists and is not a regular file (``/dev/null``, a named pipe,
+a terminal) is written in place: renaming a file onto it would replace the device
+node (as root) instead of writing to it, and such targets have no half-written
+state to protect.
 
 Use :func:`atomic_open` for code that writes to a file object, :func:`atomic_path`
 for libraries that insist on writing to a path (ONNX export, PyAV muxing, PIL),
@@ -23,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,6 +71,23 @@ def _commit(tmp: Path, path: Path) -> None:
     fsync_dir(path.parent)
 
 
+def _is_special(path: Path) -> bool:
+    """True when ``path`` exists and is neither a regular file nor a folder (a device, FIFO, socket)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _name_destination(exc: OSError, tmp: Path, path: Path) -> None:
+    """Make an error about the temporary file name the destination instead."""
+    for attr in ("filename", "filename2"):
+        value = getattr(exc, attr, None)
+        if value is not None and os.fsdecode(value) == str(tmp):
+            setattr(exc, attr, str(path))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a unique temporary path beside ``path``; on success it is fsynced and renamed onto ``path``.
@@ -72,6 +97,9 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     format from it (PyAV's muxer, PIL). The parent folder is created if needed.
     """
     path = Path(path)
+    if _is_special(path):
+        yield path
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     keep = path.suffix if suffix is None else suffix
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{keep}", dir=path.parent)
@@ -82,8 +110,10 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         _commit(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _name_destination(exc, tmp, path)
         raise
 
 
@@ -97,17 +127,24 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
     if mode not in ("w", "wb", "wt"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
+    text = "b" not in mode
+    kwargs: dict[str, Any] = {"encoding": encoding or "utf-8", "newline": ""} if text else {}
+    if _is_special(path):
+        with open(path, mode, **kwargs) as fh:
+            yield fh
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path)
     try:
-        text = "b" not in mode
-        with open(tmp, mode, encoding=(encoding or "utf-8") if text else None, newline="" if text else None) as fh:
+        with open(tmp, mode, **kwargs) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         _commit(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _name_destination(exc, tmp, path)
         raise
 
 

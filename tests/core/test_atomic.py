@@ -73,3 +73,21 @@ def test_callable_writer_and_concurrent_writers_use_distinct_temps(tmp_path: Pat
 def test_rejects_append_mode(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mode"), atomic_open(tmp_path / "x", "a"):
         pass
+
+
+def test_special_files_are_written_in_place_not_replaced() -> None:
+    devnull = Path("/dev/null")
+    before = devnull.stat()
+    write_text_atomic(devnull, "discarded\n")
+    with atomic_path(devnull) as tmp:
+        assert tmp == devnull
+        tmp.write_bytes(b"x")
+    after = devnull.stat()
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+
+
+def test_error_names_the_destination_not_the_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    with pytest.raises(OSError) as info, atomic_path(target) as tmp:
+        raise FileNotFoundError(2, "No such file or directory", str(tmp))
+    assert info.value.filename == str(target)
