@@ -3,6 +3,7 @@
 Layout of a feature directory ``DIR``::
 
     DIR/manifest.json
+    DIR/manifest.journal.jsonl  videos recorded since manifest.json was last written (see below)
     DIR/<video_id>.npy          float32 [num_snippets, feature_dim]   (time-major)
     DIR/<video_id>.probs.npy    float32 [num_snippets, num_classes]   (softmax probabilities; optional)
 
@@ -22,9 +23,14 @@ Layout of a feature directory ``DIR``::
 Snippet ``i`` covers ``[i * stride_s, i * stride_s + window_s]`` seconds of the video (clipped to the
 duration); its centre is ``min(i * stride_s + window_s / 2, duration_s)``.
 
+A run that adds videos one at a time records each in the journal beside ``manifest.json`` (one JSON line,
+fsynced) and folds it into ``manifest.json`` now and then; readers see both (:func:`read_manifest`). The
+manifest and its journal live in :mod:`vidstruct.data.feature_manifest`; their names are re-exported here.
+
 Readers use :class:`FeatureStore`; writers (``vidstruct.pipeline.features``) use :func:`new_manifest`,
-:func:`write_manifest` and :func:`save_array_atomic` so that an interrupted run never leaves a half-written
-file behind a manifest entry.
+:func:`compact_manifest`, :class:`ManifestJournal` (or :func:`write_manifest` for a whole manifest) and
+:func:`save_array_atomic`, feature files first and their record after, so that an interrupted run never
+leaves a manifest entry pointing at a half-written file.
 """
 
 from __future__ import annotations
@@ -33,21 +39,46 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vidstruct.errors import VidstructError
+from vidstruct.atomic import write_bytes_atomic
+from vidstruct.data.feature_manifest import (
+    FORMAT,
+    JOURNAL_NAME,
+    MANIFEST_NAME,
+    FeatureStoreError,
+    ManifestJournal,
+    compact_manifest,
+    new_manifest,
+    read_manifest,
+    validate_manifest,
+    write_manifest,
+)
 
-FORMAT = "vidstruct.features/1"
-MANIFEST_NAME = "manifest.json"
-
-
-class FeatureStoreError(VidstructError):
-    """A feature directory / manifest / feature file is missing or malformed."""
+__all__ = [
+    "FORMAT",
+    "JOURNAL_NAME",
+    "MANIFEST_NAME",
+    "FeatureStore",
+    "FeatureStoreError",
+    "ManifestJournal",
+    "VideoFeatures",
+    "compact_manifest",
+    "compute_config_hash",
+    "new_manifest",
+    "num_snippets_for",
+    "read_manifest",
+    "rescale_features",
+    "save_array_atomic",
+    "snippet_bounds_s",
+    "snippet_centers_s",
+    "validate_manifest",
+    "write_manifest",
+]
 
 
 @dataclass(frozen=True)
@@ -164,127 +195,10 @@ def compute_config_hash(backbone_sha256: str, window_s: float, stride_s: float, 
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def new_manifest(
-    *,
-    checkpoint: str | os.PathLike,
-    sha256: str,
-    model: str,
-    config_hash: str,
-    window_s: float,
-    stride_s: float,
-    feature_dim: int,
-    classes: list[str] | None,
-) -> dict[str, Any]:
-    """An empty manifest (no videos) for a feature directory."""
-    return {
-        "format": FORMAT,
-        "backbone": {"checkpoint": str(Path(checkpoint).resolve()), "sha256": sha256, "model": model},
-        "config_hash": config_hash,
-        "window_s": float(window_s),
-        "stride_s": float(stride_s),
-        "feature_dim": int(feature_dim),
-        "classes": list(classes) if classes is not None else None,
-        "videos": {},
-        "failed": {},
-    }
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def save_array_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write ``array`` as float32 ``.npy`` at ``path`` via a temp file + ``os.replace`` (never half-written)."""
+    """Write ``array`` as float32 ``.npy`` at ``path`` atomically (:mod:`vidstruct.atomic`: never half-written)."""
     arr = np.ascontiguousarray(array, dtype=np.float32)
-    _atomic_write_bytes(Path(path), lambda fh: np.save(fh, arr, allow_pickle=False))
-
-
-def write_manifest(directory: str | os.PathLike, manifest: dict[str, Any]) -> Path:
-    """Atomically (temp + ``os.replace``) write ``DIR/manifest.json``; returns its path."""
-    path = Path(directory) / MANIFEST_NAME
-    text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
-    _atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
-    return path
-
-
-def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
-    """Read and validate ``DIR/manifest.json`` (raises :class:`FeatureStoreError` naming the file / field)."""
-    path = Path(directory) / MANIFEST_NAME
-    if not Path(directory).is_dir():
-        raise FeatureStoreError(f"{directory}: feature directory does not exist")
-    if not path.is_file():
-        raise FeatureStoreError(f"{path}: no manifest.json (not a feature directory written by extract-features)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FeatureStoreError(f"{path}: not valid JSON ({exc})") from None
-    validate_manifest(manifest, path)
-    return manifest
-
-
-def _need(cond: bool, where: Path | str, field: str, expected: str, got: Any = None) -> None:
-    if not cond:
-        suffix = f", got {got!r}" if got is not None else ""
-        raise FeatureStoreError(f"{where}: field {field!r} must be {expected}{suffix}")
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def validate_manifest(manifest: Any, where: Path | str = MANIFEST_NAME) -> None:
-    """Check the structure of a ``vidstruct.features/1`` manifest; raises :class:`FeatureStoreError`."""
-    _need(isinstance(manifest, dict), where, "<root>", "a JSON object", type(manifest).__name__)
-    fmt = manifest.get("format")
-    if fmt != FORMAT:
-        raise FeatureStoreError(f"{where}: field 'format' must be {FORMAT!r}, got {fmt!r}")
-    bb = manifest.get("backbone")
-    _need(isinstance(bb, dict), where, "backbone", "an object with checkpoint / sha256 / model", bb)
-    for key in ("checkpoint", "sha256", "model"):
-        _need(isinstance(bb.get(key), str), where, f"backbone.{key}", "a string", bb.get(key))
-    _need(isinstance(manifest.get("config_hash"), str), where, "config_hash", "a string", manifest.get("config_hash"))
-    for key in ("window_s", "stride_s"):
-        v = manifest.get(key)
-        _need(_is_num(v) and v > 0, where, key, "a positive number", v)
-    fd = manifest.get("feature_dim")
-    _need(isinstance(fd, int) and not isinstance(fd, bool) and fd > 0, where, "feature_dim", "a positive int", fd)
-    classes = manifest.get("classes")
-    _need(
-        classes is None or (isinstance(classes, list) and all(isinstance(c, str) for c in classes)),
-        where,
-        "classes",
-        "null or a list of strings",
-        classes,
-    )
-    videos = manifest.get("videos")
-    _need(isinstance(videos, dict), where, "videos", "an object {video_id: entry}", videos)
-    for vid, entry in videos.items():
-        f = f"videos.{vid}"
-        _need(isinstance(entry, dict), where, f, "an object", entry)
-        _need(isinstance(entry.get("features"), str), where, f"{f}.features", "a file name", entry.get("features"))
-        probs = entry.get("probs")
-        _need(probs is None or isinstance(probs, str), where, f"{f}.probs", "null or a file name", probs)
-        n = entry.get("num_snippets")
-        _need(isinstance(n, int) and not isinstance(n, bool) and n > 0, where, f"{f}.num_snippets", "int > 0", n)
-        d = entry.get("duration_s")
-        _need(_is_num(d) and d > 0, where, f"{f}.duration_s", "a positive number", d)
-        fps = entry.get("video_fps")
-        _need(fps is None or (_is_num(fps) and fps > 0), where, f"{f}.video_fps", "null or a positive number", fps)
-    failed = manifest.get("failed", {})
-    _need(isinstance(failed, dict), where, "failed", "an object {video_id: message}", failed)
+    write_bytes_atomic(path, lambda fh: np.save(fh, arr, allow_pickle=False))
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -293,8 +207,9 @@ def validate_manifest(manifest: Any, where: Path | str = MANIFEST_NAME) -> None:
 class FeatureStore:
     """Read access to a feature directory written by ``vidstruct extract-features``.
 
-    ``FeatureStore(path)`` validates ``manifest.json`` immediately; :meth:`load` validates each feature file
-    (shape, dtype, snippet count) when it is read.
+    ``FeatureStore(path)`` reads and validates the manifest (``manifest.json`` and its journal) immediately;
+    :meth:`load` validates each feature file (shape, dtype, snippet count) when it is read. The store is a
+    snapshot: videos recorded after it was opened are not seen.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
