@@ -17,13 +17,12 @@ import yaml
 from lockit import bmn_config, write_synthetic_store
 
 from vidstruct.cli.main import main
-from vidstruct.config import ComposedConfig, validate
-from vidstruct.engine.localization.config import LocalizationExperimentConfig
+from vidstruct.config import ComposedConfig, LocalizationExperimentConfig, validate
 from vidstruct.engine.localization.evaluate import evaluate_localizer
-from vidstruct.engine.localization.recipe import build_localizer, localization_data, postprocess_settings
 from vidstruct.eval.temporal import protocol_thresholds
 from vidstruct.models.localization.checkpoint import load_localizer
 from vidstruct.models.localization.spec import class_map
+from vidstruct.recipes.localization import build_localizer, localization_data, postprocess_settings
 
 MIN_AR100, MIN_AUC, MIN_AVG_MAP = 0.85, 75.0, 0.5
 

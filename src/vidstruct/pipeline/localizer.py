@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vidstruct.device import resolve_device
 from vidstruct.errors import CheckpointError, InputError
 from vidstruct.models.checkpoint import sha256_file
 from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer
@@ -126,9 +127,7 @@ class Localizer:
         batch_size: int = 8,
     ) -> Localizer:
         """Load ``localizer_ckpt`` (file or run directory) and its backbone (see :func:`resolve_backbone`)."""
-        from vidstruct.pipeline.recognizer import pick_device
-
-        dev = pick_device(device)
+        dev = resolve_device(device)
         bundle = load_localizer(localizer_ckpt, device=dev)
         path = resolve_backbone(bundle.features, backbone, force=force)
         return cls(bundle, Recognizer.from_checkpoint(path, device=str(dev)), batch_size=batch_size)
