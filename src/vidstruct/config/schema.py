@@ -2,7 +2,7 @@
 
 Sections:
 - ``model``: ``name`` of a registered model plus that builder's keyword
-  arguments (checked against its signature by :func:`resolve_model_kwargs`);
+  arguments (checked against its signature by :func:`~vidstruct.config.tasks.check_model_kwargs`);
 - ``data``: datasets, clip sampling and transforms;
 - ``optim``: optimizer and learning-rate schedule (:class:`~vidstruct.engine.settings.OptimSettings`);
 - ``train``: loop settings (steps, batch, AMP, checkpoints, regularization;
