@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vidstruct.data.tiou import pairwise_tiou
 from vidstruct.errors import ConfigError, ShapeError
 from vidstruct.eval.localization.decode import decode_bmn
 from vidstruct.models import MODELS
 from vidstruct.models.localization.targets import bmn_targets_batch
-from vidstruct.models.localization.tiou import pairwise_tiou
 
 SMALL = {"hidden_dim_1d": 16, "hidden_dim_2d": 8, "hidden_dim_3d": 16, "num_sample": 8}
 

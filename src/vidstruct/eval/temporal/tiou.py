@@ -1,6 +1,6 @@
 """Temporal intersection over union (tIoU) of ``[start, end]`` segments in seconds, on numpy arrays.
 
-Thin numpy entries (float64) to the one implementation, :mod:`vidstruct.models.localization.tiou`,
+Thin numpy entries (float64) to the one implementation, :mod:`vidstruct.data.tiou`,
 whose arithmetic follows the ActivityNet evaluation toolkit operation by
 operation (so threshold comparisons agree bit for bit)::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidstruct.models.localization import tiou as _tiou
+from vidstruct.data import tiou as _tiou
 
 __all__ = ["paired_tiou", "pairwise_tiou"]
 

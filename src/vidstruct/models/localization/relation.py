@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidstruct.data.tiou import pairwise_tiou
 from vidstruct.errors import InputError, ShapeError
-from vidstruct.models.localization.tiou import pairwise_tiou
 from vidstruct.registry import MODELS
 
 __all__ = [

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidstruct.data.tiou import pairwise_tiou
 from vidstruct.errors import InputError, ShapeError
-from vidstruct.models.localization.tiou import pairwise_tiou
 
 __all__ = [
     "BMNTargets",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vidstruct.data.tiou import paired_tiou, pairwise_tiou
 from vidstruct.eval.temporal.tiou import paired_tiou as np_paired
 from vidstruct.eval.temporal.tiou import pairwise_tiou as np_pairwise
-from vidstruct.models.localization.tiou import paired_tiou, pairwise_tiou
 
 
 def test_pairwise_tiou_by_hand() -> None:
