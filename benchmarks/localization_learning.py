@@ -8,15 +8,18 @@ One command runs the whole chain with the ``vidstruct`` CLI (each command is pri
 2. ``vidstruct synth --task localize``: untrimmed 8 s videos with several actions each (~80/20 split);
 3. ``vidstruct extract-features``: 0.64 s snippets every 0.16 s (features + backbone class probabilities);
 4. ``vidstruct train`` of ``configs/localization/synth_bmn.yaml`` (BMN), ``synth_bmn_relation.yaml``
-   (BMN + relation encoding, joint) and ``synth_weak.yaml`` (weakly supervised CAS, video labels only);
+   (BMN + relation encoding, joint) and ``synth_weak.yaml`` (weakly supervised CAS, video labels only), once per
+   seed of ``--seeds`` (``train.seed``: initial weights and data order; default 0,1,2). The backbone and the
+   extracted features are the same for every seed, so the spread is that of localizer training only;
 5. each ``RUN/localizer.pt`` is loaded and run over the held-out videos by the same chain as
    ``vidstruct localize`` (:func:`vidstruct.engine.localization.evaluate.localize_dataset`); the
    ActivityNet submission files are written and scored against the synthetic ground truth file with
    :mod:`vidstruct.eval.temporal` (equal to the official toolkit): AR@100 and AUC (proposals, tIoU
    0.5:0.05:0.95), mAP@0.5 and average mAP (detections, tIoU 0.5:0.05:0.95).
 
-Rows also show an untrained BMN (same chain, random weights: the baseline every trained row is
-compared with) and, to say what limits the mAP, each model's ``oracle-class`` average mAP: its
+Rows show mean ± sd over the seeds, then the average mAP per seed and the paired gain of relation encoding
+over BMN alone (mean ± sd, seeds won). Rows also show an untrained BMN (same chain, random weights of each
+seed: the baseline every trained row is compared with) and, to say what limits the mAP, each model's ``oracle-class`` average mAP: its
 proposals labelled with the class of their best-matching ground truth (localization quality only),
 plus the backbone's top-1 on held-out snippets inside actions (classification quality).
 
@@ -32,6 +35,7 @@ import json
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -48,6 +52,9 @@ CONFIGS = {
 }
 BACKBONE_CONFIG = ROOT / "configs/recognition/synth_r2plus1d_tiny.yaml"
 WINDOW_S, STRIDE_S = 0.64, 0.16
+UNTRAINED = "BMN, untrained (baseline)"
+MODELS = (UNTRAINED, *CONFIGS)  # rows of the tables
+METRICS = ("AR@100", "AUC", "mAP@0.5", "average_mAP", "oracle_avg_mAP")
 COMMANDS: list[tuple[str, float | None, bool]] = []  # (command, seconds, reused from an earlier run)
 STAGES: dict[str, float] = {}  # command -> seconds, kept in WORK/stages.json across reruns
 STAGES_FILE: list[Path] = []
@@ -213,7 +220,7 @@ def evaluate_files(gt_file: Path, proposals: Path, detections: Path | None, orac
     return row
 
 
-def score_localizer(name: str, bundle: Any, val: Any, work: Path, gt_file: Path) -> dict[str, float]:
+def score_localizer(name: str, bundle: Any, val: Any, work: Path, gt_file: Path, seed: int = 0) -> dict[str, float]:
     from vidstruct.engine.localization.evaluate import localize_dataset
     from vidstruct.eval.temporal import write_anet_submission
     from vidstruct.eval.temporal.formats import submission_entries
@@ -223,6 +230,7 @@ def score_localizer(name: str, bundle: Any, val: Any, work: Path, gt_file: Path)
         name.split(" ")[0].lower()
         + ("_rel" if "relation" in name else "")
         + ("_untrained" if "untrained" in name else "")
+        + f"_seed{seed}"
     )
     out = work / "submissions"
     out.mkdir(exist_ok=True)
@@ -240,6 +248,12 @@ def score_localizer(name: str, bundle: Any, val: Any, work: Path, gt_file: Path)
         write_anet_submission(dets, entries)
     write_anet_submission(out / f"{slug}_oracle.json", oracle_labels(results, val.videos))
     return evaluate_files(gt_file, out / f"{slug}_proposals.json", dets, out / f"{slug}_oracle.json")
+
+
+def mean_sd(values: list[float], scale: float = 100) -> str:
+    """``"mean ± sd"`` of ``values`` x ``scale`` (sample standard deviation; ``± -`` for one value)."""
+    sd = f"{scale * statistics.stdev(values):.1f}" if len(values) > 1 else "-"
+    return f"{scale * statistics.fmean(values):.1f} ± {sd}"
 
 
 def explain(rows: dict[str, dict[str, float]], top1: float, source: str) -> list[str]:
@@ -283,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classify-videos", type=int, default=400)
     parser.add_argument("--backbone-steps", type=int, default=1500, help="as in the recognition config")
     parser.add_argument("--loc-steps", type=int, default=300)
+    parser.add_argument(
+        "--seeds",
+        help="comma-separated localizer training seeds (train.seed; default 0,1,2, --quick: 0); the "
+        "backbone and the features stay the same for every seed",
+    )
     parser.add_argument("--workers", type=int, default=2, help="feature extraction processes")
     parser.add_argument("--quick", action="store_true", help="small run: 60 videos, 120 backbone / 100 localizer steps")
     parser.add_argument("--device", default="cpu", help="device of every stage: cpu, auto (CUDA when present), cuda")
@@ -297,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.num_videos, args.classify_videos, args.backbone_steps, args.loc_steps = 60, 120, 120, 100
+    seeds = [int(x) for x in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     STAGES_FILE.append(work / "stages.json")
@@ -322,15 +342,16 @@ def main(argv: list[str] | None = None) -> int:
             log=work / "features.log",
         )  # fmt: skip
     features = work / ("feats" if args.source == "features" else "features")
-    runs = {}
-    for name, config in CONFIGS.items():
-        run = work / ("run_" + config.stem)
-        vidstruct(
-            "train", str(config), *localizer_overrides(work, args, config), "--out", str(run),
-            log=work / f"{run.name}.log", done=(run / "localizer.pt").is_file(),
-            stamp=work / f"{run.name}.sha256", inputs=[features / "manifest.json"], clear=run,
-        )  # fmt: skip
-        runs[name] = run
+    runs: dict[tuple[str, int], Path] = {}
+    for seed in seeds:
+        for name, config in CONFIGS.items():
+            run = work / f"run_{config.stem}_seed{seed}"
+            vidstruct(
+                "train", str(config), *localizer_overrides(work, args, config), f"train.seed={seed}", "--out", str(run),
+                log=work / f"{run.name}.log", done=(run / "localizer.pt").is_file(),
+                stamp=work / f"{run.name}.sha256", inputs=[features / "manifest.json"], clear=run,
+            )  # fmt: skip
+            runs[(name, seed)] = run
 
     import torch
 
@@ -343,14 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     cfg, _ = load_config(CONFIGS["BMN"], localizer_overrides(work, args, CONFIGS["BMN"]), LocalizationExperimentConfig)
     data = localization_data(cfg)
     gt_file = loc_data / "annotations.json"
-    rows: dict[str, dict[str, float]] = {}
-    torch.manual_seed(0)
-    untrained, kwargs = build_localizer(cfg, data.store.feature_dim, len(data.classes))
-    bundle = load_localizer(runs["BMN"])
-    bundle.model = untrained.eval()
-    rows["BMN, untrained (baseline)"] = score_localizer("BMN untrained", bundle, data.val, work, gt_file)
-    for name, run in runs.items():
-        rows[name] = score_localizer(name, load_localizer(run), data.val, work, gt_file)
+    per_seed: dict[int, dict[str, dict[str, float]]] = {}
+    for seed in seeds:
+        rows: dict[str, dict[str, float]] = {}
+        torch.manual_seed(seed)
+        untrained, kwargs = build_localizer(cfg, data.store.feature_dim, len(data.classes))
+        bundle = load_localizer(runs[("BMN", seed)])
+        bundle.model = untrained.eval()
+        rows[UNTRAINED] = score_localizer("BMN untrained", bundle, data.val, work, gt_file, seed)
+        for name in CONFIGS:
+            rows[name] = score_localizer(name, load_localizer(runs[(name, seed)]), data.val, work, gt_file, seed)
+        per_seed[seed] = rows
     top1 = snippet_top1(work, data.store, data.val.videos, data.classes)
 
     n_seg = sum(len(v.segments) for v in data.val.videos)
@@ -373,16 +397,36 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "metrics on held-out videos via vidstruct.eval.temporal (ActivityNet protocol, tIoU 0.5:0.05:0.95); "
         "AR and mAP in %, AUC in % of the AR-AN square; ratio = average mAP / the untrained baseline's",
+        f"localizer training seeds (train.seed; the untrained baseline's weights too): {', '.join(map(str, seeds))}; "
+        "the features (one backbone, one extraction) are the same for every seed; mean ± sd over seeds",
         "",
-        f"{'model':<28}{'AR@100':>8}{'AUC':>8}{'mAP@0.5':>9}{'avg mAP':>9}{'ratio':>7}{'oracle-class avg mAP':>22}",
+        f"{'model':<28}{'AR@100':>14}{'AUC':>14}{'mAP@0.5':>14}{'avg mAP':>14}{'ratio':>7}{'oracle-class avg mAP':>22}",
     ]
-    base = rows["BMN, untrained (baseline)"]["average_mAP"]
-    for name, r in rows.items():
-        ratio = r["average_mAP"] / base if base > 0 else float("inf")
+    mean = {name: {k: statistics.fmean(per_seed[s][name][k] for s in seeds) for k in METRICS} for name in MODELS}
+    for name in MODELS:
+        base = mean[UNTRAINED]["average_mAP"]
+        ratio = mean[name]["average_mAP"] / base if base > 0 else float("inf")
+        cells = {k: mean_sd([per_seed[s][name][k] for s in seeds], 1 if k == "AUC" else 100) for k in METRICS}
         lines.append(
-            f"{name:<28}{100 * r['AR@100']:>8.1f}{r['AUC']:>8.1f}{100 * r['mAP@0.5']:>9.1f}"
-            f"{100 * r['average_mAP']:>9.1f}{ratio:>6.1f}x{100 * r['oracle_avg_mAP']:>22.1f}"
+            f"{name:<28}{cells['AR@100']:>14}{cells['AUC']:>14}{cells['mAP@0.5']:>14}{cells['average_mAP']:>14}"
+            f"{ratio:>6.1f}x{cells['oracle_avg_mAP']:>22}"
         )
+    lines += ["", "average mAP per seed (gain: BMN + relation - BMN, paired by seed):", ""]
+    lines.append(f"{'seed':>4}" + "".join(f"{name[:26]:>28}" for name in MODELS) + f"{'gain (pts)':>12}")
+    gains = []
+    for s in seeds:
+        r = per_seed[s]
+        gains.append(r["BMN + relation"]["average_mAP"] - r["BMN"]["average_mAP"])
+        lines.append(
+            f"{s:>4}" + "".join(f"{100 * r[n]['average_mAP']:>28.1f}" for n in MODELS) + f"{100 * gains[-1]:>+12.1f}"
+        )
+    ar_gains = [per_seed[s]["BMN + relation"]["AR@100"] - per_seed[s]["BMN"]["AR@100"] for s in seeds]
+    lines += [
+        "",
+        f"relation encoding over BMN alone, paired by seed: average mAP {mean_sd(gains, 100)} points (better on "
+        f"{sum(g > 0 for g in gains)} of {len(seeds)} seeds), AR@100 {mean_sd(ar_gains, 100)} points",
+    ]
+    rows = mean
     lines += [
         "",
         *explain(rows, top1, args.source),
@@ -395,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print("\n" + text)
     (work / "result.txt").write_text(text + "\n")
-    (work / "result.json").write_text(json.dumps(rows, indent=2))
+    (work / "result.json").write_text(json.dumps({str(s): per_seed[s] for s in seeds}, indent=2))
     return 0
 
 
