@@ -19,9 +19,9 @@ One command runs the whole chain with the ``vidstruct`` CLI (each command is pri
 
 Rows show mean ± sd over the seeds, then the average mAP per seed and the paired gain of relation encoding
 over BMN alone (mean ± sd, seeds won). Rows also show an untrained BMN (same chain, random weights of each
-seed: the baseline every trained row is compared with) and, to say what limits the mAP, each model's ``oracle-class`` average mAP: its
-proposals labelled with the class of their best-matching ground truth (localization quality only),
-plus the backbone's top-1 on held-out snippets inside actions (classification quality).
+seed: the baseline every trained row is compared with) and, to say what limits the mAP, each model's
+``oracle-class`` average mAP: its proposals labelled with the class of their best-matching ground truth
+(localization quality only), plus the backbone's top-1 on held-out snippets inside actions (classification quality).
 
 ``--quick``: a smaller, faster run (for smoke tests). Outputs go to ``--work`` (default
 ``bench_out/localization``); finished stages are reused when rerun (delete the folder to start over).
