@@ -152,16 +152,16 @@ def test_decoding_is_streamed_with_memory_bounded_by_the_window(
     tmp_path: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 6 s video gives 12 snippets x 4 frames, but at most 2 windows (window / stride) are held at once."""
-    import vidstruct.io
+    import vidstruct.pipeline.features
 
     streams = []
-    real = vidstruct.io.iter_windows
+    real = vidstruct.pipeline.features.iter_windows
 
     def spy(*args, **kwargs):
         streams.append(real(*args, **kwargs))
         return streams[-1]
 
-    monkeypatch.setattr(vidstruct.io, "iter_windows", spy)
+    monkeypatch.setattr(vidstruct.pipeline.features, "iter_windows", spy)
     model, _ = load_model_checkpoint(checkpoint)
     video = moving_video(tmp_path / "long.mp4", 6.0, seed=5)
     out = snippet_features(model, video, window_s=1.0, stride_s=0.5, batch_size=2)

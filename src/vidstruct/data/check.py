@@ -5,20 +5,20 @@ check opens the video, builds its frame index and decodes every frame of the
 record's segment (``mode="full"``; nothing is converted to RGB) or only the
 first, middle and last frame (``mode="quick"``). A file that crashes a worker
 process outright is re-checked alone in a fresh process and reported as
-"decoder process crashed" instead of taking the whole check down.
+"decoder process crashed (killed by SIGSEGV)" instead of taking the whole check
+down (:func:`vidstruct.data.procpool.map_surviving`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 from collections.abc import Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from vidstruct.data.dataset import segment_frames
+from vidstruct.data.procpool import WorkerDied, map_surviving
 from vidstruct.errors import VidstructError
 from vidstruct.io.errors import VideoDecodeError
 from vidstruct.io.reader import VideoReader
@@ -92,26 +92,10 @@ def iter_check(
         for job in jobs:
             yield _check_job(job)
         return
-    unfinished: list[tuple[Any, int, str, Mode]] = []
-    yield from _run_pool(jobs, workers, unfinished)
-    for job in sorted(unfinished, key=lambda j: j[1]):  # the pool broke (a worker died): isolate each record
-        crashed: list[tuple[Any, int, str, Mode]] = []
-        yield from _run_pool([job], 1, crashed)
-        for record, i, split_name, _ in crashed:
+    for (record, i, split_name, _), result in map_surviving(_check_job, jobs, workers=min(workers, max(1, len(jobs)))):
+        if isinstance(result, WorkerDied):
             path = str(getattr(record, "path", ""))
-            yield CheckResult(split_name, i, path, False, error="DecoderCrash", reason="decoder process crashed")
-
-
-def _run_pool(
-    jobs: list[tuple[Any, int, str, Mode]], workers: int, unfinished: list[tuple[Any, int, str, Mode]]
-) -> Iterator[CheckResult]:
-    """Run ``jobs`` in a process pool, yielding results; jobs lost to a dead worker go to ``unfinished``."""
-    with cf.ProcessPoolExecutor(max_workers=min(workers, max(1, len(jobs)))) as pool:
-        futures = {pool.submit(_check_job, job): job for job in jobs}
-        for future in cf.as_completed(futures):
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                unfinished.append(futures[future])
-                continue
+            reason = f"decoder process crashed ({result.reason})"
+            yield CheckResult(split_name, i, path, False, error="DecoderCrash", reason=reason)
+        else:
             yield result

@@ -16,17 +16,25 @@ one instant plus one batch of clips, whatever the video length.
 :func:`extract_features` runs that over a list of videos into a feature directory (format
 ``vidstruct.features/1``): resumable (videos already done under the same config hash are skipped),
 one bad video is recorded in the manifest's ``failed`` and the others go on; in parallel over videos with
-worker processes (``workers > 1``) or Ray (``ray=True``). The main process owns every file write.
+worker processes (``workers > 1``) or Ray (``ray=True``). A worker process that dies (a decoder crash, the
+out-of-memory killer) fails only the video it was working on (:mod:`vidstruct.data.procpool`). The main
+process owns every file write: a video's feature files (atomically), then its record in the manifest's
+journal (one fsynced line; :class:`~vidstruct.data.features.ManifestJournal`), so that a run killed at any
+point keeps every video recorded so far and the next run skips exactly those.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import multiprocessing as mp
 import os
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +42,26 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidstruct.atomic import write_bytes_atomic
 from vidstruct.data.features import (
     MANIFEST_NAME,
     FeatureStoreError,
+    ManifestJournal,
     VideoFeatures,
+    compact_manifest,
     compute_config_hash,
     new_manifest,
-    read_manifest,
     save_array_atomic,
     snippet_centers_s,
-    write_manifest,
 )
+from vidstruct.data.procpool import WorkerDied, map_surviving
+from vidstruct.data.transforms import build_eval_transform
 from vidstruct.errors import InputError, VidstructError
+from vidstruct.io import NoFramesError, iter_windows
+from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
 from vidstruct.models.spec import InputSpec
+from vidstruct.pipeline.ray_session import ray_session
+from vidstruct.pipeline.recognizer import Recognizer, resolve_model_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +112,6 @@ def default_window_s(spec: InputSpec) -> float:
 
 
 def _model_spec_device(backbone: Any) -> tuple[nn.Module, InputSpec, torch.device]:
-    from vidstruct.pipeline.recognizer import Recognizer
-
     if isinstance(backbone, Recognizer):
         return backbone.model, backbone.spec, backbone.device
     if isinstance(backbone, nn.Module) and hasattr(backbone, "forward_features"):
@@ -176,9 +189,6 @@ def snippet_features(
     Raises:
         :class:`~vidstruct.io.errors.VideoDecodeError` (a subclass) for a missing / unreadable / corrupt video.
     """
-    from vidstruct.data.transforms import build_eval_transform
-    from vidstruct.io import NoFramesError, iter_windows
-
     if not (window_s > 0 and stride_s > 0):
         raise InputError(f"window_s and stride_s must be > 0, got {window_s} and {stride_s}")
     model, spec, device = _model_spec_device(backbone)
@@ -235,7 +245,7 @@ def snippet_features(
 #
 # A task is ``(video_id, path)``; its result a plain dict (picklable, no torch tensors):
 # ``{"video_id", "ok": True, "features", "probs", "duration_s", "video_fps"}`` or ``{"video_id", "ok": False,
-# "error"}``. Workers never write files: the main process does (atomic npy writes, then the manifest).
+# "error"}``. Workers never write files: the main process does (atomic npy writes, then the journal record).
 
 _WORKER: dict[str, Any] = {}
 _PRELOAD = ["torch", "vidstruct.models", "vidstruct.data.transforms", "vidstruct.io", "vidstruct.pipeline.recognizer"]
@@ -244,8 +254,6 @@ _PRELOAD = ["torch", "vidstruct.models", "vidstruct.data.transforms", "vidstruct
 def _init_worker(checkpoint: str, device: str, threads: int) -> None:
     """Process-pool initializer: torch threads, then the recognizer loaded once per worker."""
     torch.set_num_threads(max(1, threads))
-    from vidstruct.pipeline.recognizer import Recognizer
-
     _WORKER["recognizer"] = Recognizer.from_checkpoint(checkpoint, device=device)
 
 
@@ -269,7 +277,13 @@ def _run_task(
     }
 
 
-def _pool_task(video_id: str, path: str, window_s: float, stride_s: float, batch_size: int) -> dict[str, Any]:
+def _died(video_id: str, path: str, death: WorkerDied) -> dict[str, Any]:
+    """The failed result of a video whose worker process died on it: ``"<path>: worker process died (...)"``."""
+    return {"video_id": video_id, "ok": False, "error": f"{path}: {death}"}
+
+
+def _pool_task(task: tuple[str, str], window_s: float, stride_s: float, batch_size: int) -> dict[str, Any]:
+    video_id, path = task
     return _run_task(_WORKER["recognizer"], video_id, path, window_s, stride_s, batch_size)
 
 
@@ -281,11 +295,8 @@ def _ray_task(
     key = f"ray:{sha256}:{device}"
     if key not in _WORKER:
         torch.set_num_threads(max(1, threads))
-        from vidstruct.pipeline.recognizer import Recognizer
-
         with tempfile.TemporaryDirectory(prefix="vidstruct-ckpt-") as tmp:
-            ckpt = Path(tmp) / "model.pt"
-            ckpt.write_bytes(ckpt_bytes)
+            ckpt = write_bytes_atomic(Path(tmp) / "model.pt", ckpt_bytes)
             _WORKER[key] = Recognizer.from_checkpoint(ckpt, device=device)
     return _run_task(_WORKER[key], video_id, path, **kwargs)
 
@@ -295,6 +306,17 @@ def _run_serial(
 ) -> Iterator[dict[str, Any]]:
     for video_id, path in tasks:
         yield _run_task(recognizer, video_id, path, window_s, stride_s, batch_size)
+
+
+def _pool_context() -> BaseContext:
+    """``forkserver`` where the platform has it: the fork server imports torch and the models once, and each
+    worker is forked from it (a fresh process that never ran torch ops, so forking is safe) instead of paying
+    the imports again; ``spawn`` elsewhere."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return mp.get_context("spawn")  # pragma: no cover - Windows
 
 
 def _run_pool(
@@ -307,70 +329,57 @@ def _run_pool(
     stride_s: float,
     batch_size: int,
 ) -> Iterator[dict[str, Any]]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
+    """Results of ``tasks`` from ``workers`` processes; a video whose worker dies is a failed result."""
     threads = max(1, (os.cpu_count() or 1) // workers)
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        # the fork server imports torch and the models once; each worker is forked from it (a fresh process
-        # that never ran torch ops, so forking is safe) instead of paying the imports again
-        ctx.set_forkserver_preload(_PRELOAD)
-    else:  # pragma: no cover - Windows / macOS without forkserver
-        ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(str(checkpoint), device, threads)
-    ) as pool:
-        futures = {
-            pool.submit(_pool_task, video_id, path, window_s, stride_s, batch_size): video_id
-            for video_id, path in tasks
-        }
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    fn = functools.partial(_pool_task, window_s=window_s, stride_s=stride_s, batch_size=batch_size)
+    outcomes = map_surviving(
+        fn,
+        tasks,
+        workers=workers,
+        mp_context=_pool_context(),
+        initializer=_init_worker,
+        initargs=(str(checkpoint), device, threads),
+    )
+    for (video_id, path), outcome in outcomes:
+        yield _died(video_id, path, outcome) if isinstance(outcome, WorkerDied) else outcome
 
 
 def _run_ray(
+    ray: Any,
     checkpoint: Path,
     sha256: str,
     tasks: Sequence[tuple[str, str]],
     *,
     workers: int,
-    address: str | None,
+    on_cluster: bool,
     device: str,
     window_s: float,
     stride_s: float,
     batch_size: int,
 ) -> Iterator[dict[str, Any]]:
-    try:
-        import ray
-    except ImportError:
-        raise InputError("--ray needs the 'ray' package: pip install 'vidstruct[ray]'") from None
-
-    started = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
-        started = True
-    try:
-        cpus = int(ray.cluster_resources().get("CPU", workers)) if address else workers
-        threads = max(1, (os.cpu_count() or 1) // max(1, min(workers, cpus)))
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
-        ckpt_ref = ray.put(checkpoint.read_bytes())
-        kwargs = {"window_s": window_s, "stride_s": stride_s, "batch_size": batch_size}
-        pending = [remote.remote(ckpt_ref, sha256, device, threads, vid, path, **kwargs) for vid, path in tasks]
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for ref in ready:
-                yield ray.get(ref)
-    finally:
-        if started:
-            ray.shutdown()
+    """Results of ``tasks`` run as Ray tasks (``ray``: the module, connected); a task whose worker dies (or
+    whose node goes away) is a failed result."""
+    cpus = int(ray.cluster_resources().get("CPU", workers)) if on_cluster else workers
+    threads = max(1, (os.cpu_count() or 1) // max(1, min(workers, cpus)))
+    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+    ckpt_ref = ray.put(checkpoint.read_bytes())
+    kwargs = {"window_s": window_s, "stride_s": stride_s, "batch_size": batch_size}
+    task_of = {
+        remote.remote(ckpt_ref, sha256, device, threads, vid, path, **kwargs): (vid, path) for vid, path in tasks
+    }
+    pending = list(task_of)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        for ref in ready:
+            video_id, path = task_of.pop(ref)
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # _ray_task raised outside _run_task (loading the model)
+                cause = getattr(exc, "cause", None) or exc
+                result = {"video_id": video_id, "ok": False, "error": f"{path}: {type(cause).__name__}: {cause}"}
+            except ray.exceptions.RayError as exc:  # the worker process died (crash, OOM kill) or its node left
+                result = _died(video_id, path, WorkerDied(f"Ray: {type(exc).__name__}"))
+            yield result
 
 
 # ----------------------------------------------------------------------------------------------- collection
@@ -390,11 +399,8 @@ def video_ids_for(videos: Sequence[str | os.PathLike] | Mapping[str, str | os.Pa
     return out
 
 
-def _open_manifest(out_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
-    """The existing manifest when its config hash matches ``fresh``'s, else ``fresh`` (new directory)."""
-    if not (out_dir / MANIFEST_NAME).exists():
-        return fresh
-    manifest = read_manifest(out_dir)
+def _check_config(out_dir: Path, manifest: dict[str, Any], fresh: dict[str, Any]) -> None:
+    """Raise :class:`FeatureStoreError` when the store ``manifest`` was made with another config than ``fresh``."""
     if manifest["config_hash"] != fresh["config_hash"]:
         old = manifest["backbone"]
         raise FeatureStoreError(
@@ -404,7 +410,6 @@ def _open_manifest(out_dir: Path, fresh: dict[str, Any]) -> dict[str, Any]:
             f"(checkpoint {fresh['backbone']['checkpoint']}, window_s {fresh['window_s']}, stride_s "
             f"{fresh['stride_s']}); use another --out directory"
         )
-    return manifest
 
 
 def _is_done(out_dir: Path, manifest: dict[str, Any], video_id: str) -> bool:
@@ -413,13 +418,6 @@ def _is_done(out_dir: Path, manifest: dict[str, Any], video_id: str) -> bool:
         return False
     files = [entry["features"]] + ([entry["probs"]] if entry.get("probs") else [])
     return all((out_dir / f).is_file() for f in files)
-
-
-def _sorted_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    out = dict(manifest)
-    out["videos"] = dict(sorted(manifest["videos"].items()))
-    out["failed"] = dict(sorted(manifest.get("failed", {}).items()))
-    return out
 
 
 def extract_features(
@@ -454,18 +452,21 @@ def extract_features(
         progress: ``progress(iterable, total)`` wrapper for a progress bar (e.g. the CLI's).
 
     Returns:
-        :class:`ExtractionReport`. Videos that fail (missing, corrupt, no video stream...) are listed there and in
-        the manifest's ``failed`` with their error message; the others are done regardless.
-    """
-    from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
-    from vidstruct.pipeline.recognizer import Recognizer, resolve_model_checkpoint
+        :class:`ExtractionReport`. Videos that fail (missing, corrupt, no video stream, a worker process that
+        dies on them) are listed there and in the manifest's ``failed`` with their error message; the others
+        are done regardless.
 
+    Raises:
+        FeatureStoreError: ``out_dir`` is a file, or holds features of another configuration.
+        RayUnavailableError: ``ray`` without Ray installed, or no Ray cluster answers at ``ray_address``.
+    """
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
     if window_s is not None and not window_s > 0:
         raise InputError(f"window_s must be > 0, got {window_s}")
     if stride_s is not None and not stride_s > 0:
         raise InputError(f"stride_s must be > 0, got {stride_s}")
+    wanted = video_ids_for(videos)
     ckpt = resolve_model_checkpoint(checkpoint).resolve()
     model, meta = load_model_checkpoint(ckpt)
     spec = model.input_spec
@@ -475,7 +476,6 @@ def extract_features(
     window_s = float(window_s or default_window_s(spec))
     stride_s = float(stride_s or window_s / 2)
     sha = sha256_file(ckpt)
-    model_name = str(meta["model"])
     config_hash = compute_config_hash(sha, window_s, stride_s, spec.to_dict())
 
     out = Path(out_dir)
@@ -484,85 +484,95 @@ def extract_features(
     fresh = new_manifest(
         checkpoint=ckpt,
         sha256=sha,
-        model=model_name,
+        model=str(meta["model"]),
         config_hash=config_hash,
         window_s=window_s,
         stride_s=stride_s,
         feature_dim=int(model.feature_dim),
         classes=classes,
     )
-    manifest = _open_manifest(out, fresh)
-    out.mkdir(parents=True, exist_ok=True)
-
     report = ExtractionReport(out_dir=out, config_hash=config_hash)
     tasks: list[tuple[str, str]] = []
-    for video_id, path in video_ids_for(videos).items():
-        if _is_done(out, manifest, video_id):
-            report.skipped.append(video_id)
-        else:
-            manifest["videos"].pop(video_id, None)
-            tasks.append((video_id, path))
-    write_manifest(out, _sorted_manifest(manifest))
-    if not tasks:
-        return report
 
-    if ray:
-        results: Iterable[dict[str, Any]] = _run_ray(
-            ckpt,
-            sha,
-            tasks,
-            workers=workers,
-            address=ray_address,
-            device=device,
-            window_s=window_s,
-            stride_s=stride_s,
-            batch_size=batch_size,
-        )
-    elif workers > 1 and len(tasks) > 1:
-        del recognizer, model  # the workers load their own
-        results = _run_pool(
-            ckpt,
-            tasks,
-            workers=min(workers, len(tasks)),
-            device=device,
-            window_s=window_s,
-            stride_s=stride_s,
-            batch_size=batch_size,
-        )
-    else:
-        results = _run_serial(recognizer, tasks, window_s, stride_s, batch_size)
-    if progress is not None:
-        results = progress(results, len(tasks))
-    for result in results:
-        _record(out, manifest, result, report)
-        write_manifest(out, _sorted_manifest(manifest))
+    def start(manifest: dict[str, Any]) -> dict[str, Any]:
+        """Check the store's config; keep the videos done, drop the entries whose files are gone."""
+        _check_config(out, manifest, fresh)
+        for video_id, path in wanted.items():
+            if _is_done(out, manifest, video_id):
+                report.skipped.append(video_id)
+            else:
+                manifest["videos"].pop(video_id, None)
+                tasks.append((video_id, path))
+        return manifest
+
+    with contextlib.ExitStack() as stack:
+        # join Ray before writing anything: an address where no cluster answers leaves no directory behind
+        ray_mod = stack.enter_context(ray_session(ray_address, num_cpus=workers)) if ray else None
+        # the run starts from a compacted manifest (what an interrupted run left in the journal included)
+        compact_manifest(out, start, initial=fresh)
+        if not tasks:
+            return report
+        if ray_mod is not None:
+            results: Iterable[dict[str, Any]] = _run_ray(
+                ray_mod,
+                ckpt,
+                sha,
+                tasks,
+                workers=workers,
+                on_cluster=bool(ray_address),
+                device=device,
+                window_s=window_s,
+                stride_s=stride_s,
+                batch_size=batch_size,
+            )
+        elif workers > 1:  # worker processes even for one video: a crash in one fails that video, not the run
+            del recognizer, model  # the workers load their own
+            results = _run_pool(
+                ckpt,
+                tasks,
+                workers=min(workers, len(tasks)),
+                device=device,
+                window_s=window_s,
+                stride_s=stride_s,
+                batch_size=batch_size,
+            )
+        else:
+            results = _run_serial(recognizer, tasks, window_s, stride_s, batch_size)
+        journal = stack.enter_context(ManifestJournal(out))  # compacted on leaving the block, however it ends
+        # leaving the block stops the workers first (an ExitStack unwinds last-in first-out)
+        stack.callback(getattr(results, "close", lambda: None))
+        if progress is not None:
+            results = progress(results, len(tasks))
+            stack.callback(getattr(results, "close", lambda: None))
+        for result in results:
+            _record(out, journal, int(fresh["feature_dim"]), result, report)
     return report
 
 
-def _record(out: Path, manifest: dict[str, Any], result: dict[str, Any], report: ExtractionReport) -> None:
-    """Write one worker result: npy files first (atomically), then the manifest entry."""
+def _record(
+    out: Path, journal: ManifestJournal, feature_dim: int, result: dict[str, Any], report: ExtractionReport
+) -> None:
+    """Write one worker result: npy files first (atomically), then its journal record, then the report."""
     video_id = result["video_id"]
     if not result["ok"]:
-        manifest["failed"][video_id] = result["error"]
+        journal.failed(video_id, result["error"])
         report.failed[video_id] = result["error"]
         log.debug("failed: %s", result["error"])
         return
     feats = result["features"]
-    if feats.shape[1] != manifest["feature_dim"]:  # pragma: no cover - a model bug, not a user error
-        raise FeatureStoreError(
-            f"{video_id}: features have dim {feats.shape[1]}, manifest says {manifest['feature_dim']}"
-        )
+    if feats.shape[1] != feature_dim:  # pragma: no cover - a model bug, not a user error
+        raise FeatureStoreError(f"{video_id}: features have dim {feats.shape[1]}, manifest says {feature_dim}")
     save_array_atomic(out / f"{video_id}.npy", feats)
     probs_name = None
     if result["probs"] is not None:
         probs_name = f"{video_id}.probs.npy"
         save_array_atomic(out / probs_name, result["probs"])
-    manifest["videos"][video_id] = {
+    entry = {
         "features": f"{video_id}.npy",
         "probs": probs_name,
         "num_snippets": int(feats.shape[0]),
         "duration_s": float(result["duration_s"]),
         "video_fps": float(result["video_fps"]) if result["video_fps"] else None,
     }
-    manifest["failed"].pop(video_id, None)
+    journal.done(video_id, entry)
     report.done.append(video_id)

@@ -1,8 +1,9 @@
 """``vidstruct extract-features``: snippet features of untrimmed videos into a feature directory.
 
 Exit codes: 0 every video done (or already done), 1 some videos failed (each listed with its message, and
-recorded in the manifest's ``failed``), 2 usage errors (bad arguments, unreadable list or checkpoint, a feature
-directory of another configuration).
+recorded in the manifest's ``failed``; a worker process that dies on a video fails that video only), 2 usage
+errors (bad arguments, unreadable list or checkpoint, a feature directory of another configuration, Ray not
+installed or no Ray cluster answering at ``--ray-address``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ HELP = "snippet features (and class probabilities) of untrimmed videos from a re
 DESCRIPTION = (
     "Slide a window of --window-s seconds every --stride-s seconds over each video and store the backbone's "
     "pooled features (DIR/<video_id>.npy, float32 [num_snippets, feature_dim]) and its softmax class "
-    "probabilities (DIR/<video_id>.probs.npy) plus DIR/manifest.json (format vidstruct.features/1). Rerunning "
-    "skips videos already done; a video that cannot be read is reported and the others go on. "
+    "probabilities (DIR/<video_id>.probs.npy) plus DIR/manifest.json (format vidstruct.features/1; videos are "
+    "recorded one by one in DIR/manifest.journal.jsonl, folded into manifest.json at the end). Rerunning skips "
+    "videos already done, also after a killed run; a video that cannot be read, or whose worker process dies, "
+    "is reported and the others go on. "
     "Exit status: 0 all done, 1 some videos failed, 2 usage error."
 )
 
@@ -55,12 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_count, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--batch-size", type=_count, default=8, help="clips per forward pass (default 8)")
     parser.add_argument("--ray", action="store_true", help="run the videos as Ray tasks (a local Ray by default)")
-    parser.add_argument("--ray-address", default=None, help="address of a Ray cluster (implies --ray)")
+    parser.add_argument(
+        "--ray-address", default=None, metavar="HOST:PORT", help="address of a Ray cluster (implies --ray)"
+    )
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1...")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: every command module is imported to build the parser, and the
+    # pipeline imports torch (~2.5 s of the ~5 s `import vidstruct.pipeline.features` takes on this machine)
     from vidstruct.cli.output import print_json, progress
     from vidstruct.device import resolve_device
     from vidstruct.pipeline.features import extract_features
