@@ -1,0 +1,57 @@
+"""The JSON Schema (draft 2020-12) of ``vidstruct.structure/1``, shipped as package data; checking against it.
+
+The schema file is ``structure-1.schema.json`` beside this module; ``vidstruct schema structure``
+prints it. :func:`schema_problem` reports the most relevant violation (``jsonschema``'s
+``best_match``) as a JSON path and a one-line message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+__all__ = ["FORMAT", "SCHEMA_FILE", "load_schema", "schema_problem", "schema_text"]
+
+#: The value of ``format`` in every document of this version.
+FORMAT = "vidstruct.structure/1"
+#: Name of the schema file inside the package.
+SCHEMA_FILE = "structure-1.schema.json"
+_MAX_MESSAGE = 240  # jsonschema quotes the offending value: keep the line readable
+
+
+def schema_text() -> str:
+    """The schema file's text, exactly as shipped."""
+    return resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return json.loads(schema_text())
+
+
+def load_schema() -> dict[str, Any]:
+    """The schema as a parsed JSON object (a fresh copy: callers may change it)."""
+    return json.loads(schema_text())
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(_schema())
+
+
+def _one_line(message: str) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+
+def schema_problem(document: Any) -> tuple[str, str] | None:
+    """``(JSON path, message)`` of the most relevant schema violation of ``document``, or None when it conforms."""
+    error = best_match(_validator().iter_errors(document))
+    if error is None:
+        return None
+    return error.json_path, _one_line(error.message)
