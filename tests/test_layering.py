@@ -12,7 +12,10 @@ The rule (``LAYER_ORDER``, bottom first; a layer may import the layers listed in
 - ``ssl``, ``eval`` and ``engine`` sit side by side above ``models``. Decided here: ``engine`` may import
   ``eval`` (its evaluator reports ``eval``'s metrics); ``ssl`` and ``eval`` import neither each other nor
   ``engine`` (the MoSI recipe that drives the engine lives in ``recipes``);
-- ``pipeline`` may import all of the above;
+- ``structure`` (the ``vidstruct.structure/1`` document: schema, builders, files, exports) sits above them: it may
+  import ``io``, ``data``, ``models`` and ``eval`` (its ActivityNet export uses ``eval``'s submission format),
+  never ``engine`` / ``ssl``;
+- ``pipeline`` may import all of the above (the analysis pipeline writes structure documents);
 - ``config`` (schemas and loading) may import all of the above (its ``optim`` / ``train`` sections *are* the
   engine's settings classes) and may be imported only by ``recipes``, ``service`` and ``cli``;
 - ``recipes`` → ``service`` → ``cli`` on top (``vidstruct.__main__`` belongs to ``cli``).
@@ -34,7 +37,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "vidstruct"
 
 FOUNDATION = {"vidstruct", "vidstruct.errors", "vidstruct.registry", "vidstruct.atomic", "vidstruct.device"}
-LAYER_ORDER = ["io", "data", "models", "ssl", "eval", "engine", "pipeline", "config", "recipes", "service", "cli"]
+LAYER_ORDER = [
+    "io", "data", "models", "ssl", "eval", "engine", "structure", "pipeline", "config", "recipes", "service", "cli"
+]  # fmt: skip
 _BELOW_SIDE_BY_SIDE = {"io", "data", "models"}
 MAY_IMPORT: dict[str, set[str]] = {
     "io": set(),
@@ -43,10 +48,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ssl": set(_BELOW_SIDE_BY_SIDE),
     "eval": set(_BELOW_SIDE_BY_SIDE),
     "engine": _BELOW_SIDE_BY_SIDE | {"eval"},
-    "pipeline": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine"},
-    "config": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "pipeline"},
-    "recipes": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "pipeline", "config"},
-    "service": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "pipeline", "config", "recipes"},
+    "structure": _BELOW_SIDE_BY_SIDE | {"eval"},
+    "pipeline": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "structure"},
+    "config": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "structure", "pipeline"},
+    "recipes": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "structure", "pipeline", "config"},
+    "service": _BELOW_SIDE_BY_SIDE | {"ssl", "eval", "engine", "structure", "pipeline", "config", "recipes"},
     "cli": set(LAYER_ORDER) - {"cli"},
 }
 CONFIG_IMPORTERS = {"config", "recipes", "service", "cli"}
