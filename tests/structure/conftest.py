@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,16 @@ def structure_dir(tmp_path: Path, doc: dict[str, Any], embeddings: np.ndarray) -
     (folder / "structure.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
     np.save(folder / "embeddings.npy", embeddings)
     return folder
+
+
+@pytest.fixture
+def save_doc(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    """Write a (changed) document as ``tmp_path/v/structure.json`` with plain ``json``; returns the folder."""
+
+    def save(document: dict[str, Any]) -> Path:
+        folder = tmp_path / "v"
+        folder.mkdir(exist_ok=True)
+        (folder / "structure.json").write_text(json.dumps(document), encoding="utf-8")
+        return folder
+
+    return save
