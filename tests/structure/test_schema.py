@@ -56,7 +56,7 @@ def _set(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
         (("models", "shots", "task"), "segmentation", "$.models.shots.task", "is not one of"),
         (("segments", 1, "source"), "magic", "$.segments[1].source", "is not one of"),
         (("thumbnails", 0, "kind"), "window", "$.thumbnails[0].kind", "is not one of"),
-        (("shots", 0, "thumbnail"), "../outside.jpg", "$.shots[0].thumbnail", ""),
+        (("shots", 0, "thumbnail"), "../outside.jpg", "$.shots[0].thumbnail", "does not match"),
         (("thumbnails", 1, "path"), "/abs/shot.jpg", "$.thumbnails[1].path", "does not match"),
         (("timings", "Decode"), 1.0, "$.timings", "does not match"),
         (("timings", "decode"), -0.5, "$.timings.decode", "minimum of 0"),
@@ -66,7 +66,7 @@ def _set(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
         (("shots", 2, "index"), True, "$.shots[2].index", "is not of type 'integer'"),
         (("video", "duration_s"), "10", "$.video.duration_s", "is not of type"),
         (("embeddings", "rows"), 2.5, "$.embeddings.rows", "is not of type 'integer'"),
-        (("models", "recognizer", "classes"), ["walk", "walk"], "$.models.recognizer.classes", ""),
+        (("models", "recognizer", "classes"), ["walk", "walk"], "$.models.recognizer.classes", "non-unique"),
         (("models", "bad key!"), {}, "$.models", "does not match"),
     ],
 )
