@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.stamp-install
+BENCH_STAMP := $(VENV)/.stamp-bench
 OUT ?= demo_out
 BENCH_ARGS ?= --quick
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint clean ffmpeg-libs
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,15 +19,24 @@ $(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
+# Same, plus the decoders benchmarks/decode.py compares against (the 'bench' extra).
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+# FFmpeg shared libraries for torchcodec (Debian's ffmpeg package; needs root, quick when present).
+ffmpeg-libs:
+	bash .ci/ffmpeg-libs
+
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/vidstruct demo --out $(OUT)
 
-test: $(STAMP)
+test: $(STAMP) ffmpeg-libs
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP) ffmpeg-libs
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 lint: $(STAMP)
