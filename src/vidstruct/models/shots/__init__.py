@@ -1,0 +1,1 @@
+"""Networks that score shot transitions: TransNetV2 (:mod:`.transnetv2`)."""
