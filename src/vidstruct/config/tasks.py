@@ -7,6 +7,7 @@ A config names its task with the top-level key ``task`` (default ``recognition``
 | ``recognition`` | :class:`~vidstruct.config.schema.ExperimentConfig` | train, test, check-data, config show |
 | ``localization`` | :class:`~vidstruct.config.localization.LocalizationExperimentConfig` | train, config show |
 | ``mosi`` | :class:`~vidstruct.config.mosi.MoSIExperimentConfig` | pretrain-mosi, check-data, config show |
+| ``analyze`` | :class:`~vidstruct.config.analyze.AnalyzeProfile` (a profile) | analyze, config show |
 
 :func:`load_task_config` composes a file, reads its task, checks that the calling command handles it and
 validates it against the task's schema, all with one-line :class:`~vidstruct.errors.ConfigError` s.
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from vidstruct.config.analyze import AnalyzeProfile
 from vidstruct.config.loader import ComposedConfig, compose
 from vidstruct.config.localization import LocalizationExperimentConfig
 from vidstruct.config.mosi import MoSIExperimentConfig
@@ -45,6 +47,7 @@ TASKS: dict[str, type[BaseModel]] = {
     "recognition": ExperimentConfig,
     "localization": LocalizationExperimentConfig,
     "mosi": MoSIExperimentConfig,
+    "analyze": AnalyzeProfile,
 }
 """``task`` → the schema that validates a config of that task."""
 
@@ -77,7 +80,9 @@ def _handled_task(
 ) -> str:
     task = config_task(composed, default)
     if tasks is not None and task not in tasks:
-        handled = {"recognition": "train / test", "localization": "train", "mosi": "pretrain-mosi"}[task]
+        handled = {
+            "recognition": "train / test", "localization": "train", "mosi": "pretrain-mosi", "analyze": "analyze"
+        }[task]  # fmt: skip
         raise ConfigError(
             f"{path}: a task {task!r} config; {command or 'this command'} handles task "
             f"{' / '.join(tasks)} (use vidstruct {handled})"

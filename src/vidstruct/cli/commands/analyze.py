@@ -1,0 +1,182 @@
+"""``vidstruct analyze VIDEO|DIR|LIST ... --out DIR``: the structure of each video, decoded once.
+
+Exit codes: 0 every video done (or already done), 1 some videos failed (each listed on stderr with its message,
+and in ``OUT/analyze.json``), 2 usage errors (bad arguments, a profile that does not validate, a missing
+checkpoint or one of the wrong kind, Ray not installed or not answering).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+NAME = "analyze"
+HELP = "the structure of videos (shots, windows, segments, embeddings, thumbnails, report), each decoded once"
+DESCRIPTION = (
+    "Analyze videos into OUT/VIDEO_ID/: structure.json (format vidstruct.structure/1, validated; "
+    "'vidstruct schema structure' prints its JSON Schema), embeddings.npy (one row per recognition window), "
+    "thumbs/ (a JPEG per shot and per segment) and report.html. Each video is decoded once and every stage gets "
+    "its frames from that pass: shot detection, recognition windows (top-k probabilities and embeddings), the "
+    "localizer's snippets, thumbnails. Segments come from the localizer when one is given, else from windows "
+    "merged per label; they never cross a shot boundary unless the profile says so. A profile (task: analyze) "
+    "names the models and settings; options override it. Folders and lists are resumable: a video already "
+    "analyzed with the same content and profile is skipped. Exit status: 0 all done, 1 some videos failed, "
+    "2 usage error."
+)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="VIDEO|DIR|LIST",
+        help="video files, folders of videos, or lists (text: one path per line; ActivityNet-style JSON)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (OUT/VIDEO_ID/ per video)")
+    parser.add_argument("--profile", metavar="PROFILE.yaml", help="analysis profile (task: analyze); default: none")
+    parser.add_argument("--recognizer", metavar="CKPT", help="recognition checkpoint or its run directory")
+    parser.add_argument("--localizer", metavar="RUN", help="localizer checkpoint (localizer.pt) or its run directory")
+    parser.add_argument("--backbone", metavar="CKPT", help="the localizer's backbone (default: the one it records)")
+    parser.add_argument("--shots", choices=["transnetv2", "content", "none"], help="shot detector")
+    parser.add_argument("--window-s", type=_positive, help="recognition window, seconds")
+    parser.add_argument("--stride-s", type=_positive, help="recognition window step, seconds")
+    parser.add_argument("--top-k", type=int, help="classes kept per window (0 = all)")
+    parser.add_argument("--device", help="auto (CUDA when available), cpu, cuda, cuda:1...")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="any profile key, e.g. segments.min_prob=0.5"
+    )
+    parser.add_argument("--no-report", action="store_true", help="do not write report.html")
+    parser.add_argument("--workers", type=_count, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--ray", action="store_true", help="run the videos as Ray tasks (a local Ray by default)")
+    parser.add_argument(
+        "--ray-address", default=None, metavar="HOST:PORT", help="address of a Ray cluster (implies --ray)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    return {
+        "recognizer.checkpoint": ("--recognizer", args.recognizer),
+        "localizer.checkpoint": ("--localizer", args.localizer),
+        "localizer.backbone": ("--backbone", args.backbone),
+        "shots.detector": ("--shots", args.shots),
+        "recognizer.window_s": ("--window-s", args.window_s),
+        "recognizer.stride_s": ("--stride-s", args.stride_s),
+        "recognizer.top_k": ("--top-k", args.top_k),
+        "runtime.device": ("--device", args.device),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    # imported here, not at module top: every command module is imported to build the parser, and the
+    # pipeline imports torch (seconds)
+    import sys
+    from pathlib import Path
+
+    from vidstruct.cli.output import print_json
+    from vidstruct.pipeline.analyze import analyze_videos, collect_videos
+    from vidstruct.recipes.analyze import analyze_settings, load_profile
+
+    profile, composed = load_profile(args.profile, _options(args), args.set)
+    name = Path(args.profile).stem if args.profile else None
+    settings = analyze_settings(profile, composed, name=name, report=False if args.no_report else None)
+    videos = collect_videos(args.inputs)
+    ray = args.ray or args.ray_address is not None
+    with _Progress(quiet=args.quiet, videos=len(videos), per_video=args.workers == 1 and not ray) as bar:
+        report = analyze_videos(
+            settings,
+            videos,
+            args.out,
+            workers=args.workers,
+            ray=ray,
+            ray_address=args.ray_address,
+            progress=bar.video_progress,
+            on_result=bar.on_result,
+        )
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        for video_id, result in report.done.items():
+            print(
+                f"{video_id}: {result['shots']} shots, {result['windows']} windows, {result['segments']} segments "
+                f"-> {result['structure']}" + (f" (report {result['report']})" if result["report"] else "")
+            )
+        print(
+            f"{report.out_dir}: {len(report.done)} done, {len(report.skipped)} skipped (already done), "
+            f"{len(report.failed)} failed"
+        )
+    for video_id, message in report.failed.items():
+        print(f"failed: {video_id}: {message}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+class _Progress:
+    """Rich progress on stderr: one bar per video analyzed here (stage, seconds of video done, time left), or
+    one bar of videos when workers analyze them; nothing with ``quiet``."""
+
+    def __init__(self, *, quiet: bool, videos: int, per_video: bool) -> None:
+        self.quiet, self.videos, self.per_video = quiet, videos, per_video
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._overall: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.quiet:
+            return self
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.1f}/{task.total:.1f} {task.fields[unit]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._bar.__enter__()
+        if not self.per_video:
+            self._overall = self._bar.add_task("videos", total=self.videos, unit="videos")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    @property
+    def video_progress(self) -> Any:
+        return self._on_stage if self._bar is not None and self.per_video else None
+
+    def _on_stage(self, video_id: str, stage: str, done_s: float, total_s: float) -> None:
+        task = self._tasks.get(video_id)
+        if task is None:
+            task = self._tasks[video_id] = self._bar.add_task(video_id, total=max(total_s, 1e-3), unit="s")
+        self._bar.update(task, completed=done_s, description=f"{video_id} [{stage}]")
+
+    def on_result(self, video_id: str, status: str) -> None:
+        if self._bar is None:
+            return
+        if self._overall is not None:
+            self._bar.advance(self._overall)
+        elif video_id in self._tasks:
+            self._bar.update(self._tasks[video_id], description=f"{video_id} [{status}]")

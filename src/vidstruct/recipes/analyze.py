@@ -1,0 +1,131 @@
+"""Analysis recipe: a profile (``task: analyze``) plus command-line options → explicit analysis settings.
+
+:func:`load_profile` composes and validates a profile (or starts from the defaults when there is none) and
+applies options given on the command line, each remembered as set by that option (so that an error names
+it). :func:`analyze_settings` turns the validated profile into
+:class:`~vidstruct.pipeline.analyze.settings.AnalyzeSettings`:
+
+- relative checkpoint paths are resolved against the folder of the profile file that set them (the current
+  folder for command-line options);
+- the shot detector's ``options`` are checked against the detector's signature (one-line ConfigError);
+- the **profile hash** (``profile.sha256`` of every document, what a rerun compares to skip done videos) is the
+  SHA-256 of the profile's canonical JSON without ``name``, ``report`` and ``runtime`` (they do not change
+  what is found), with each checkpoint path replaced by the SHA-256 of the checkpoint file: retraining a model
+  in place changes the hash, moving it does not.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vidstruct.config import ComposedConfig, apply_overrides, load_task_config, validate, validate_kwargs
+from vidstruct.config.analyze import AnalyzeProfile
+from vidstruct.models.checkpoint import sha256_file
+from vidstruct.pipeline.analyze import (
+    AnalyzeSettings,
+    LocalizationSettings,
+    MergeSettings,
+    RecognitionSettings,
+    ShotSettings,
+    ThumbnailSettings,
+)
+from vidstruct.pipeline.shots import SHOT_DETECTORS
+from vidstruct.structure import FORMAT
+
+__all__ = ["CHECKPOINT_KEYS", "analyze_settings", "load_profile", "profile_sha256"]
+
+#: profile keys holding checkpoint paths, and the file a run directory stands for
+CHECKPOINT_KEYS = {
+    "recognizer.checkpoint": "model.pt",
+    "localizer.checkpoint": "localizer.pt",
+    "localizer.backbone": "model.pt",
+}
+_UNHASHED = {"name", "report", "runtime"}
+
+
+def load_profile(
+    path: str | Path | None, options: Mapping[str, tuple[str, Any]] | None = None, overrides: Sequence[str] = ()
+) -> tuple[AnalyzeProfile, ComposedConfig]:
+    """The validated profile at ``path`` (None: the defaults) with ``overrides`` (``key=value``) and
+    ``options`` (``{dotted key: (option name, value)}``, values None left out) applied, and its composed tree."""
+    if path is not None:
+        composed = load_task_config(
+            path, list(overrides), tasks=["analyze"], command="analyze", default="analyze"
+        ).composed
+    else:
+        composed = apply_overrides(ComposedConfig({"task": "analyze"}, {"task": "defaults"}), list(overrides))
+    for dotted, (option, value) in (options or {}).items():
+        if value is None:
+            continue
+        node = composed.data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            child = node.get(part)
+            node = node.setdefault(part, {}) if not isinstance(child, dict) else child
+        node[leaf] = copy.deepcopy(value)
+        composed.sources[dotted] = f"command line ({option})"
+    return validate(AnalyzeProfile, composed), composed
+
+
+def _resolved(composed: ComposedConfig, dotted: str, value: str | None) -> str | None:
+    """``value`` (a path) relative to the folder of the profile file that set ``dotted``, if a file set it."""
+    if value is None or Path(value).expanduser().is_absolute():
+        return None if value is None else str(Path(value).expanduser())
+    source = Path(composed.source_of(dotted))
+    if source.suffix.lower() in (".yaml", ".yml") and source.is_file():
+        return str(source.parent / value)
+    return value
+
+
+def _checkpoint_hash(path: str | None, run_file: str) -> str | None:
+    if path is None:
+        return None
+    file = Path(path) / run_file if Path(path).is_dir() else Path(path)
+    return sha256_file(file) if file.is_file() else f"missing:{path}"
+
+
+def profile_sha256(profile: AnalyzeProfile, checkpoints: Mapping[str, str | None]) -> str:
+    """The profile hash (see the module doc); ``checkpoints``: ``{dotted key: resolved path}``."""
+    content = profile.model_dump(mode="json", exclude=_UNHASHED)
+    for dotted, path in checkpoints.items():
+        section, key = dotted.split(".")
+        content[section][key] = _checkpoint_hash(path, CHECKPOINT_KEYS[dotted])
+    text = json.dumps({"format": FORMAT, "profile": content}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def analyze_settings(
+    profile: AnalyzeProfile, composed: ComposedConfig, *, name: str | None = None, report: bool | None = None
+) -> AnalyzeSettings:
+    """Explicit settings of ``profile`` (see the module doc); ``name``: the profile's name when it states none
+    (e.g. the file stem); ``report``: overrides ``profile.report``."""
+    paths = {
+        dotted: _resolved(composed, dotted, getattr(getattr(profile, dotted.split(".")[0]), dotted.split(".")[1]))
+        for dotted in CHECKPOINT_KEYS
+    }
+    shots = profile.shots
+    options = dict(shots.options)
+    if shots.detector != "none" and options:
+        options = validate_kwargs(SHOT_DETECTORS.get(shots.detector), options, "shots.options", composed)
+    rec, loc, seg, thumb = profile.recognizer, profile.localizer, profile.segments, profile.thumbnails
+    return AnalyzeSettings(
+        shots=ShotSettings(shots.detector, options),
+        recognition=RecognitionSettings(
+            paths["recognizer.checkpoint"], rec.window_s, rec.stride_s, rec.top_k, rec.batch_size
+        ),
+        localization=LocalizationSettings(
+            paths["localizer.checkpoint"], paths["localizer.backbone"], loc.force, loc.min_score, loc.top_k
+        ),
+        segments=MergeSettings(seg.gap_tolerance_s, seg.min_prob, seg.cross_shots, seg.aggregate, seg.min_duration_s),
+        thumbnails=ThumbnailSettings(thumb.width, thumb.quality, thumb.fps),
+        report=profile.report if report is None else report,
+        device=profile.runtime.device,
+        threads=profile.runtime.threads,
+        profile_name=profile.name or name or "default",
+        profile_sha256=profile_sha256(profile, paths),
+    )

@@ -1,0 +1,102 @@
+"""Tiny models and videos for the ``vidstruct analyze`` tests (random or constructed weights, nothing downloaded).
+
+- :func:`save_backbone`: an ``r2plus1d_tiny`` recognition checkpoint (feature dim 8, 4 classes); with
+  ``constant=c`` its classifier ignores the clip (zero weights) and its bias makes class ``c`` the top class
+  everywhere with probability :data:`CONSTANT_PROB` (softmax of ``[2, 0, 0, 0]``), a golden value by construction;
+- :func:`save_bmn`: a random-weight tiny BMN localizer whose metadata points at a backbone;
+- :func:`two_shot_video`: a 64 px video whose background colour changes at ``cut_s`` (one hard cut) with a
+  square moving over it; :func:`write_audio_only`: an ``.m4a`` with no video stream.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from vidstruct.io import write_video
+from vidstruct.models import MODELS
+from vidstruct.models.checkpoint import save_model_checkpoint, sha256_file
+from vidstruct.models.localization.checkpoint import save_localizer
+from vidstruct.models.spec import InputSpec
+
+CLASSES = ["left", "right", "up", "down"]
+LOC_CLASSES = ["up", "left", "right"]
+SPEC = InputSpec(num_frames=4, frame_interval=2, crop_size=48, short_side=56, target_fps=10.0)
+SNIPPET_WINDOW_S, SNIPPET_STRIDE_S, T = 1.0, 0.5, 16
+#: probability of the top class of a constant backbone: softmax([2, 0, 0, 0])[0]
+CONSTANT_PROB = math.exp(2) / (math.exp(2) + 3)
+
+
+def save_backbone(path: Path, seed: int = 0, *, constant: int | None = None) -> Path:
+    torch.manual_seed(seed)
+    kwargs = {"widths": [4, 4, 4, 8]}
+    model = MODELS.build("r2plus1d_tiny", num_classes=len(CLASSES), **kwargs)
+    model.input_spec = SPEC
+    if constant is not None:
+        with torch.no_grad():
+            model.head.fc.weight.zero_()
+            model.head.fc.bias.zero_()
+            model.head.fc.bias[constant] = 2.0
+    return save_model_checkpoint(path, model.eval(), model_name="r2plus1d_tiny", model_kwargs=kwargs, classes=CLASSES)
+
+
+def save_bmn(path: Path, backbone: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    kwargs = {
+        "feat_dim": 8, "temporal_scale": T, "max_duration": 8, "num_sample": 4, "num_sample_perbin": 1,
+        "hidden_dim_1d": 8, "hidden_dim_2d": 8, "hidden_dim_3d": 16,
+    }  # fmt: skip
+    meta = {
+        "backbone_checkpoint": str(backbone.resolve()),
+        "backbone_sha256": sha256_file(backbone),
+        "backbone_model": "r2plus1d_tiny",
+        "backbone_classes": CLASSES,
+        "config_hash": "test",
+        "window_s": SNIPPET_WINDOW_S,
+        "stride_s": SNIPPET_STRIDE_S,
+        "feature_dim": 8,
+        "temporal_scale": T,
+        "mode": "rescale",
+        "window_stride": None,
+    }
+    post = {"fusion": "snippet", "fusion_top_k": 2, "max_segments": 30}
+    model = MODELS.build("bmn", **kwargs)
+    return save_localizer(
+        path, model, model_name="bmn", model_kwargs=kwargs, classes=LOC_CLASSES, features=meta, postprocess=post
+    )
+
+
+def two_shot_video(
+    path: Path, seconds: float = 6.0, *, cut_s: float | None = 3.0, fps: float = 10.0, size: int = 64, seed: int = 0
+) -> Path:
+    """H.264, ``size`` px square: a dark blue background until ``cut_s``, then a light orange one (None: no cut),
+    a grey square moving left to right, a little noise."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * fps))
+    frames = np.empty((n, size, size, 3), dtype=np.uint8)
+    for i in range(n):
+        before = cut_s is None or i < round(cut_s * fps)
+        frames[i] = (20, 30, 120) if before else (230, 160, 60)
+        x = int(i * (size - 16) / max(1, n - 1))
+        frames[i, 24:40, x : x + 16] = 128
+    noise = rng.integers(-6, 7, frames.shape)
+    return write_video(path, np.clip(frames.astype(np.int16) + noise, 0, 255).astype(np.uint8), fps)
+
+
+def write_audio_only(path: Path) -> Path:
+    """A short AAC ``.m4a``: one audio stream, no video stream."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("aac", rate=16000)
+        for i in range(4):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate = 16000
+            frame.pts = i * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
