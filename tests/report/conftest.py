@@ -12,14 +12,8 @@ from reportkit import Analysis, chromium_executable, make_analysis
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless Chromium (Playwright ``Browser``), one per test session (per xdist worker)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "the report tests need Playwright for Python ('pip install playwright'; the browser is Debian's "
-            "chromium, so never 'playwright install')",
-            pytrace=False,
-        )
+    from playwright.sync_api import sync_playwright  # test_report_browser.py says what to install if missing
+
     executable = chromium_executable()
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,6 @@ class Analysis:
     video: Path
     structure: Path
     document: dict[str, Any]
-    labels: dict[str, str] = field(default_factory=dict)  # fixture label → label in the document
 
     @property
     def folder(self) -> Path:
@@ -91,12 +90,12 @@ def _jpeg(path: Path, colour: tuple[int, int, int]) -> None:
     Image.new("RGB", (64, 48), colour).save(path, format="JPEG", quality=80)
 
 
-def make_analysis(root: Path, *, hostile: bool = False, video_name: str = "clip.mp4") -> Analysis:
+def make_analysis(root: Path, *, hostile: bool = False) -> Analysis:
     """Write a 4 s, 10 fps, 128x96 H.264 video under ``root/videos`` and its analysis under ``root/out/clip``.
 
     ``hostile``: the label ``wave``, one warning and a model name become :data:`HOSTILE`.
     """
-    video = write_video(root / "videos" / video_name, _frames(int(DURATION_S * FPS), *SIZE), FPS)
+    video = write_video(root / "videos" / "clip.mp4", _frames(int(DURATION_S * FPS), *SIZE), FPS)
     folder = root / "out" / "clip"
     wave = HOSTILE if hostile else "wave"
     labels = {"walk": "walk", "wave": wave, "jump": "jump"}
@@ -155,7 +154,19 @@ def make_analysis(root: Path, *, hostile: bool = False, video_name: str = "clip.
         warnings=[WARNING, HOSTILE] if hostile else [WARNING],
     )
     structure = write_structure(folder, document)
-    return Analysis(video=video, structure=structure, document=document, labels=labels)
+    return Analysis(video=video, structure=structure, document=document)
+
+
+def make_bare_analysis(root: Path) -> Analysis:
+    """What analyze writes with no model and an unknown duration: one shot, no thumbnail, nothing else."""
+    video = write_video(root / "videos" / "clip.mp4", _frames(int(DURATION_S * FPS), *SIZE), FPS)
+    document = structure_document(
+        video=video_record(id="bare", path=str(video), sha256="ef" * 32, width=SIZE[0], height=SIZE[1], codec="h264"),
+        models={"shots": model_record("content-difference", "shots")},
+        shots=shots_from_cuts([], [], DURATION_S, model="shots"),
+    )
+    structure = write_structure(root / "out" / "bare", document)
+    return Analysis(video=video, structure=structure, document=document)
 
 
 # ---------------------------------------------------------------------------------------------- browser
@@ -207,5 +218,19 @@ def open_report(browser: Any, report: Path) -> OpenedReport:
 
     context.route("**/*", guard)
     page.goto(report.as_uri())
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=15_000)
     return opened
+
+
+def wait_for_seek(page: Any, target_s: float, *, timeout_ms: float = 10_000) -> None:
+    """Wait until the player has sought to ``target_s`` seconds (within 10 ms) and holds a decoded frame there.
+
+    Predicates given to ``wait_for_function`` are functions, never expressions: Playwright evaluates an
+    expression with ``eval`` inside the page, which the report's Content-Security-Policy refuses.
+    """
+    page.wait_for_function(
+        "(t) => { const v = document.getElementById('player');"
+        " return !v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - t) < 0.01; }",
+        arg=target_s,
+        timeout=timeout_ms,
+    )

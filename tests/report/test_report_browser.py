@@ -12,7 +12,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reportkit import ACTORS, HOSTILE, SEGMENTS, WARNING, Analysis, OpenedReport, make_analysis, open_report
+
+try:
+    from playwright.sync_api import expect
+except ImportError as exc:  # CI must run these tests: fail with what to install, never skip
+    raise ImportError(
+        "the report tests need Playwright for Python ('pip install playwright'); the browser is Debian's chromium "
+        "('apt-get install -y chromium'), so never 'playwright install'"
+    ) from exc
+from reportkit import (
+    ACTORS,
+    HOSTILE,
+    SEGMENTS,
+    WARNING,
+    Analysis,
+    OpenedReport,
+    make_analysis,
+    make_bare_analysis,
+    open_report,
+    wait_for_seek,
+)
 
 from vidstruct.structure.report import write_report
 
@@ -87,35 +106,26 @@ def test_clicking_a_segment_seeks_the_video(opened: OpenedReport, index: int) ->
     start = SEGMENTS[index][1]
     page = opened.page
     page.locator(f".box.segment[data-index='{index}']").click()
-    page.wait_for_function(
-        f"(() => {{ const v = document.getElementById('player');"
-        f" return !v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - {start}) < 0.01; }})()",
-        timeout=10_000,
-    )
-    assert page.locator("#clock").text_content() == f"0:0{start:.3f} / 0:04.000"
+    wait_for_seek(page, start)
+    expect(page.locator("#clock")).to_have_text(f"0:0{start:.3f} / 0:04.000")
     # the segment under the playhead is highlighted in its lane and in the table
-    assert page.locator(".box.segment.active").evaluate_all("bs => bs.map(b => Number(b.dataset.index))") == [index]
+    expect(page.locator(".box.segment.active")).to_have_attribute("data-index", str(index))
+    expect(page.locator("#segments tbody tr.active")).to_have_attribute("data-index", str(index))
     _clean(opened)
 
 
-def test_clicking_a_shot_a_row_and_a_keyframe_seeks(opened: OpenedReport) -> None:
+def test_clicking_a_shot_a_thumbnail_a_row_and_a_keyframe_seeks(opened: OpenedReport) -> None:
     page = opened.page
-
-    def seeks_to(target: float) -> None:
-        page.wait_for_function(
-            f"(() => {{ const v = document.getElementById('player');"
-            f" return !v.seeking && Math.abs(v.currentTime - {target}) < 0.01; }})()",
-            timeout=10_000,
-        )
-
     page.locator(".lane.shots .box").nth(2).click()
-    seeks_to(2.8)
+    wait_for_seek(page, 2.8)
+    page.locator("#shot-gallery figure").nth(1).click()
+    wait_for_seek(page, 1.5)
     page.locator("#segments tbody tr[data-index='1']").click()
-    seeks_to(0.5)
+    wait_for_seek(page, 0.5)
     page.locator(".lane.actor-track[data-track='1'] .keyframe").click()
-    seeks_to(2.0)
+    wait_for_seek(page, 2.0)
     # at a keyframe the actors' boxes are drawn over the player: two tracks at 2.0 s
-    assert page.locator("#overlay .actor-box").all_text_contents() == ["#0 walk 0.700", "#1 stand 0.600"]
+    expect(page.locator("#overlay .actor-box")).to_have_text(["#0 walk 0.700", "#1 stand 0.600"])
 
 
 def test_actor_lanes_hold_one_marker_per_keyframe(opened: OpenedReport) -> None:
@@ -217,3 +227,26 @@ def test_an_injected_script_is_refused_by_the_page_policy(browser: Any, analysis
     finally:
         report.page.context.close()
         tampered.unlink()
+
+
+def test_a_document_with_only_shots_and_no_duration(browser: Any, tmp_path: Path) -> None:
+    """What analyze writes without models: one shot, no segments / actors / thumbnails, duration unknown (the
+    timeline spans the last shot's end)."""
+    analysis = make_bare_analysis(tmp_path)
+    report = open_report(browser, write_report(analysis.structure))
+    page = report.page
+    try:
+        assert page.locator(".lane.segments").count() == 0
+        assert page.locator("#lanes .empty").text_content() == "no segments"
+        assert page.locator("#segments tbody tr").count() == 0
+        assert page.locator(".lane.actor-track").count() == 0
+        assert page.locator("#shot-gallery .noimg").all_text_contents() == ["no thumbnail"]
+        width = page.evaluate(
+            "(() => { const b = document.querySelector('.lane.shots .box');"
+            " return b.getBoundingClientRect().width / b.parentElement.getBoundingClientRect().width; })()"
+        )
+        assert width == pytest.approx(1.0, abs=0.005)
+        assert page.locator("#warnings li").all_text_contents() == ["none"]
+        _clean(report)
+    finally:
+        page.context.close()

@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
-from reportkit import HOSTILE, Analysis, make_analysis
+from reportkit import HOSTILE, Analysis, make_analysis, make_bare_analysis
 
 from vidstruct.cli.main import main
 from vidstruct.errors import VidstructError
 from vidstruct.structure.errors import StructureError
 from vidstruct.structure.report import render_report, write_report
-from vidstruct.structure.report.writer import json_for_html, video_src
+from vidstruct.structure.report.writer import json_for_html, timeline_duration, video_src
 
 
 class _Scripts(html.parser.HTMLParser):
@@ -99,6 +99,15 @@ def test_page_references_nothing_outside_but_the_video(analysis: Analysis) -> No
     assert "http://" not in page.replace("http://example.invalid", "") and "https://" not in page
     csp = page.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0]
     assert "default-src 'none'" in csp and "img-src data:" in csp and "'unsafe-inline'" not in csp
+
+
+def test_timeline_spans_the_video_or_the_last_result(tmp_path: Path, analysis: Analysis) -> None:
+    assert timeline_duration(analysis.document) == 4.0
+    bare = make_bare_analysis(tmp_path).document
+    assert bare["video"]["duration_s"] is None and timeline_duration(bare) == 4.0
+    late_actor = dict(bare, shots=[], actors=[dict(analysis.document["actors"][0], time_s=2.5)])
+    assert timeline_duration(late_actor) == 2.5
+    assert timeline_duration(dict(bare, shots=[])) == 0.0
 
 
 def test_video_url_is_relative_to_the_report(analysis: Analysis) -> None:

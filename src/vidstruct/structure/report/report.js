@@ -18,7 +18,6 @@
       if (key === "text") node.textContent = String(value);
       else if (key === "className") node.className = value;
       else if (key === "dataset") Object.assign(node.dataset, value);
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
       else node.setAttribute(key, String(value));
     }
     for (const child of children || []) {
@@ -74,22 +73,23 @@
   const shots = list(doc.shots);
   const segments = list(doc.segments);
   const actors = list(doc.actors);
-  const video_meta = doc.video || {};
+  const videoMeta = doc.video || {};
 
   // ---- header and player ------------------------------------------------------------------------------------
-  document.getElementById("title").textContent = `vidstruct report: ${video_meta.id || "video"}`;
+  document.getElementById("title").textContent = `vidstruct report: ${videoMeta.id || "video"}`;
   document.getElementById("subtitle").textContent = [
-    video_meta.path,
+    videoMeta.path,
     `${fmtTime(duration)} long`,
     `${segments.length} segments, ${shots.length} shots`,
     doc.created ? `analysed ${doc.created}` : null,
   ]
     .filter(Boolean)
     .join(" · ");
-  document.title = `vidstruct report: ${video_meta.id || "video"}`;
+  document.title = `vidstruct report: ${videoMeta.id || "video"}`;
 
-  if (video_meta.width > 0 && video_meta.height > 0) {
-    document.getElementById("player-wrap").style.setProperty("--aspect", `${video_meta.width} / ${video_meta.height}`);
+  if (videoMeta.width > 0 && videoMeta.height > 0) {
+    const aspect = `${videoMeta.width} / ${videoMeta.height}`;
+    document.getElementById("player-wrap").style.setProperty("--aspect", aspect);
   }
   video.src = view.video_src;
   video.addEventListener("error", () => {
@@ -154,7 +154,11 @@
 
   const shotTrack = lane("shots", `shots (${shots.length})`, { lane: "shots" });
   shots.forEach((shot, i) => {
-    const title = `shot ${shot.index}\n${fmtTime(shot.start_s)} – ${fmtTime(shot.end_s)}\ncut probability ${fmtProb(shot.confidence)}`;
+    const title = [
+      `shot ${shot.index}`,
+      `${fmtTime(shot.start_s)} – ${fmtTime(shot.end_s)}`,
+      `cut probability ${fmtProb(shot.confidence)}`,
+    ].join("\n");
     box(shotTrack, i % 2 ? "shot odd" : "shot", shot.start_s, shot.end_s, title, () => seek(shot.start_s));
   });
 
@@ -168,7 +172,12 @@
   for (const label of [...byLabel.keys()].sort((a, b) => String(a).localeCompare(String(b)))) {
     const track = lane("segments", label, { lane: "segments", label: label });
     for (const [seg, i] of byLabel.get(label)) {
-      const title = `${seg.label}\nprobability ${fmtProb(seg.score)}\n${fmtTime(seg.start_s)} – ${fmtTime(seg.end_s)}\nmodel ${seg.model}`;
+      const title = [
+        seg.label,
+        `probability ${fmtProb(seg.score)}`,
+        `${fmtTime(seg.start_s)} – ${fmtTime(seg.end_s)}`,
+        `model ${seg.model}`,
+      ].join("\n");
       const node = box(track, "segment", seg.start_s, seg.end_s, title, () => seek(seg.start_s));
       node.style.background = labelColor(seg.label, 0.35 + 0.65 * (seg.score || 0));
       node.dataset.index = i;
@@ -192,7 +201,11 @@
         .join(", ");
       const marker = el("div", {
         className: "keyframe",
-        title: `track ${trackId} at ${fmtTime(actor.time_s)}\nperson ${fmtProb(actor.score)}\n${actions || "no action"}`,
+        title: [
+          `track ${trackId} at ${fmtTime(actor.time_s)}`,
+          `person ${fmtProb(actor.score)}`,
+          actions || "no action",
+        ].join("\n"),
         tabindex: 0,
         role: "button",
         dataset: { time: actor.time_s },
@@ -272,8 +285,8 @@
     });
     tbody.replaceChildren(...rows.map((r) => r.tr));
     for (const th of document.querySelectorAll("#segments th[data-sort]")) {
-      if (th.dataset.sort === sortState.key) th.setAttribute("aria-sort", sortState.dir > 0 ? "ascending" : "descending");
-      else th.removeAttribute("aria-sort");
+      if (th.dataset.sort !== sortState.key) th.removeAttribute("aria-sort");
+      else th.setAttribute("aria-sort", sortState.dir > 0 ? "ascending" : "descending");
     }
   }
   for (const th of document.querySelectorAll("#segments th[data-sort]")) {
@@ -292,12 +305,12 @@
   const gallery = document.getElementById("shot-gallery");
   for (const shot of shots) {
     const image = thumb(shot.thumbnail, `shot ${shot.index}`);
-    gallery.append(
-      el("figure", { title: `shot ${shot.index}: ${fmtTime(shot.start_s)} – ${fmtTime(shot.end_s)}`, onclick: () => seek(shot.start_s) }, [
-        image || el("div", { className: "noimg", text: "no thumbnail" }),
-        el("figcaption", { text: `#${shot.index} · ${fmtTime(shot.start_s)}` }),
-      ]),
-    );
+    const figure = el("figure", { title: `shot ${shot.index}: ${fmtTime(shot.start_s)} – ${fmtTime(shot.end_s)}` }, [
+      image || el("div", { className: "noimg", text: "no thumbnail" }),
+      el("figcaption", { text: `#${shot.index} · ${fmtTime(shot.start_s)}` }),
+    ]);
+    figure.addEventListener("click", () => seek(shot.start_s));
+    gallery.append(figure);
   }
 
   // ---- video metadata, timings, models, warnings ------------------------------------------------------------
@@ -307,7 +320,7 @@
     );
   }
   kvTable("video-meta", [
-    ...Object.entries(video_meta).map(([k, v]) => [k, v]),
+    ...Object.entries(videoMeta).map(([k, v]) => [k, v]),
     ["profile", doc.profile ? `${doc.profile.name} (${String(doc.profile.sha256).slice(0, 12)})` : "none"],
     ["vidstruct", doc.vidstruct_version],
     ["format", doc.format],
@@ -332,11 +345,16 @@
           el("td", { text: m.task }),
           el("td", { className: "mono" }, [
             m.checkpoint || "none",
-            m.checkpoint_sha256 ? el("div", { className: "count", text: `sha256 ${m.checkpoint_sha256.slice(0, 16)}…` }) : "",
+            m.checkpoint_sha256
+              ? el("div", { className: "count", text: `sha256 ${m.checkpoint_sha256.slice(0, 16)}…` })
+              : "",
           ]),
           el("td", { title: list(m.classes).join(", "), text: Array.isArray(m.classes) ? m.classes.length : "–" }),
           el("td", {}, [
-            el("details", {}, [el("summary", { text: plural(Object.keys(m.settings || {}).length, "setting") }), el("pre", { text: JSON.stringify(m.settings, null, 2) })]),
+            el("details", {}, [
+              el("summary", { text: plural(Object.keys(m.settings || {}).length, "setting") }),
+              el("pre", { text: JSON.stringify(m.settings, null, 2) }),
+            ]),
           ]),
         ]),
       ),
