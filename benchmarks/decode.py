@@ -24,11 +24,15 @@ PyAV with its default threading: a seek per requested frame, or one
 sequential pass for ``all`` / ``stream``), ``tc-exact`` / ``tc-approx``
 (torchcodec ``VideoDecoder`` with ``seek_mode`` exact / approximate,
 ``num_ffmpeg_threads=0``), ``decord2`` (``VideoReader(num_threads=0)``).
-Missing libraries are reported as "not installed". Cells are frames
-delivered per second (higher is better, best of ``--repeats``); ``ratio`` is
-vidstruct divided by the fastest other method on that row.
+Missing libraries are reported as "not installed" (``make bench`` installs
+the ``bench`` extra: torchcodec, decord2, and FFmpeg's libraries for
+torchcodec). Cells are frames delivered per second (higher is better, best of
+``--repeats``, methods interleaved); ``ratio`` is vidstruct divided by the
+fastest other method on that row. Each method keeps its own memory habits
+across calls (vidstruct recycles its output arrays, PyAV's frames come from
+the C heap), as they would in a process that decodes many clips.
 
-Usage: ``python benchmarks/decode.py [--quick] [--repeats N] [--workdir DIR]``
+Usage: ``python benchmarks/decode.py [--quick] [--repeats N] [--plans all,stream] [--methods ...] [--workdir DIR]``
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from vidstruct.atomic import atomic_path
 from vidstruct.io import VideoReader, iter_windows, write_video
 
 METHODS = ["vidstruct", "pyav", "tc-exact", "tc-approx", "decord2"]
+PLANS = ["all", "uniform32", "stride8", "stream"]
 WINDOW_S, STRIDE_S, STREAM_FPS = 2.0, 2.0, 8.0
 
 
@@ -366,12 +371,17 @@ def _touch_memory(files: dict[str, Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 s clips and a 30 s streaming video, one repeat")
-    parser.add_argument("--repeats", type=int, default=None, help="timing repeats (best kept); default 1 quick, 3 full")
+    parser.add_argument("--quick", action="store_true", help="3 s clips and a 30 s streaming video")
+    parser.add_argument("--repeats", type=int, default=3, help="timing repeats per cell, best kept (default 3)")
     parser.add_argument("--workdir", default="bench_out/decode", help="where test videos are generated / reused")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    parser.add_argument("--plans", default=",".join(PLANS), help="comma-separated subset of " + ",".join(PLANS))
     args = parser.parse_args(argv)
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = max(1, args.repeats)
+    chosen_plans = [p for p in args.plans.split(",") if p]
+    unknown = sorted(set(chosen_plans) - set(PLANS))
+    if unknown:
+        parser.error(f"unknown plan(s) {', '.join(unknown)}; choose from {', '.join(PLANS)}")
     torch.set_num_threads(1)
     chosen = [m for m in args.methods.split(",") if m]
     present = {
@@ -388,9 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.machine()}, {cpus} CPUs, load {load:.1f}, Python {platform.python_version()}, ", end="")
     print(f"PyAV {av.__version__}; test files ready in {time.perf_counter() - t0:.0f} s ({args.workdir})")
     if args.quick:
-        print(
-            "quick mode: 3 s clips (75 frames) and a 30 s streaming video instead of 10 s clips / 10 minutes; one run"
-        )
+        print("quick mode: 3 s clips (75 frames) and a 30 s streaming video instead of 10 s clips / 10 minutes")
     first = files["synthetic"]
     for method in chosen:  # warm-up: first calls pay one-time costs (library loading, codec set-up)
         if present[method]:
@@ -403,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         n = VideoReader(path).num_frames
         for plan, calls in plans(n).items():
+            if plan not in chosen_plans:
+                continue
             runs: dict[str, dict[str, list[float]]] = {m: {} for m in chosen if present[m]}
             for rep in range(repeats):  # interleave methods so load changes hit all of them alike
                 order, shift = list(runs), (rep + len(table)) % max(1, len(runs))
@@ -412,11 +422,12 @@ def main(argv: list[str] | None = None) -> int:
             row.update({m: (max(r["wall"]), max(r["cpu"])) for m, r in runs.items()})
             table[name, plan] = row
             print(f"{name} {plan}: " + ", ".join(f"{m} {_fmt(row[m], 0)}" for m in chosen), flush=True)
-    duration = VideoReader(files["long"]).duration_s
-    length = f"{duration / 60:.0f} min" if duration >= 120 else f"{duration:.0f} s"
-    stream_key = (f"long ({length} 360p)", "stream")
-    table[stream_key] = _stream_cells(files["long"], chosen, present, peaks)
-    print("stream: " + ", ".join(f"{m} {_fmt(table[stream_key][m], 0)}" for m in chosen), flush=True)
+    if "stream" in chosen_plans:
+        duration = VideoReader(files["long"]).duration_s
+        length = f"{duration / 60:.0f} min" if duration >= 120 else f"{duration:.0f} s"
+        stream_key = (f"long ({length} 360p)", "stream")
+        table[stream_key] = _stream_cells(files["long"], chosen, present, peaks)
+        print("stream: " + ", ".join(f"{m} {_fmt(table[stream_key][m], 0)}" for m in chosen), flush=True)
     print()
     shortfalls = _print_table(table, chosen, 0, "frames per second of wall-clock time (higher is better)")
     print("peak RSS growth while streaming (MiB): " + ", ".join(f"{m} {v:.0f}" for m, v in peaks.items()))

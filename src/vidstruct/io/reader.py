@@ -17,7 +17,8 @@ How it is fast:
 - packets of frames nobody asked for are decoded with ``skip_frame=NONREF``
   (non-reference frames are skipped entirely; references still decode);
 - only requested frames are converted to RGB, by a reused swscale context,
-  straight into the output tensor.
+  straight into the output tensor, whose memory is recycled from outputs
+  that died (:mod:`vidstruct.io.frame_buffers`: no page faults per call).
 
 Process safety: the container is opened lazily and reopened when the process
 id changes (DataLoader workers after ``fork``), and pickling drops it, so a
@@ -42,6 +43,7 @@ from av.video.stream import VideoStream
 
 from vidstruct.io.container import DEFAULT_MAX_PIXELS, open_video
 from vidstruct.io.errors import CorruptVideoError, NoFramesError
+from vidstruct.io.frame_buffers import empty_frames
 from vidstruct.io.index import FrameIndex, build_frame_index
 from vidstruct.io.pixel_format import FrameConverter, apply_rotation, output_size, rotation_quarter_turns
 from vidstruct.io.planner import DEFAULT_SEEK_COST, plan_decode
@@ -217,12 +219,11 @@ class VideoReader:
             h, w = self._output_hw()
             return torch.empty((0, h, w, 3), dtype=torch.uint8)
         uniq, inverse = np.unique(idx, return_inverse=True)
-        # output memory comes from NumPy: its allocator reuses freed blocks, while torch's returns large
-        # blocks to the OS and pays page faults on every call (dominant in VMs)
+        # output memory is recycled from arrays that died (frame_buffers): fresh pages cost a fault each
         out: np.ndarray | None = None
         for j, (_, frame) in enumerate(self._decode_targets(uniq)):
             if out is None:
-                out = np.empty((uniq.size, *self._stored_hw(frame), 3), dtype=np.uint8)
+                out = empty_frames((uniq.size, *self._stored_hw(frame), 3))
             self._convert_into(frame, out[j])
         assert out is not None
         if not (uniq.size == idx.size and np.array_equal(uniq, idx)):
@@ -236,7 +237,7 @@ class VideoReader:
     def iter_frames(self, indices: Sequence[int] | np.ndarray) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield ``(index, uint8 [H, W, C])`` for sorted unique ``indices``, one frame in memory at a time."""
         for t, frame in self._decode_sorted(indices):
-            image = np.empty((*self._stored_hw(frame), 3), dtype=np.uint8)
+            image = empty_frames((*self._stored_hw(frame), 3))
             self._convert_into(frame, image)
             yield t, self._rotate(torch.from_numpy(image).unsqueeze(0))[0]
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidstruct.io.frame_buffers import empty_frames
 from vidstruct.io.reader import VideoReader
 
 _EPS = 1e-9
@@ -129,7 +130,7 @@ class WindowStream:
             first: np.ndarray | None = None
             for w, m in slots.pop(i):
                 if w not in buffers:
-                    buffers[w] = np.empty((size, *reader._stored_hw(frame), 3), dtype=np.uint8)
+                    buffers[w] = empty_frames((size, *reader._stored_hw(frame), 3))
                     self.peak_frames_held = max(self.peak_frames_held, size * len(buffers))
                 if first is None:  # converted straight into its first slot, copied to the others
                     reader._convert_into(frame, buffers[w][m])
