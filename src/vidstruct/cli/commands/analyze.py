@@ -141,8 +141,10 @@ class _Progress:
         self._overall: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.quiet:
-            return self
+        return self
+
+    def _start(self) -> None:
+        """Show the bars at the first news of a video (an error before that prints nothing else)."""
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -157,7 +159,6 @@ class _Progress:
         self._bar.__enter__()
         if not self.per_video:
             self._overall = self._bar.add_task("videos", total=self.videos, unit="videos")
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
@@ -165,17 +166,21 @@ class _Progress:
 
     @property
     def video_progress(self) -> Any:
-        return self._on_stage if self._bar is not None and self.per_video else None
+        return self._on_stage if not self.quiet and self.per_video else None
 
     def _on_stage(self, video_id: str, stage: str, done_s: float, total_s: float) -> None:
+        if self._bar is None:
+            self._start()
         task = self._tasks.get(video_id)
         if task is None:
             task = self._tasks[video_id] = self._bar.add_task(video_id, total=max(total_s, 1e-3), unit="s")
         self._bar.update(task, completed=done_s, description=f"{video_id} [{stage}]")
 
     def on_result(self, video_id: str, status: str) -> None:
-        if self._bar is None:
+        if self.quiet:
             return
+        if self._bar is None:
+            self._start()
         if self._overall is not None:
             self._bar.advance(self._overall)
         elif video_id in self._tasks:
