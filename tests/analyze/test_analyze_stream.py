@@ -1,0 +1,46 @@
+"""Streaming: the window stage holds only the windows overlapping one instant, whatever the video's length, and a
+video shorter than one window still gets its (padded) window and a warning."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from analyzekit import two_shot_video
+
+from conftest import Kit
+from vidstruct.io import VideoReader
+from vidstruct.pipeline.analyze import AnalyzeSettings, RecognitionSettings, ShotSettings, analyze_video, load_models
+from vidstruct.pipeline.analyze.taps import decode_once
+from vidstruct.pipeline.analyze.windows import WindowTap, plan_windows
+from vidstruct.pipeline.recognizer import Recognizer
+from vidstruct.structure import read_structure
+
+
+def test_window_buffers_stay_bounded(kit: Kit) -> None:
+    recognizer = Recognizer.from_checkpoint(kit.backbone, device="cpu")
+    reader = VideoReader(kit.video, short_side=56)
+    window_s, stride_s, frames = 1.0, 0.25, recognizer.spec.num_frames
+    plan = plan_windows(reader.index, window_s, stride_s, frames)
+    tap = WindowTap("recognition", recognizer, plan, batch_size=3)
+    decode_once(reader, [tap])
+    outputs = tap.outputs()
+    assert plan.num_windows == 24 and outputs.features.shape == (24, 8) and outputs.probs is not None
+    # at most the windows overlapping one instant (ceil(window / stride) = 4) are being filled at once
+    assert 0 < tap.peak_frames_held <= math.ceil(window_s / stride_s) * frames
+    assert tap.peak_frames_held < plan.num_windows * frames
+
+
+def test_a_video_shorter_than_a_window(kit: Kit, tmp_path: Path) -> None:
+    video = two_shot_video(tmp_path / "short.mp4", 0.5, cut_s=None)
+    settings = AnalyzeSettings(
+        shots=ShotSettings("content"),
+        recognition=RecognitionSettings(str(kit.backbone), window_s=1.0, stride_s=0.5),
+        report=False,
+        device="cpu",
+    )
+    analyze_video(load_models(settings), video, tmp_path / "out")
+    doc = read_structure(tmp_path / "out" / "short").document
+    assert [(w["start_s"], w["end_s"]) for w in doc["windows"]] == [(0.0, 0.5)]
+    assert doc["embeddings"]["rows"] == 1
+    assert len(doc["warnings"]) == 1 and "shorter than one recognition window (1 s)" in doc["warnings"][0]
