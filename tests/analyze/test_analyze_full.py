@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 import pytest
+import webvtt
 from analyzekit import CLASSES, LOC_CLASSES
 from jsonschema import Draft202012Validator
 
@@ -33,7 +35,7 @@ def full(kit: Kit, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
         ["analyze", str(kit.video), "--out", str(out), "--recognizer", str(kit.backbone), "--localizer",
          str(kit.localizer), "--shots", "content", "--window-s", "1.0", "--stride-s", "0.5", "--top-k", "0",
          "--device", "cpu", "--set", "thumbnails.width=48", "--set", "shots.options={frame_size: [32, 18]}",
-         "--quiet", "--json"]
+         "--export", "webvtt", "--export", "otio", "--quiet", "--json"]
     )  # fmt: skip
     assert code == 0
     return out / "two_shots", _valid(out / "two_shots")
@@ -117,3 +119,12 @@ def test_without_any_model_analyze_still_gives_shots_and_thumbnails(kit: Kit, tm
     assert doc["profile"]["name"] == "default"
     assert not (tmp_path / "two_shots" / "embeddings.npy").exists()
     assert (tmp_path / "two_shots" / "report.html").is_file()
+
+
+def test_exports_asked_for_are_written_beside_the_document(full: tuple[Path, dict]) -> None:
+    folder, doc = full
+    chapters = webvtt.read(str(folder / "chapters.vtt"))
+    assert len(chapters) == len(doc["shots"]) == 2
+    assert len(webvtt.read(str(folder / "chapters.segments.vtt"))) == len(doc["segments"])
+    timeline = otio.adapters.read_from_file(str(folder / "timeline.otio"))
+    assert isinstance(timeline, otio.schema.Timeline)

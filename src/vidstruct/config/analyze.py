@@ -115,4 +115,7 @@ class AnalyzeProfile(Strict):
     segments: SegmentsSection = Field(default_factory=SegmentsSection)
     thumbnails: ThumbnailsSection = Field(default_factory=ThumbnailsSection)
     report: bool = Field(True, description="write report.html beside each structure.json")
+    exports: list[Literal["webvtt", "csv", "activitynet", "otio", "labelstudio"]] = Field(
+        default_factory=list, description="also export each document (vidstruct export-structure formats but ava)"
+    )
     runtime: RuntimeSection = Field(default_factory=RuntimeSection)

@@ -9,7 +9,7 @@ it). :func:`analyze_settings` turns the validated profile into
   folder for command-line options);
 - the shot detector's ``options`` are checked against the detector's signature (one-line ConfigError);
 - the **profile hash** (``profile.sha256`` of every document, what a rerun compares to skip done videos) is the
-  SHA-256 of the profile's canonical JSON without ``name``, ``report`` and ``runtime`` (they do not change
+  SHA-256 of the profile's canonical JSON without ``name``, ``report``, ``exports`` and ``runtime`` (they do not change
   what is found), with each checkpoint path replaced by the SHA-256 of the checkpoint file: retraining a model
   in place changes the hash, moving it does not.
 """
@@ -45,7 +45,7 @@ CHECKPOINT_KEYS = {
     "localizer.checkpoint": "localizer.pt",
     "localizer.backbone": "model.pt",
 }
-_UNHASHED = {"name", "report", "runtime"}
+_UNHASHED = {"name", "report", "runtime", "exports"}
 
 
 def load_profile(
@@ -100,10 +100,15 @@ def profile_sha256(profile: AnalyzeProfile, checkpoints: Mapping[str, str | None
 
 
 def analyze_settings(
-    profile: AnalyzeProfile, composed: ComposedConfig, *, name: str | None = None, report: bool | None = None
+    profile: AnalyzeProfile,
+    composed: ComposedConfig,
+    *,
+    name: str | None = None,
+    report: bool | None = None,
+    exports: Sequence[str] = (),
 ) -> AnalyzeSettings:
     """Explicit settings of ``profile`` (see the module doc); ``name``: the profile's name when it states none
-    (e.g. the file stem); ``report``: overrides ``profile.report``."""
+    (e.g. the file stem); ``report``: overrides ``profile.report``; ``exports``: formats added to the profile's."""
     paths = {
         dotted: _resolved(composed, dotted, getattr(getattr(profile, dotted.split(".")[0]), dotted.split(".")[1]))
         for dotted in CHECKPOINT_KEYS
@@ -124,6 +129,7 @@ def analyze_settings(
         segments=MergeSettings(seg.gap_tolerance_s, seg.min_prob, seg.cross_shots, seg.aggregate, seg.min_duration_s),
         thumbnails=ThumbnailSettings(thumb.width, thumb.quality, thumb.fps),
         report=profile.report if report is None else report,
+        exports=tuple(dict.fromkeys([*profile.exports, *exports])),
         device=profile.runtime.device,
         threads=profile.runtime.threads,
         profile_name=profile.name or name or "default",

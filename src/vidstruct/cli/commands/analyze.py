@@ -66,6 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="any profile key, e.g. segments.min_prob=0.5"
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
+    parser.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        choices=["webvtt", "csv", "activitynet", "otio", "labelstudio"],
+        help="also write this export beside each structure.json (repeatable; see 'vidstruct export-structure'; "
+        "not ava: analyze detects no actors yet)",
+    )
     parser.add_argument("--workers", type=_count, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--ray", action="store_true", help="run the videos as Ray tasks (a local Ray by default)")
     parser.add_argument(
@@ -99,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     profile, composed = load_profile(args.profile, _options(args), args.set)
     name = Path(args.profile).stem if args.profile else None
-    settings = analyze_settings(profile, composed, name=name, report=False if args.no_report else None)
+    report = False if args.no_report else None
+    settings = analyze_settings(profile, composed, name=name, report=report, exports=args.export)
     videos = collect_videos(args.inputs)
     ray = args.ray or args.ray_address is not None
     with _Progress(quiet=args.quiet, videos=len(videos), per_video=args.workers == 1 and not ray) as bar:

@@ -14,7 +14,9 @@ path}`` into ``OUT/VIDEO_ID/``:
   checkpoints and ``OUT`` must then be paths every node can read and write). Each video's files are written by
   the process that analyzed it (atomically, :mod:`vidstruct.atomic`); the main process records the outcome;
 - ``OUT/analyze.json`` (written after every video) lists each video as ``done``, ``skipped`` or ``failed``
-  (with its message), with the profile.
+  (with its message), with the profile;
+- ``exports``: the formats asked for are written beside each document (a video whose exports are missing is
+  analyzed again).
 
 Model errors (a missing checkpoint, a checkpoint of the wrong kind) are raised before any video starts.
 """
@@ -40,7 +42,7 @@ from vidstruct.errors import InputError, VidstructError
 from vidstruct.models.checkpoint import sha256_file
 from vidstruct.pipeline.analyze.models import AnalyzeModels, load_models
 from vidstruct.pipeline.analyze.settings import AnalyzeSettings
-from vidstruct.pipeline.analyze.video import ProgressFn, analyze_video
+from vidstruct.pipeline.analyze.video import EXPORT_FILES, ProgressFn, analyze_video
 from vidstruct.pipeline.ray_session import ray_session
 from vidstruct.pipeline.video_list import VIDEO_EXTENSIONS, read_video_list
 from vidstruct.structure import STRUCTURE_FILE, StructureError, read_structure
@@ -128,8 +130,11 @@ def collect_videos(inputs: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------- resume
 
 
-def is_done(folder: Path, video_sha256: str, profile_sha256: str | None, *, report: bool) -> bool:
-    """``folder`` holds a complete analysis of the file with ``video_sha256`` under ``profile_sha256``."""
+def is_done(
+    folder: Path, video_sha256: str, profile_sha256: str | None, *, report: bool, exports: Sequence[str] = ()
+) -> bool:
+    """``folder`` holds a complete analysis of the file with ``video_sha256`` under ``profile_sha256`` (with its
+    ``report.html`` when ``report``, and the files of ``exports``)."""
     if not (folder / STRUCTURE_FILE).is_file():
         return False
     try:
@@ -144,6 +149,7 @@ def is_done(folder: Path, video_sha256: str, profile_sha256: str | None, *, repo
         files.append(doc["embeddings"]["file"])
     if report:
         files.append(REPORT_FILE)
+    files += [EXPORT_FILES[fmt] for fmt in exports]
     return all((folder / f).is_file() for f in files)
 
 
@@ -155,7 +161,7 @@ def _already_done(out: Path, video_id: str, path: str, settings: AnalyzeSettings
         sha = sha256_file(path)
     except OSError:
         return False
-    return is_done(folder, sha, settings.profile_sha256, report=settings.report)
+    return is_done(folder, sha, settings.profile_sha256, report=settings.report, exports=settings.exports)
 
 
 # ----------------------------------------------------------------------------------------------- one job

@@ -70,7 +70,9 @@ class ThumbnailSettings:
 class AnalyzeSettings:
     """Everything one analysis needs. ``profile_name`` / ``profile_sha256``: the profile recorded in each
     document (and used to tell whether a video is already done); ``device``: ``auto``, ``cpu``, ``cuda``...;
-    ``report``: also write ``report.html``; ``threads``: decoder threads (0: FFmpeg's choice)."""
+    ``report``: also write ``report.html``; ``exports``: formats of :data:`vidstruct.structure.exports.FORMATS` also
+    written into ``OUT/VIDEO_ID/`` (:data:`vidstruct.pipeline.analyze.video.EXPORT_FILES`); ``threads``: decoder
+    threads (0: FFmpeg's choice)."""
 
     shots: ShotSettings = field(default_factory=ShotSettings)
     recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
@@ -78,6 +80,7 @@ class AnalyzeSettings:
     segments: MergeSettings = field(default_factory=MergeSettings)
     thumbnails: ThumbnailSettings = field(default_factory=ThumbnailSettings)
     report: bool = True
+    exports: tuple[str, ...] = ()
     device: str = "auto"
     threads: int = 0
     profile_name: str | None = None

@@ -7,7 +7,8 @@
   window ``j``), when there is a recognizer;
 - ``structure.json`` (``vidstruct.structure/1``, validated before it is written:
   :func:`vidstruct.structure.write_structure`), written after everything it names;
-- ``report.html`` (:func:`vidstruct.structure.report.write_report`), last.
+- ``report.html`` (:func:`vidstruct.structure.report.write_report`) and the exports asked for
+  (:data:`EXPORT_FILES`, :func:`vidstruct.structure.exports.export_structure`), last.
 
 A folder holding an older ``structure.json`` (and ``report.html``) loses them first, so a run stopped half-way
 never leaves a document next to files of another analysis; a folder is complete when its ``structure.json``
@@ -47,6 +48,7 @@ from vidstruct.structure import (
     STRUCTURE_FILE,
     embeddings_record,
     profile_record,
+    read_structure,
     segment_record,
     shot_record,
     structure_document,
@@ -55,15 +57,25 @@ from vidstruct.structure import (
     window_record,
     write_structure,
 )
+from vidstruct.structure.exports import export_structure
 from vidstruct.structure.report import REPORT_FILE, write_report
 
-__all__ = ["ProgressFn", "VideoResult", "analyze_video"]
+__all__ = ["EXPORT_FILES", "ProgressFn", "VideoResult", "analyze_video"]
 
 #: ``progress(stage, done_s, total_s)``: the stage running and the seconds of video it has done
 ProgressFn = Callable[[str, float, float], None]
 
 THUMBS = "thumbs"
 EMBEDDINGS = "embeddings.npy"
+#: export format → its main file in ``OUT/VIDEO_ID/`` (companions beside it: :mod:`vidstruct.structure.exports`);
+#: not ``ava``: it exports actors, and analyze has no actor detector yet
+EXPORT_FILES = {
+    "webvtt": "chapters.vtt",
+    "csv": "structure.csv",
+    "activitynet": "activitynet.json",
+    "otio": "timeline.otio",
+    "labelstudio": "labelstudio.json",
+}
 
 
 @dataclass
@@ -330,6 +342,10 @@ def analyze_video(
     report_path = None
     if settings.report:
         report_path = write_report(structure, folder / REPORT_FILE)
+    if settings.exports:
+        written = read_structure(structure)
+        for fmt in settings.exports:
+            export_structure(written, fmt, folder / EXPORT_FILES[fmt])
     timings["total"] = time.perf_counter() - t_start
     return VideoResult(
         video_id=video_id,
