@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,12 @@ import pytest
 from vidstruct.cli.main import main
 from vidstruct.errors import ConfigError
 from vidstruct.io import probe
-from vidstruct.models.checkpoint import load_model_checkpoint
+from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
+from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.recipes.demo import QUICK, SUBDIRS
+from vidstruct.recipes.demo_analyze import LOCALIZER_TOP_K
 from vidstruct.recipes.demo_folder import MARKER, claim_output, demo_subdir
+from vidstruct.structure import read_structure
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -153,6 +157,76 @@ def test_demo_localization_segments_are_valid(demo: tuple[Path, dict]) -> None:
     scores = [s["score"] for s in doc["segments"]]
     assert scores == sorted(scores, reverse=True)
     assert all(g["label"] in classes for g in doc["ground_truth"])
+
+
+@pytest.mark.slow
+def test_demo_profile_names_its_models_relative_to_itself(
+    demo: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, summary = demo
+    profile = out / "profile.yaml"
+    assert summary["files"]["profile"] == str(profile)
+    monkeypatch.chdir(tmp_path)  # resolved against the profile's folder, not the current one
+    prof, composed = load_profile(profile)
+    assert (prof.recognizer.checkpoint, prof.localizer.checkpoint) == ("model.ckpt", "localizer.pt")
+    settings = analyze_settings(prof, composed)
+    assert Path(settings.recognition.checkpoint).resolve() == (out / "model.ckpt").resolve()
+    assert Path(settings.localization.checkpoint).resolve() == (out / "localizer.pt").resolve()
+    assert Path(settings.localization.backbone).resolve() == (out / "model.ckpt").resolve()
+
+
+@pytest.mark.slow
+def test_demo_ends_with_analyze_on_the_held_out_untrimmed_video(demo: tuple[Path, dict]) -> None:
+    out, summary = demo
+    video = Path(summary["untrimmed"]["video"])
+    folder = out / "analysis" / video.stem
+    structure = read_structure(folder)  # validates against the schema and its rules
+    doc = structure.document
+    assert summary["files"]["structure"] == str(structure.path) and summary["files"]["report"] == str(
+        folder / "report.html"
+    )
+    assert doc["video"]["path"] == str(video) and doc["video"]["sha256"] == sha256_file(video)
+    assert doc["models"]["recognizer"]["checkpoint_sha256"] == sha256_file(out / "model.ckpt")
+    assert doc["models"]["localizer"]["checkpoint_sha256"] == sha256_file(out / "localizer.pt")
+    classes = _lines(out / "data" / "classes.txt")
+    assert doc["models"]["recognizer"]["classes"] == classes
+    # segments from the localizer, labelled with the trained classes, inside the video
+    assert 0 < len(doc["segments"]) == summary["analysis"]["segments"] <= LOCALIZER_TOP_K
+    assert {s["label"] for s in doc["segments"]} <= set(classes)
+    assert all(s["source"] == "localizer" and 0 <= s["score"] <= 1 for s in doc["segments"])
+    assert all(0 <= s["start_s"] < s["end_s"] <= doc["video"]["duration_s"] for s in doc["segments"])
+    # windows every 0.5 s with every row of embeddings.npy, top-5 of the trained classes
+    assert len(doc["windows"]) == summary["analysis"]["windows"] > 0
+    assert [w["start_s"] for w in doc["windows"]] == pytest.approx([0.5 * k for k in range(len(doc["windows"]))])
+    assert structure.embeddings is not None and structure.embeddings.shape[0] == len(doc["windows"])
+    assert all(len(w["top"]) == 5 and {t["label"] for t in w["top"]} <= set(classes) for w in doc["windows"])
+    assert doc["shots"] and doc["shots"][0]["start_s"] == 0 and doc["models"]["shots"]["name"] == "transnetv2"
+    assert doc["profile"]["name"] == "demo"
+    # the report: beside the document, the video referenced relative to it
+    html = (folder / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
+    assert json.dumps(os.path.relpath(video, folder)) in html  # the player's source
+
+
+@pytest.mark.slow
+def test_demo_profile_analyzes_another_video_from_the_cli(
+    demo: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, summary = demo
+    other = Path(summary["localization"]["video"])  # held out of the BMN's training, not the demo's analysis video
+    assert other != Path(summary["untrimmed"]["video"])
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    rc = main(["analyze", str(other), "--profile", str(out / "profile.yaml"), "--out", "analysis", "--json", "--quiet"])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert list(printed["done"]) == [other.stem] and not printed["failed"]
+    structure = read_structure(tmp_path / "analysis" / other.stem)
+    doc = structure.document
+    assert doc["video"]["sha256"] == sha256_file(other)
+    assert doc["video"]["duration_s"] == pytest.approx(QUICK.loc_duration_s, abs=0.05)
+    assert {s["label"] for s in doc["segments"]} <= set(_lines(out / "data" / "classes.txt"))
+    assert doc["segments"] and (tmp_path / "analysis" / other.stem / "report.html").is_file()
 
 
 # ------------------------------------------------------------------- refusals: nothing touched, one line, exit 2

@@ -12,7 +12,10 @@ Steps (each writes into ``out``):
    features, a short BMN training, held-out AR@100 / average mAP, and
    ``vidstruct localize`` on a held-out video (``localization.json``,
    ``localization.png``, ``localizer.pt``; see
-   :mod:`vidstruct.recipes.demo_localization`).
+   :mod:`vidstruct.recipes.demo_localization`);
+6. ``profile.yaml``, an analysis profile naming the trained models (paths relative to the file), and
+   ``vidstruct analyze`` with it on step 4's held-out untrimmed video: ``analysis/VIDEO_ID/structure.json``,
+   ``report.html``... (:mod:`vidstruct.recipes.demo_analyze`).
 
 ``quick=True`` keeps every step but sizes each for a test (a few dozen small videos, a handful of
 optimizer steps): the outputs have the same files and structure, not the accuracy.
@@ -40,6 +43,7 @@ from vidstruct.data.synth import generate
 from vidstruct.errors import ConfigError
 from vidstruct.pipeline.recognizer import Recognizer, window_matrix
 from vidstruct.pipeline.timeline import plot_window_timeline
+from vidstruct.recipes.demo_analyze import ANALYSIS_SUBDIR, run_analyze_demo, write_demo_profile
 from vidstruct.recipes.demo_folder import MARKER, claim_output, copy_atomic, demo_subdir
 from vidstruct.recipes.demo_localization import LOCALIZATION_SUBDIRS, STRIDE_S, run_localization_demo
 from vidstruct.recipes.recognition import run_test, run_training
@@ -77,7 +81,7 @@ class DemoSize:
 
 
 #: the demo's sub-folders of ``out`` (recognition steps, then localization)
-SUBDIRS = ("data", "run", "test", "untrimmed", *LOCALIZATION_SUBDIRS)
+SUBDIRS = ("data", "run", "test", "untrimmed", *LOCALIZATION_SUBDIRS, ANALYSIS_SUBDIR)
 FULL = DemoSize()
 QUICK = DemoSize(
     clips=40, clip_size=64, clip_duration_s=2.0, batch=8, steps=4, untrimmed_s=6.0, loc_videos=8,
@@ -114,10 +118,10 @@ def run_demo(
     """
     size = QUICK if quick else FULL
     config = _embedded_config()
-    out = claim_output(out, SUBDIRS if localization else SUBDIRS[:4])
+    out = claim_output(out, SUBDIRS if localization else (*SUBDIRS[:4], ANALYSIS_SUBDIR))
     started = time.perf_counter()
     summary: dict[str, Any] = {"out": str(out), "quick": quick}
-    n = 5 if localization else 4
+    n = 6 if localization else 5
 
     _say(quiet, f"[1/{n}] synthesizing {size.clips} labelled clips (10 motion classes) into {out / 'data'}")
     data = generate(
@@ -199,6 +203,11 @@ def run_demo(
         )  # fmt: skip
         summary["localization"] = {k: v for k, v in loc.items() if k != "files"}
         summary["files"].update(loc["files"])
+    _say(quiet, f"[{n}/{n}] vidstruct analyze on the held-out untrimmed video with profile.yaml (the trained models)")
+    profile = write_demo_profile(out, localizer="localizer.pt" if localization else None)
+    analysis = run_analyze_demo(out, profile, video, quiet=quiet)
+    summary["analysis"] = {k: v for k, v in analysis.items() if k != "files"}
+    summary["files"].update(analysis["files"])
     summary["seconds"] = round(time.perf_counter() - started, 1)
     write_json_atomic(out / "summary.json", summary)
     _say(quiet, f"\ndone in {summary['seconds']:.0f} s. Wrote:")
@@ -209,4 +218,6 @@ def run_demo(
     _say(quiet, f"Try: vidstruct predict {video} --checkpoint {ckpt} --window-s 1.0 --json")
     if localization:
         _say(quiet, f"     vidstruct localize {summary['localization']['video']} --checkpoint {out / 'localizer.pt'}")
+    _say(quiet, f"     vidstruct analyze VIDEO --profile {profile} --out analysis/")
+    _say(quiet, f"Open the report of the analysed video: {analysis['files']['report']}")
     return summary

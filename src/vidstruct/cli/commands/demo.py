@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 NAME = "demo"
-HELP = "run the end-to-end demo (synthesize data, train, evaluate, analyse a held-out video, localize actions)"
+HELP = (
+    "run the end-to-end demo (synthesize data, train, evaluate, localize actions, write profile.yaml and run "
+    "analyze with it on a held-out video)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
