@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+import pytest
 from analyzekit import two_shot_video
 
 from conftest import Kit
@@ -44,3 +46,28 @@ def test_a_video_shorter_than_a_window(kit: Kit, tmp_path: Path) -> None:
     assert [(w["start_s"], w["end_s"]) for w in doc["windows"]] == [(0.0, 0.5)]
     assert doc["embeddings"]["rows"] == 1
     assert len(doc["warnings"]) == 1 and "shorter than one recognition window (1 s)" in doc["warnings"][0]
+
+
+def test_onnxruntime_gives_the_probabilities_of_pytorch(kit: Kit, tmp_path: Path) -> None:
+    def windows(engine: str) -> tuple[list, np.ndarray]:
+        settings = AnalyzeSettings(
+            shots=ShotSettings("none"),
+            recognition=RecognitionSettings(str(kit.backbone), window_s=1.0, stride_s=0.5, top_k=0),
+            report=False,
+            engine=engine,
+            device="cpu",
+        )
+        models = load_models(settings)
+        assert models.recognizer is not None and models.recognizer.engine == engine
+        analyze_video(models, kit.one_shot, tmp_path / engine)
+        structure = read_structure(tmp_path / engine / "one_shot")
+        assert structure.document["models"]["recognizer"]["settings"]["engine"] == engine
+        return structure.document["windows"], np.asarray(structure.embeddings)
+
+    eager, eager_emb = windows("torch")
+    onnx, onnx_emb = windows("onnxruntime")
+    assert len(eager) == len(onnx) == 4
+    for a, b in zip(eager, onnx):
+        probs = {t["label"]: t["prob"] for t in b["top"]}
+        assert probs == pytest.approx({t["label"]: t["prob"] for t in a["top"]}, abs=1e-3)
+    np.testing.assert_allclose(onnx_emb, eager_emb, atol=1e-4)

@@ -22,10 +22,10 @@ Example (``configs/analyze/example.yaml``)::
     localizer: {checkpoint: ../../demo_out/localizer.pt}   # optional: segments from the localization chain
     segments: {gap_tolerance_s: 0.5, min_prob: 0.3, cross_shots: false, aggregate: mean}
     thumbnails: {width: 160, quality: 85, fps: 2.0}
-    runtime: {engine: torch, device: auto}
+    runtime: {engine: torch, device: auto}  # engine onnxruntime: the backbones exported to ONNX, run on the CPU
 
 Not here yet: actor detection (the AVA actor/action detector does not exist yet; the document's ``actors``
-stay empty) and ``runtime.engine: onnxruntime``.
+stay empty).
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ class ThumbnailsSection(Strict):
 class RuntimeSection(Strict):
     """Where and how models run; not part of the profile hash (it does not change what is found)."""
 
-    engine: Literal["torch"] = Field("torch", description="inference engine (torch)")
+    engine: Literal["torch", "onnxruntime"] = Field(
+        "torch", description="how the backbones run: torch, or onnxruntime (CPU; exported once per process)"
+    )
     device: str = Field("auto", description="auto (CUDA when available), cpu, cuda, cuda:1...")
     threads: int = Field(0, ge=0, description="decoder threads (0: FFmpeg's choice)")
 

@@ -130,6 +130,7 @@ def analyze_settings(
         thumbnails=ThumbnailSettings(thumb.width, thumb.quality, thumb.fps),
         report=profile.report if report is None else report,
         exports=tuple(dict.fromkeys([*profile.exports, *exports])),
+        engine=profile.runtime.engine,
         device=profile.runtime.device,
         threads=profile.runtime.threads,
         profile_name=profile.name or name or "default",

@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, help="classes kept per window (0 = all)")
     parser.add_argument("--device", help="auto (CUDA when available), cpu, cuda, cuda:1...")
     parser.add_argument(
+        "--runtime", choices=["torch", "onnxruntime"], help="how the backbones run (onnxruntime: exported, on the CPU)"
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="any profile key, e.g. segments.min_prob=0.5"
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
@@ -92,6 +95,7 @@ def _options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
         "recognizer.stride_s": ("--stride-s", args.stride_s),
         "recognizer.top_k": ("--top-k", args.top_k),
         "runtime.device": ("--device", args.device),
+        "runtime.engine": ("--runtime", args.runtime),
     }
 
 

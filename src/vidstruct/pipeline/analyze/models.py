@@ -34,6 +34,7 @@ from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
 from vidstruct.models.localization.checkpoint import FORMAT as LOCALIZER_FORMAT
 from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer
 from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
+from vidstruct.pipeline.analyze.runners import Runner, onnx_runner
 from vidstruct.pipeline.analyze.settings import AnalyzeSettings
 from vidstruct.pipeline.features import default_window_s
 from vidstruct.pipeline.localizer import Localizer, resolve_backbone
@@ -44,6 +45,7 @@ from vidstruct.structure import ModelRecord, model_record
 __all__ = ["AnalyzeModels", "Backbone", "load_models", "load_recognizer"]
 
 NO_SHOTS = "none"
+ENGINES = ("torch", "onnxruntime")
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Backbone:
     sha256: str
     window_s: float
     stride_s: float
+    runner: Runner | None = None  #: how it runs on a batch of clips (None: eager PyTorch)
+    engine: str = "torch"
 
     def record(self, *, top_k: int | None = None) -> ModelRecord:
         spec = self.recognizer.spec
@@ -66,6 +70,7 @@ class Backbone:
             "short_side": spec.short_side,
             "crop_size": spec.crop_size,
             "scores": "softmax",
+            "engine": self.engine,
         }
         if top_k is not None:
             settings["top_k"] = top_k
@@ -244,4 +249,10 @@ def load_models(settings: AnalyzeSettings) -> AnalyzeModels:
                 model, file, name, sha = load_recognizer(backbone_file, device)
             Localizer(bundle, model)
             loc_backbone = Backbone(model, name, file, sha, snip_window, snip_stride)
+    if settings.engine not in ENGINES:
+        raise ConfigError(f"runtime engine: expected one of {', '.join(ENGINES)}, got {settings.engine!r}")
+    if settings.engine == "onnxruntime":
+        for backbone in (recognizer, loc_backbone):
+            if backbone is not None:
+                backbone.runner, backbone.engine = onnx_runner(backbone.recognizer), "onnxruntime"
     return AnalyzeModels(settings, detector, record, recognizer, bundle, loc_sha, loc_backbone)

@@ -72,7 +72,8 @@ class AnalyzeSettings:
     document (and used to tell whether a video is already done); ``device``: ``auto``, ``cpu``, ``cuda``...;
     ``report``: also write ``report.html``; ``exports``: formats of :data:`vidstruct.structure.exports.FORMATS` also
     written into ``OUT/VIDEO_ID/`` (:data:`vidstruct.pipeline.analyze.video.EXPORT_FILES`); ``threads``: decoder
-    threads (0: FFmpeg's choice)."""
+    threads (0: FFmpeg's choice); ``engine``: how the backbones run, ``torch`` or ``onnxruntime``
+    (:mod:`vidstruct.pipeline.analyze.runners`)."""
 
     shots: ShotSettings = field(default_factory=ShotSettings)
     recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
@@ -81,6 +82,7 @@ class AnalyzeSettings:
     thumbnails: ThumbnailSettings = field(default_factory=ThumbnailSettings)
     report: bool = True
     exports: tuple[str, ...] = ()
+    engine: str = "torch"
     device: str = "auto"
     threads: int = 0
     profile_name: str | None = None

@@ -210,7 +210,9 @@ def analyze_video(
             rec = models.recognizer
             frames = rec.recognizer.spec.num_frames
             plan = plan_windows(index, rec.window_s, rec.stride_s, frames, min_span_s=MIN_SPAN_S)
-            window_tap = WindowTap("recognition", rec.recognizer, plan, batch_size=settings.recognition.batch_size)
+            window_tap = WindowTap(
+                "recognition", rec.recognizer, plan, batch_size=settings.recognition.batch_size, runner=rec.runner
+            )
             taps.append(window_tap)
             if rec.window_s > duration:
                 warnings.append(
@@ -221,7 +223,9 @@ def analyze_video(
             bb = models.localizer_backbone
             frames = bb.recognizer.spec.num_frames
             plan = plan_windows(index, bb.window_s, bb.stride_s, frames, min_span_s=MIN_SPAN_S)
-            snippet_tap = WindowTap("snippets", bb.recognizer, plan, batch_size=settings.recognition.batch_size)
+            snippet_tap = WindowTap(
+                "snippets", bb.recognizer, plan, batch_size=settings.recognition.batch_size, runner=bb.runner
+            )
             taps.append(snippet_tap)
         thumb = settings.thumbnails
         thumb_tap = ThumbnailTap(index, width=thumb.width, quality=thumb.quality, fps=thumb.fps)

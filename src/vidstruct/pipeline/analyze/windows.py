@@ -22,7 +22,7 @@ import torch
 
 from vidstruct.data.transforms import build_eval_transform
 from vidstruct.io import FrameIndex
-from vidstruct.pipeline.features import _features_and_probs
+from vidstruct.pipeline.analyze.runners import Runner, torch_runner
 from vidstruct.pipeline.recognizer import Recognizer
 
 __all__ = ["WindowOutputs", "WindowPlan", "WindowTap", "plan_windows"]
@@ -93,7 +93,10 @@ class WindowOutputs:
 class WindowTap:
     """A :class:`~vidstruct.pipeline.analyze.taps.FrameTap` running ``recognizer``'s backbone on ``plan``'s windows."""
 
-    def __init__(self, name: str, recognizer: Recognizer, plan: WindowPlan, *, batch_size: int = 8) -> None:
+    def __init__(
+        self, name: str, recognizer: Recognizer, plan: WindowPlan, *, batch_size: int = 8, runner: Runner | None = None
+    ) -> None:
+        """``runner``: how the backbone runs on a batch (default: eager PyTorch, :func:`.runners.torch_runner`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.name = name
@@ -101,6 +104,7 @@ class WindowTap:
         self.recognizer = recognizer
         self.plan = plan
         self.batch_size = batch_size
+        self.runner = runner or torch_runner(recognizer)
         spec = recognizer.spec
         self._transform = build_eval_transform(
             short_side=spec.short_side, crop_size=spec.crop_size, mean=spec.mean, std=spec.std, num_crops=1
@@ -146,13 +150,12 @@ class WindowTap:
 
     def _flush(self) -> None:
         """Run the backbone on the pending clips (``float32 [B, C, T, H, W]``)."""
-        batch = torch.stack(self._pending).to(self.recognizer.device)
-        feats, probs = _features_and_probs(self.recognizer.model, batch)
-        self._features.append(feats.float().cpu().numpy())
+        feats, probs = self.runner(torch.stack(self._pending))
+        self._features.append(feats)
         if probs is None:
             self._has_probs = False
         else:
-            self._probs.append(probs.float().cpu().numpy())
+            self._probs.append(probs)
         self._pending.clear()
 
     def outputs(self) -> WindowOutputs:
