@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.stamp-bench
 OUT ?= demo_out
 BENCH_ARGS ?= --quick
 
-.PHONY: venv demo test bench lint clean ffmpeg-libs
+.PHONY: venv demo test bench lint clean ffmpeg-libs chromium
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -28,12 +28,16 @@ $(BENCH_STAMP): $(STAMP)
 ffmpeg-libs:
 	bash .ci/ffmpeg-libs
 
+# Debian's chromium for the report.html browser tests (needs root to install, quick when present).
+chromium:
+	bash .ci/chromium
+
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/vidstruct demo --out $(OUT)
 
-test: $(STAMP) ffmpeg-libs
+test: $(STAMP) ffmpeg-libs chromium
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP) ffmpeg-libs
