@@ -13,7 +13,9 @@ from analyzekit import two_shot_video
 from conftest import Kit
 from vidstruct.io import VideoReader
 from vidstruct.pipeline.analyze import AnalyzeSettings, RecognitionSettings, ShotSettings, analyze_video, load_models
+from vidstruct.pipeline.analyze import video as video_module
 from vidstruct.pipeline.analyze.taps import decode_once
+from vidstruct.pipeline.analyze.thumbnails import ThumbnailTap
 from vidstruct.pipeline.analyze.windows import WindowTap, plan_windows
 from vidstruct.pipeline.recognizer import Recognizer
 from vidstruct.structure import read_structure
@@ -71,3 +73,30 @@ def test_onnxruntime_gives_the_probabilities_of_pytorch(kit: Kit, tmp_path: Path
         probs = {t["label"]: t["prob"] for t in b["top"]}
         assert probs == pytest.approx({t["label"]: t["prob"] for t in a["top"]}, abs=1e-3)
     np.testing.assert_allclose(onnx_emb, eager_emb, atol=1e-4)
+
+
+def test_a_video_that_fails_mid_stream_leaves_the_models_ready_for_the_next(
+    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = load_models(AnalyzeSettings(shots=ShotSettings("content"), report=False, device="cpu"))
+
+    class EagerShotTap(video_module.ShotTap):  # pushes every frame to the detector at once
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, chunk_frames=1)
+
+    failures = []
+    real_feed = ThumbnailTap.feed
+
+    def failing_feed(self: ThumbnailTap, index: int, frame: object) -> None:
+        if index == 30 and not failures:
+            failures.append(index)
+            raise RuntimeError("decoder crashed")
+        real_feed(self, index, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(video_module, "ShotTap", EagerShotTap)
+    monkeypatch.setattr(ThumbnailTap, "feed", failing_feed)
+    with pytest.raises(RuntimeError, match="decoder crashed"):
+        analyze_video(models, kit.video, tmp_path)
+    analyze_video(models, kit.video, tmp_path)  # the detector forgot the 31 frames of the failed run
+    shots = read_structure(tmp_path / "two_shots").document["shots"]
+    assert [(s["start_s"], s["end_s"]) for s in shots] == [(0.0, 3.0), (3.0, 6.0)]

@@ -24,6 +24,7 @@ windows, thumbnail candidates. After the pass: localization (or the windows merg
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,7 +231,14 @@ def analyze_video(
         thumb = settings.thumbnails
         thumb_tap = ThumbnailTap(index, width=thumb.width, quality=thumb.quality, fps=thumb.fps)
         taps.append(thumb_tap)
-        timings.update(decode_once(reader, taps, progress=lambda done: report("decode", done, duration)))
+        stage = " + ".join(tap.name for tap in taps)
+        try:
+            timings.update(decode_once(reader, taps, progress=lambda done: report(stage, done, duration)))
+        except BaseException:
+            if shot_tap is not None and shot_tap.result is None:  # the detector serves the next video: reset it
+                with contextlib.suppress(Exception):
+                    shot_tap.detector.close()
+            raise
         for tap in taps:
             timings[tap.name] = tap.seconds
         if reader.stats.fallbacks:
