@@ -10,8 +10,8 @@ it). :func:`analyze_settings` turns the validated profile into
 - the shot detector's ``options`` are checked against the detector's signature (one-line ConfigError);
 - the **profile hash** (``profile.sha256`` of every document, what a rerun compares to skip done videos) is the
   SHA-256 of the profile's canonical JSON without ``name``, ``report``, ``exports`` and ``runtime`` (they do not change
-  what is found), with each checkpoint path replaced by the SHA-256 of the checkpoint file: retraining a model
-  in place changes the hash, moving it does not.
+  what is found), with each checkpoint path replaced by the SHA-256 of the checkpoint file (and TransNetV2's
+  weights file when it detects the shots): retraining a model in place changes the hash, moving it does not.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 from vidstruct.config import ComposedConfig, apply_overrides, load_task_config, validate, validate_kwargs
 from vidstruct.config.analyze import AnalyzeProfile
 from vidstruct.models.checkpoint import sha256_file
+from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
 from vidstruct.pipeline.analyze import (
     AnalyzeSettings,
     LocalizationSettings,
@@ -95,6 +96,8 @@ def profile_sha256(profile: AnalyzeProfile, checkpoints: Mapping[str, str | None
     for dotted, path in checkpoints.items():
         section, key = dotted.split(".")
         content[section][key] = _checkpoint_hash(path, CHECKPOINT_KEYS[dotted])
+    if profile.shots.detector == "transnetv2":  # its weights come with the installed package
+        content["shots"]["weights"] = sha256_file(transnetv2_weights_path())
     text = json.dumps({"format": FORMAT, "profile": content}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
