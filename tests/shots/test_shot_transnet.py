@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import numpy as np
@@ -112,6 +113,8 @@ def test_weights_come_from_the_installed_wheel_without_side_effects():
     assert torch.are_deterministic_algorithms_enabled() == deterministic  # the package's constructor changes it
     assert torch.equal(torch.get_rng_state(), rng)  # ... and seeds torch
     assert not network.training
+    assert network.weights_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert TransNetV2Detector(network).settings()["weights_sha256"] == network.weights_sha256
     state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("SDDCNN.0.DDCNN.0.Conv3D_1.layers.0.weight", "cls_layer1.bias", "fc1.weight"):
         assert torch.equal(network.net.state_dict()[key], state[key])

@@ -20,7 +20,9 @@ frames of context on each side; the first / last frame repeated before / after t
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import io
 from pathlib import Path
 
 import torch
@@ -75,9 +77,11 @@ class TransNetV2Network(nn.Module):
     shot). The original's second ("many-hot") output is not returned.
     """
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, *, weights_sha256: str | None = None) -> None:
         super().__init__()
         self.net = net
+        #: sha256 (hex) of the weights file it was loaded from, for the structure document's ``models``
+        self.weights_sha256 = weights_sha256
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         expected = (WINDOW_FRAMES, INPUT_HEIGHT, INPUT_WIDTH, 3)
@@ -116,10 +120,12 @@ def load_transnetv2(device: str | torch.device = "cpu") -> TransNetV2Network:
     file, or weights of another shape, is a :class:`~vidstruct.errors.CheckpointError`.
     """
     path = transnetv2_weights_path()
+    data = path.read_bytes()
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file is reported the same way
         raise CheckpointError(f"{path}: not a readable TransNetV2 weights file ({exc})") from exc
     net = _package_module()
     load_checkpoint_into(net, state, reinit_head=False, model_name="TransNetV2", where=str(path))
-    return TransNetV2Network(net).to(device).eval()
+    network = TransNetV2Network(net, weights_sha256=hashlib.sha256(data).hexdigest())
+    return network.to(device).eval()

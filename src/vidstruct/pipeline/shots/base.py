@@ -10,7 +10,8 @@ closed::
 
 Frames must already be at ``detector.frame_size`` (``(width, height)`` in pixels) and at
 ``detector.fps`` (``None``: every frame of the video, at its native rate); the caller resizes
-(ideally inside the decoder, see :mod:`vidstruct.io`). A detector holds only a bounded number of
+(ideally inside the decoder, see :mod:`vidstruct.io`). ``reset()`` drops a video half-way (a decode
+error). A detector holds only a bounded number of
 frames whatever the video length (a few windows; it never buffers the video), plus 12 bytes per
 frame (score and timestamp). Results do not depend on how the frames are split into chunks.
 ``close()`` readies the detector for the next video.
@@ -169,9 +170,13 @@ class ShotDetector(ABC):
                 settings=self.settings(),
             )
         finally:
-            self._times = []
-            self._last_time = -np.inf
-            self._reset()
+            self.reset()
+
+    def reset(self) -> None:
+        """Forget the frames pushed so far (e.g. after a decode error): the next push starts a new video."""
+        self._times = []
+        self._last_time = -np.inf
+        self._reset()
 
     def settings(self) -> dict[str, Any]:
         """The settings that determine this detector's output (for the structure document's ``models``)."""

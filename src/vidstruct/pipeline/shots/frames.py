@@ -28,6 +28,29 @@ def _resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
+def _reader_for(path: str | Path, frame_size: tuple[int, int], threads: int) -> VideoReader:
+    """A reader that resizes (inside FFmpeg, aspect kept) to the smallest size covering ``frame_size``."""
+    width, height = frame_size
+    info = probe(path)
+    scale = max(width / info.width, height / info.height)
+    return VideoReader(path, short_side=max(1, math.ceil(scale * min(info.width, info.height))), threads=threads)
+
+
+def _chunks(
+    reader: VideoReader, frame_size: tuple[int, int], chunk_frames: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    width, height = frame_size
+    times = reader.times_s
+    chunk: list[torch.Tensor] = []
+    start = 0
+    for i, frame in reader.iter_frames(np.arange(reader.num_frames)):
+        chunk.append(frame)
+        if len(chunk) == chunk_frames or i == reader.num_frames - 1:
+            batch = _resize(torch.stack(chunk), width, height)
+            yield batch.numpy(), np.asarray(times[start : i + 1], dtype=np.float64)
+            start, chunk = i + 1, []
+
+
 def iter_detector_frames(
     path: str | Path, frame_size: tuple[int, int], *, chunk_frames: int = 256, threads: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -38,21 +61,9 @@ def iter_detector_frames(
     averaging (the aspect ratio is not kept: the detectors are trained / tuned on squeezed frames).
     At most ``chunk_frames`` frames are held. Decode errors are :class:`~vidstruct.io.VideoDecodeError`.
     """
-    width, height = frame_size
-    info = probe(path)
-    scale = max(width / info.width, height / info.height)
-    short_side = max(1, math.ceil(scale * min(info.width, info.height)))
-    reader = VideoReader(path, short_side=short_side, threads=threads)
+    reader = _reader_for(path, frame_size, threads)
     try:
-        times = reader.times_s
-        chunk: list[torch.Tensor] = []
-        start = 0
-        for i, frame in reader.iter_frames(np.arange(reader.num_frames)):
-            chunk.append(frame)
-            if len(chunk) == chunk_frames or i == reader.num_frames - 1:
-                batch = _resize(torch.stack(chunk), width, height)
-                yield batch.numpy(), np.asarray(times[start : i + 1], dtype=np.float64)
-                start, chunk = i + 1, []
+        yield from _chunks(reader, frame_size, chunk_frames)
     finally:
         reader.close()
 
@@ -66,7 +77,14 @@ def detect_shots(path: str | Path, detector: ShotDetector, *, chunk_frames: int 
         raise ValueError(
             f"{detector.name}: detect_shots feeds every frame; a detector at {detector.fps} fps needs analyze"
         )
-    duration = VideoReader(path).duration_s
-    for frames, times in iter_detector_frames(path, detector.frame_size, chunk_frames=chunk_frames):
-        detector.push(frames, times)
-    return detector.close(end_s=duration)
+    detector.reset()
+    reader = _reader_for(path, detector.frame_size, threads=0)
+    try:
+        for frames, times in _chunks(reader, detector.frame_size, chunk_frames):
+            detector.push(frames, times)
+        return detector.close(end_s=reader.duration_s)
+    except BaseException:
+        detector.reset()  # ready for the next video even when this one failed half-way
+        raise
+    finally:
+        reader.close()

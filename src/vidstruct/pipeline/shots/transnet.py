@@ -89,7 +89,8 @@ class TransNetV2Detector(ShotDetector):
         self._reset()
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "threshold": self.threshold}
+        weights = getattr(self.network, "weights_sha256", None)
+        return {**super().settings(), "threshold": self.threshold, "weights_sha256": weights}
 
     # ------------------------------------------------------------------ streaming
     def _reset(self) -> None:
