@@ -11,10 +11,9 @@ closed::
 Frames must already be at ``detector.frame_size`` (``(width, height)`` in pixels) and at
 ``detector.fps`` (``None``: every frame of the video, at its native rate); the caller resizes
 (ideally inside the decoder, see :mod:`vidstruct.io`). ``reset()`` drops a video half-way (a decode
-error). A detector holds only a bounded number of
-frames whatever the video length (a few windows; it never buffers the video), plus 12 bytes per
-frame (score and timestamp). Results do not depend on how the frames are split into chunks.
-``close()`` readies the detector for the next video.
+error). A detector holds only a bounded number of frames whatever the video length (a few windows;
+it never buffers the video), plus a score and a timestamp per frame (12-16 bytes). Results do not
+depend on how the frames are split into chunks. ``close()`` readies the detector for the next video.
 
 Shots are contiguous: the first starts at 0 s, each ends where the next starts, the last ends at
 ``end_s``. A shot's ``confidence`` is the probability that the cut opening it is real (1.0 for
