@@ -26,6 +26,7 @@ class ShotTap:
 
     def __init__(self, detector: ShotDetector, index: FrameIndex, *, chunk_frames: int = 64) -> None:
         self.detector = detector
+        detector.reset()  # whatever an interrupted video left in it
         self.seconds = 0.0
         self.chunk_frames = chunk_frames
         self._times = index.times_s

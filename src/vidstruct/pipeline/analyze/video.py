@@ -24,7 +24,6 @@ windows, thumbnail candidates. After the pass: localization (or the windows merg
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,9 +234,8 @@ def analyze_video(
         try:
             timings.update(decode_once(reader, taps, progress=lambda done: report(stage, done, duration)))
         except BaseException:
-            if shot_tap is not None and shot_tap.result is None:  # the detector serves the next video: reset it
-                with contextlib.suppress(Exception):
-                    shot_tap.detector.close()
+            if shot_tap is not None:  # the detector serves the next video: forget this one
+                shot_tap.detector.reset()
             raise
         for tap in taps:
             timings[tap.name] = tap.seconds
