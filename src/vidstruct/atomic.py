@@ -60,9 +60,32 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def _temp_name(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+def _current_umask() -> int:
+    """The process umask (read once; ``os.umask`` can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def _temp_name(path: Path, suffix: str = ".tmp") -> Path:
+    """A new empty file beside ``path`` with a unique name and the permissions ``open(path, "w")`` would give.
+
+    ``mkstemp`` creates files readable by their owner only (0600); the result
+    should not be: an existing destination keeps its mode, a new one gets
+    ``0666 & ~umask`` like any file the process creates.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~_UMASK
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
     return Path(name)
 
 
@@ -102,9 +125,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     keep = path.suffix if suffix is None else suffix
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{keep}", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temp_name(path, suffix=f".tmp{keep}")
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

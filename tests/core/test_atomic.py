@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -91,3 +93,20 @@ def test_error_names_the_destination_not_the_temporary_file(tmp_path: Path) -> N
     with pytest.raises(OSError) as info, atomic_path(target) as tmp:
         raise FileNotFoundError(2, "No such file or directory", str(tmp))
     assert info.value.filename == str(target)
+
+
+def test_new_files_get_the_umask_mode_and_existing_files_keep_theirs(tmp_path: Path) -> None:
+    mask = os.umask(0o022)  # read the process umask (it can only be read by setting it)
+    os.umask(mask)
+    expected = 0o666 & ~mask  # what open(path, "w") gives a new file; mkstemp alone would give 0600
+    fresh = tmp_path / "fresh.txt"
+    write_text_atomic(fresh, "a")
+    with atomic_path(tmp_path / "video.mp4") as tmp:
+        tmp.write_bytes(b"v")
+    assert stat.S_IMODE(fresh.stat().st_mode) == expected
+    assert stat.S_IMODE((tmp_path / "video.mp4").stat().st_mode) == expected
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_text_atomic(kept, "new")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
