@@ -53,9 +53,14 @@ def test_a_rerun_skips_the_videos_already_done(folder: Path, tmp_path: Path, cal
     assert _run(str(folder), "--out", str(out), "--json") == 0
     first = json.loads(capsys.readouterr().out)
     assert sorted(first["done"]) == ["a", "b"] and first["skipped"] == [] and calls == ["a", "b"]
-    assert _run(str(folder), "--out", str(out), "--json") == 0
+    loads = []
+    real_load = collection_module.load_models
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(collection_module, "load_models", lambda settings: loads.append(1) or real_load(settings))
+        assert _run(str(folder), "--out", str(out), "--json") == 0
     second = json.loads(capsys.readouterr().out)
     assert second["done"] == {} and sorted(second["skipped"]) == ["a", "b"] and calls == ["a", "b"]
+    assert loads == []  # nothing to do: no model is even loaded
     # new content under the same name: only that video again
     two_shot_video(folder / "b.mp4", 2.0, cut_s=None, seed=3)
     assert _run(str(folder), "--out", str(out)) == 0

@@ -18,7 +18,8 @@ path}`` into ``OUT/VIDEO_ID/``:
 - ``exports``: the formats asked for are written beside each document (a video whose exports are missing is
   analyzed again).
 
-Model errors (a missing checkpoint, a checkpoint of the wrong kind) are raised before any video starts.
+Model errors (a missing checkpoint, a checkpoint of the wrong kind) are raised before any video starts; the
+models are not loaded at all when every video is already done.
 """
 
 from __future__ import annotations
@@ -293,19 +294,20 @@ def analyze_videos(
     report = CollectionReport(out_dir=out, profile_sha256=settings.profile_sha256)
     status: dict[str, Any] = {}
     parallel = ray or workers > 1
-    # load (and check) the models here first: a bad checkpoint is one error, not one per video
-    models = load_models(settings if not parallel else _on_cpu(settings))
     jobs: list[tuple[str, str, str]] = []
     for video_id, path in videos.items():
         if _already_done(out, video_id, path, settings):
             report.skipped.append(video_id)
             status[video_id] = {"status": "skipped"}
-            if on_result is not None:
-                on_result(video_id, "skipped")
         else:
             jobs.append((video_id, str(path), str(out)))
+    # load (and check) the models before any video: a bad checkpoint is one error, not one per video
+    models = load_models(settings if not parallel else _on_cpu(settings)) if jobs else None
+    if on_result is not None:
+        for video_id in report.skipped:
+            on_result(video_id, "skipped")
     with contextlib.ExitStack() as stack:
-        ray_mod = stack.enter_context(ray_session(ray_address, num_cpus=workers)) if ray else None
+        ray_mod = stack.enter_context(ray_session(ray_address, num_cpus=workers)) if ray and jobs else None
         out.mkdir(parents=True, exist_ok=True)
         if status:
             _write_run_file(out, settings, videos, status)
@@ -317,8 +319,9 @@ def analyze_videos(
             del models
             results = _run_pool(settings, jobs, min(workers, len(jobs)))
         else:
+            assert models is not None or not jobs
             results = (
-                _run_job(models, vid, path, od, _video_progress(progress, vid) if progress else None)
+                _run_job(models, vid, path, od, _video_progress(progress, vid) if progress else None)  # type: ignore[arg-type]
                 for vid, path, od in jobs
             )
         stack.callback(getattr(results, "close", lambda: None))
