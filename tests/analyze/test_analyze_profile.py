@@ -69,6 +69,8 @@ def test_profile_errors_name_the_key(kit: Kit, tmp_path: Path, capsys: pytest.Ca
     profile.write_text("task: analyze\nshots: {detector: transnetv2, options: {threshold: 2.0}}\n")
     assert main(["analyze", str(kit.one_shot), "--out", str(tmp_path / "o"), "--profile", str(profile)]) == 2
     assert "shots.options" in _error(capsys)
+    assert main(["analyze", str(kit.one_shot), "--out", str(tmp_path / "o"), "--backbone", str(kit.backbone)]) == 2
+    assert "localizer.backbone is set but localizer.checkpoint is not" in _error(capsys)
     # a profile is not an experiment
     assert main(["train", str(profile), "--out", str(tmp_path / "run")]) == 2
     assert "a task 'analyze' config" in _error(capsys)

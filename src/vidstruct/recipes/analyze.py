@@ -25,6 +25,7 @@ from typing import Any
 
 from vidstruct.config import ComposedConfig, apply_overrides, load_task_config, validate, validate_kwargs
 from vidstruct.config.analyze import AnalyzeProfile
+from vidstruct.errors import ConfigError
 from vidstruct.models.checkpoint import sha256_file
 from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
 from vidstruct.pipeline.analyze import (
@@ -116,6 +117,9 @@ def analyze_settings(
         dotted: _resolved(composed, dotted, getattr(getattr(profile, dotted.split(".")[0]), dotted.split(".")[1]))
         for dotted in CHECKPOINT_KEYS
     }
+    if profile.localizer.backbone is not None and profile.localizer.checkpoint is None:
+        where = composed.source_of("localizer.backbone")
+        raise ConfigError(f"{where}: localizer.backbone is set but localizer.checkpoint is not (a backbone of what?)")
     shots = profile.shots
     options = dict(shots.options)
     if shots.detector != "none" and options:
