@@ -90,7 +90,10 @@ def onnx_runner(recognizer: Recognizer) -> Runner:
                 external_data=False,
             )
         program.save(str(path))
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()  # as many threads as PyTorch's (ONNX Runtime's default: every core)
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     with torch.no_grad():
         expected = torch.softmax(model(example).float(), dim=-1).numpy()
     got = session.run(["probs"], {"clip": example.numpy()})[0]
