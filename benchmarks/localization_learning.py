@@ -356,9 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from vidstruct.config import load_config
-    from vidstruct.engine.localization.config import LocalizationExperimentConfig
-    from vidstruct.engine.localization.recipe import build_localizer, localization_data
+    from vidstruct.config.localization import LocalizationExperimentConfig
     from vidstruct.models.localization.checkpoint import load_localizer
+    from vidstruct.recipes.localization import build_localizer, localization_data
 
     torch.set_num_threads(2)
     cfg, _ = load_config(CONFIGS["BMN"], localizer_overrides(work, args, CONFIGS["BMN"]), LocalizationExperimentConfig)

@@ -9,14 +9,14 @@ the claim offline, at CPU scale:
    left / right / up / down, grow, shrink, rotate cw / ccw, bounce, stay still; 64 px, 10 fps,
    2 s). Fine-tuning uses only the first ``--per-class`` training videos of each class (6:
    data-limited); accuracy is measured on the held-out ``val.txt`` split (1 centre clip per video);
-2. **pretraining**: ``vidstruct pretrain-mosi`` (:func:`vidstruct.ssl.pretrain.run_pretraining`)
+2. **pretraining**: ``vidstruct pretrain-mosi`` (:func:`vidstruct.recipes.mosi.run_pretraining`)
    of ``r2plus1d_tiny`` (widths 8-16-32-64) on procedural textured images (no video, no label):
    joint 9-class labels, 8 frames of 32 px, colour jitter and flips on. Its pretext accuracy on
    held-out images is reported. The **static mask is off** by default (``--static-mask`` turns the
    paper's mask, ratio 0.3-0.5, on): at this budget the masked pretext task stays at chance (measured:
    held-out pretext top1 11.6 % after 600 steps, loss ln 9) and fine-tuning from it is no better than
    random init, while the unmasked one leaves its plateau after ~150 steps (97.7 % after 600);
-3. **fine-tuning**: ``vidstruct train`` (:func:`vidstruct.engine.recipes.run_training`) of the same
+3. **fine-tuning**: ``vidstruct train`` (:func:`vidstruct.recipes.recognition.run_training`) of the same
    network in four arms (``--arms``), with the **same config** otherwise (steps, batch, AdamW 3e-3 with
    warmup + cosine, weight decay, augmentation, seed), for every seed of ``--seeds``:
 
@@ -188,8 +188,8 @@ def pretrain(
     workdir: Path, budget: Budget, seed: int, static_mask: bool, reuse: bool = False
 ) -> tuple[Path, dict[str, float], float | None]:
     """MoSI-pretrain once; returns ``(model.pt, pretext metrics, seconds)`` (``None`` seconds: reused)."""
-    from vidstruct.ssl.config import MoSIExperimentConfig
-    from vidstruct.ssl.pretrain import run_pretraining
+    from vidstruct.config.mosi import MoSIExperimentConfig
+    from vidstruct.recipes.mosi import run_pretraining
 
     run_dir = workdir / f"mosi_seed{seed}_{budget.pretrain_steps}{'_mask' if static_mask else ''}"
     cfg = _validate(pretrain_config(budget, seed, static_mask), MoSIExperimentConfig)
@@ -215,7 +215,7 @@ def finetune(
     recall and seconds (``None``: the finished run of the same config was reused, only its held-out accuracy
     re-measured)."""
     from vidstruct.config import ExperimentConfig
-    from vidstruct.engine.recipes import run_test, run_training
+    from vidstruct.recipes.recognition import run_test, run_training
 
     from_mosi, input_mode = ARMS[arm]
     run_dir = workdir / f"ft_{arm}_seed{seed}"
