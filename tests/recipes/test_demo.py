@@ -19,7 +19,7 @@ from vidstruct.io import probe
 from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
 from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.recipes.demo import QUICK, SUBDIRS
-from vidstruct.recipes.demo_analyze import LOCALIZER_TOP_K
+from vidstruct.recipes.demo_analyze import LOCALIZER_TOP_K, write_demo_profile
 from vidstruct.recipes.demo_folder import MARKER, claim_output, demo_subdir
 from vidstruct.structure import read_structure
 
@@ -258,6 +258,22 @@ def test_demo_refuses_a_file_as_out(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["demo", "--quick", "--out", str(path)]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert path.read_text() == "a file\n"
+
+
+def test_demo_profile_without_localization_names_only_the_recognizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "demo"
+    out.mkdir()
+    profile = write_demo_profile(out, localizer=None)
+    assert profile == out / "profile.yaml"
+    monkeypatch.chdir(tmp_path)
+    prof, composed = load_profile(profile)  # validates (task: analyze)
+    settings = analyze_settings(prof, composed)
+    assert settings.localization.checkpoint is None and settings.localization.backbone is None
+    assert Path(settings.recognition.checkpoint) == out / "model.ckpt"  # relative to the profile's folder
+    rec = settings.recognition
+    assert (rec.stride_s, rec.top_k, settings.shots.detector, settings.profile_name) == (0.5, 5, "transnetv2", "demo")
 
 
 def test_folder_rule_without_running_the_demo(tmp_path: Path) -> None:
