@@ -9,8 +9,9 @@ name trained ones. Windows: one training clip's span (1.28 s) every 0.5 s; the l
 windows (one backbone pass serves both in analyze). Shots: ``--shots`` (``transnetv2``, the default of analyze,
 or ``content``; ``--quick``: content).
 
-Rows (each the median of ``--repeats`` runs in this process, models loaded once beforehand, after a warm-up
-run; CPU = user + system time of every thread of the process, ``time.process_time``):
+Rows (each the median of ``--repeats`` runs in this process, at least 7 for the backbone's pure forward rows,
+models loaded once beforehand, after a warm-up run; CPU = user + system time of every thread of the process,
+``time.process_time``):
 
 - ``analyze``: :func:`vidstruct.pipeline.analyze.analyze_video` (probe, hash, the one decode pass, shots,
   windows + embeddings, localization, thumbnails, structure.json, report.html);
@@ -250,10 +251,15 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     gen = torch.Generator().manual_seed(0)
     clips = torch.randn(BATCH, 3, spec.num_frames, spec.crop_size, spec.crop_size, generator=gen)
     batches = [clips[: min(BATCH, windows - b)] for b in range(0, windows, BATCH)]
-    add("pure forward: backbone (torch)", lambda: [_features_and_probs(recognizer.model, b) for b in batches])
+    fwd_repeats = max(7, args.repeats)  # short calls: more repeats, or the ratio is noise
+    add(
+        "pure forward: backbone (torch)",
+        lambda: [_features_and_probs(recognizer.model, b) for b in batches],
+        fwd_repeats,
+    )
     if ort_models is not None and getattr(ort_models.recognizer, "runner", None) is not None:
         runner = ort_models.recognizer.runner
-        add("pure forward: backbone (onnxruntime)", lambda: [runner(b) for b in batches])
+        add("pure forward: backbone (onnxruntime)", lambda: [runner(b) for b in batches], fwd_repeats)
     width, height = models.shot_detector.frame_size
     frames = np.random.default_rng(0).integers(0, 255, (shot_frames, height, width, 3), dtype=np.uint8)
     times = np.arange(shot_frames) / 25.0
