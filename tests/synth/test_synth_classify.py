@@ -80,12 +80,28 @@ def test_motion_direction_recoverable_from_frames(classify_set, decode) -> None:
     assert checked == 4
 
 
+def _mean_abs_diff(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.abs(x.astype(np.float64) - y.astype(np.float64)).mean())
+
+
 def test_same_seed_same_frames_any_count(tmp_path, decode) -> None:
+    """Video k depends on (seed, k) only, not on how many videos are written.
+
+    The rendered frames are bit-identical (checked through the scene RNG); the *encoded* bytes are not always:
+    in one process, x264 through PyAV now and then encodes the same frames differently (a known open defect, see
+    README "Synthetic videos"), so decoded frames are compared by their mean absolute difference (measured:
+    1.7-2.3 grey levels between two encodings of the same frames, about 4 against the rendered frames,
+    tens for another seed).
+    """
     opts = dict(size=32, fps=10, duration=0.6)
     a = generate("classify", tmp_path / "a", 2, seed=7, **opts)
     b = generate("classify", tmp_path / "b", 3, seed=7, **opts)
     c = generate("classify", tmp_path / "c", 2, seed=8, **opts)
     for i in range(2):
-        assert np.array_equal(decode(a.videos[i]), decode(b.videos[i]))  # video k does not depend on N
-        assert not np.array_equal(decode(a.videos[i]), decode(c.videos[i]))
+        label = ACTIONS[i]
+        scene = lambda seed, k=i, name=label: clip_scene(name, 32, 10, 0.6, video_rng(seed, "classify", k))  # noqa: E731
+        assert np.array_equal(render_scene(scene(7)), render_scene(scene(7)))
+        assert _mean_abs_diff(decode(a.videos[i]), render_scene(scene(7))) < 8.0  # the file holds this scene
+        assert _mean_abs_diff(decode(a.videos[i]), decode(b.videos[i])) < 4.0  # video k does not depend on N
+        assert _mean_abs_diff(decode(a.videos[i]), decode(c.videos[i])) > 12.0
     assert (tmp_path / "a" / "train.txt").read_text() == "videos/synth_00000.mp4 0\nvideos/synth_00001.mp4 1\n"
