@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from vidstruct.cli.argtypes import count, positive
+
 NAME = "analyze"
 HELP = "the structure of videos (shots, windows, segments, embeddings, thumbnails, report), each decoded once"
 DESCRIPTION = (
@@ -25,26 +27,6 @@ DESCRIPTION = (
 )
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs",
@@ -58,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--localizer", metavar="RUN", help="localizer checkpoint (localizer.pt) or its run directory")
     parser.add_argument("--backbone", metavar="CKPT", help="the localizer's backbone (default: the one it records)")
     parser.add_argument("--shots", choices=["transnetv2", "content", "none"], help="shot detector")
-    parser.add_argument("--window-s", type=_positive, help="recognition window, seconds")
-    parser.add_argument("--stride-s", type=_positive, help="recognition window step, seconds")
+    parser.add_argument("--window-s", type=positive, help="recognition window, seconds")
+    parser.add_argument("--stride-s", type=positive, help="recognition window step, seconds")
     parser.add_argument("--top-k", type=int, help="classes kept per window (0 = all)")
     parser.add_argument("--device", help="auto (CUDA when available), cpu, cuda, cuda:1...")
     parser.add_argument(
@@ -77,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write this export beside each structure.json (repeatable; see 'vidstruct export-structure'; "
         "not ava: analyze detects no actors yet)",
     )
-    parser.add_argument("--workers", type=_count, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--workers", type=count, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--ray", action="store_true", help="run the videos as Ray tasks (a local Ray by default)")
     parser.add_argument(
         "--ray-address", default=None, metavar="HOST:PORT", help="address of a Ray cluster (implies --ray)"

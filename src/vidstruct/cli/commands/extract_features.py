@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from vidstruct.cli.argtypes import count, positive
+
 NAME = "extract-features"
 HELP = "snippet features (and class probabilities) of untrimmed videos from a recognition checkpoint"
 DESCRIPTION = (
@@ -23,26 +25,6 @@ DESCRIPTION = (
 )
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="recognition model checkpoint (or its run directory)")
     parser.add_argument(
@@ -53,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or an ActivityNet-style JSON whose videos are in <json dir>/videos/<id>.mp4",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="feature directory (created or resumed)")
-    parser.add_argument("--window-s", type=_positive, default=None, help="snippet length, seconds (default: clip span)")
-    parser.add_argument("--stride-s", type=_positive, default=None, help="snippet step, seconds (default: window/2)")
-    parser.add_argument("--workers", type=_count, default=1, help="parallel worker processes (default 1)")
-    parser.add_argument("--batch-size", type=_count, default=8, help="clips per forward pass (default 8)")
+    parser.add_argument("--window-s", type=positive, default=None, help="snippet length, seconds (default: clip span)")
+    parser.add_argument("--stride-s", type=positive, default=None, help="snippet step, seconds (default: window/2)")
+    parser.add_argument("--workers", type=count, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--batch-size", type=count, default=8, help="clips per forward pass (default 8)")
     parser.add_argument("--ray", action="store_true", help="run the videos as Ray tasks (a local Ray by default)")
     parser.add_argument(
         "--ray-address", default=None, metavar="HOST:PORT", help="address of a Ray cluster (implies --ray)"
