@@ -19,7 +19,7 @@ Plans (every call opens the file anew, as a dataset worker does):
   peak resident memory of that run (separate process, VmHWM reset).
 
 Methods: ``vidstruct`` (:class:`~vidstruct.io.VideoReader` /
-:func:`~vidstruct.io.iter_windows`, FFmpeg threads auto), ``pyav`` (plain
+:func:`~vidstruct.io.iter_windows`, default threading), ``pyav`` (plain
 PyAV with its default threading: a seek per requested frame, or one
 sequential pass for ``all`` / ``stream``), ``tc-exact`` / ``tc-approx``
 (torchcodec ``VideoDecoder`` with ``seek_mode`` exact / approximate,

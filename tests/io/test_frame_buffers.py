@@ -10,7 +10,7 @@ import torch
 from videokit import id_video, read_ids
 
 from vidstruct.io import VideoReader, iter_windows
-from vidstruct.io.frame_buffers import FrameBufferPool, frame_pool
+from vidstruct.io.frame_buffers import FrameBufferPool, default_limit_bytes, frame_pool
 
 MIB = 1 << 20
 SHAPE = (4, 512, 512, 3)  # 3 MiB
@@ -94,3 +94,12 @@ def test_best_fit_takes_the_smallest_block_that_is_at_most_twice_the_request() -
     c = pool.empty((5 * MIB,))  # 2 MiB is too small, 40 MiB more than twice 5: the 8 MiB block
     assert _address(c) == large_address and c.shape == (5 * MIB,)
     assert pool.idle_bytes == 42 * MIB
+
+
+def test_default_bound_is_a_sixteenth_of_ram_within_256_mib_and_1_gib() -> None:
+    gib = 1 << 30
+    assert default_limit_bytes(2 * gib) == 256 * MIB  # 128 MiB raised to the floor
+    assert default_limit_bytes(8 * gib) == 512 * MIB
+    assert default_limit_bytes(24 * gib) == gib  # 1.5 GiB capped
+    assert 256 * MIB <= default_limit_bytes() <= gib
+    assert FrameBufferPool().limit_bytes == default_limit_bytes()

@@ -56,6 +56,16 @@ log = logging.getLogger(__name__)
 _INHERITED_HANDLES: list[tuple[Any, ...]] = []
 
 ThreadType = str  # "AUTO" | "FRAME" | "SLICE" | "NONE"
+# frame threading pays off from this many usable cores; below, decoding on one thread per frame (slice
+# threading) was faster here: 2 cores, 720p H.264, 8-30% less wall time for whole clips and 20-35% for
+# 32 frames spread over a clip (each seek drains frame threads' pipeline)
+FRAME_THREADING_MIN_CORES = 4
+
+
+def default_thread_type() -> ThreadType:
+    """FFmpeg threading the reader uses unless told: "AUTO" (frame + slice) on 4+ usable cores, else "SLICE"."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return "AUTO" if cores >= FRAME_THREADING_MIN_CORES else "SLICE"
 
 
 @dataclass
@@ -74,7 +84,8 @@ class VideoReader:
 
     - ``short_side``: resize so the shorter side has this many pixels (aspect kept);
     - ``threads``: decoder and swscale threads (0 = FFmpeg's choice; use 1 in DataLoader workers);
-    - ``thread_type``: FFmpeg threading ("AUTO", "FRAME", "SLICE", "NONE");
+    - ``thread_type``: FFmpeg threading ("AUTO", "FRAME", "SLICE", "NONE"; default
+      :func:`default_thread_type`);
     - ``max_pixels``: reject streams whose declared width × height is larger;
     - ``apply_rotation``: rotate frames as the display matrix says (default on);
     - ``skip_nonref``: skip decoding non-reference frames that are not requested;
@@ -90,7 +101,7 @@ class VideoReader:
         *,
         short_side: int | None = None,
         threads: int = 0,
-        thread_type: ThreadType = "AUTO",
+        thread_type: ThreadType | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         apply_rotation: bool = True,
         skip_nonref: bool = True,
@@ -99,7 +110,7 @@ class VideoReader:
         self.path = str(path)
         self.short_side = short_side
         self.threads = threads
-        self.thread_type = thread_type
+        self.thread_type = thread_type or default_thread_type()
         self.max_pixels = max_pixels
         self.apply_rotation = apply_rotation
         self.skip_nonref = skip_nonref

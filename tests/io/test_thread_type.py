@@ -1,0 +1,28 @@
+"""Default FFmpeg threading follows the usable cores; an explicit choice wins; every choice decodes the same frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from videokit import id_video, read_ids
+
+from vidstruct.io import VideoReader
+from vidstruct.io import reader as reader_module
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(1, "SLICE"), (2, "SLICE"), (3, "SLICE"), (4, "AUTO"), (16, "AUTO")])
+def test_frame_threading_only_from_four_cores(monkeypatch: pytest.MonkeyPatch, cores: int, expected: str) -> None:
+    monkeypatch.setattr(reader_module.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert reader_module.default_thread_type() == expected
+    assert VideoReader("unused.mp4").thread_type == expected
+    assert VideoReader("unused.mp4", thread_type="FRAME").thread_type == "FRAME"
+
+
+def test_every_thread_type_decodes_the_same_frames(tmp_path: Path) -> None:
+    path = id_video(tmp_path / "ids.mp4", 40, 25.0, gop=8)
+    wanted = np.array([0, 7, 8, 21, 39])
+    kinds = ("AUTO", "FRAME", "SLICE", "NONE")
+    ids = {tt: read_ids(VideoReader(path, thread_type=tt).get_frames(wanted)) for tt in kinds}
+    assert all(v == wanted.tolist() for v in ids.values()), ids
