@@ -26,7 +26,14 @@ from vidstruct.data.records import ClipList, ClipRecord
 from vidstruct.errors import AnnotationError
 from vidstruct.registry import DATASETS
 
-__all__ = ["EpicClass", "parse_timestamp", "read_epic_classes", "read_epic_kitchens"]
+__all__ = [
+    "EpicClass",
+    "parse_timestamp",
+    "read_epic_classes",
+    "read_epic_kitchens",
+    "read_epic_tail_classes",
+    "read_epic_unseen_participants",
+]
 
 _REQUIRED = ("narration_id", "participant_id", "video_id", "start_timestamp", "stop_timestamp")
 _TIMESTAMP = re.compile(r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
@@ -133,3 +140,21 @@ def read_epic_classes(path: str) -> list[EpicClass]:
         instances = re.findall(r"'([^']*)'|\"([^\"]*)\"", row["instances"])
         out.append(EpicClass(cid, key, [a or b for a, b in instances], row["category"]))
     return out
+
+
+def read_epic_tail_classes(path: str, column: str) -> frozenset[int]:
+    """Read ``EPIC_100_tail_verbs.csv`` / ``EPIC_100_tail_nouns.csv``: one class id per row under the header
+    ``column`` (``"verb"`` / ``"noun"``), the layout of the official annotations repository."""
+    table = read_csv(path, required=(column,))
+    return frozenset(to_int(row[column], path, line, column) for line, row in table)
+
+
+def read_epic_unseen_participants(path: str) -> frozenset[str]:
+    """Read ``EPIC_100_unseen_participant_ids_{validation,test}.csv``: one ``participant_id`` per row (``P18``)."""
+    table = read_csv(path, required=("participant_id",))
+    out = set()
+    for line, row in table:
+        if not row["participant_id"]:
+            raise fail(path, line, "participant_id", "empty participant id")
+        out.add(row["participant_id"])
+    return frozenset(out)
