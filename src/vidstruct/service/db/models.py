@@ -1,0 +1,267 @@
+"""The service's tables (SQLAlchemy 2 ORM). The schema itself is made by the Alembic migrations in
+``migrations/versions``; a test checks that they and these models agree.
+
+==================== ======================================================================================
+table                one row per
+==================== ======================================================================================
+``videos``           video file, deduplicated by the SHA-256 of its bytes (``stored``: the file lives under
+                     the data folder and goes with the row; otherwise it is a server-side file under an
+                     allowed root, never deleted by the service)
+``analyses``         finished analysis of a video with one profile (name + hash): the models that made it
+                     (``models``), the ``vidstruct.structure/1`` document itself (``document``) and its folder
+                     (thumbnails, embeddings). Readers see the newest one (``completed_at``); a re-analysis
+                     adds a row in the same transaction as its results, so old results stay until then
+``jobs``             analysis request: status ``QUEUED | IN_PROGRESS | SUCCEEDED | FAILED | CANCELED``,
+                     attempts, the lease (``lease_owner``, ``lease_expires_at``), per-stage progress (percent),
+                     the error, and what the client asked (features, profile, token, tag, webhook)
+``shots``            shot of an analysis (seconds)
+``segments``         labelled time span of an analysis: label, start_s, end_s, score (a probability), the
+                     actor ``track`` when it has one; indexed on (label, score) and (video_id, start_s)
+``windows``          recognition window: span, top labels, the row of its embedding in the analysis's
+                     ``embeddings.npy``
+``actors``           actor box at one instant (track, time, box ``[x1, y1, x2, y2]`` in [0, 1], actions)
+``thumbnails``       JPEG of a shot or segment, relative to the analysis folder
+``api_keys``         API key: only its SHA-256 is stored, with a scope and an optional rate limit
+``audit_log``        append-only record of who did what (key created, video deleted, review...)
+``webhook_deliveries`` attempt to call a job's webhook
+``workers``          worker process and its heartbeat (``GET /healthz`` counts those alive)
+==================== ======================================================================================
+
+Times of day are UTC; every id the API shows is a 32-character hex string.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JOB_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED")
+SCOPES = ("read", "write", "review", "admin")
+
+
+def new_id() -> str:
+    """A fresh random id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and read back timezone-aware on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Video(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)  # relative to the data folder when stored, else absolute
+    stored: Mapped[bool] = mapped_column(Boolean)
+    filename: Mapped[str | None] = mapped_column(Text)  # the name the client gave (never logged)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    codec: Mapped[str | None] = mapped_column(String(64))
+    probe: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+    __table_args__ = (Index("ix_analyses_video_completed", "video_id", "completed_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    profile_name: Mapped[str] = mapped_column(String(200))
+    profile_sha256: Mapped[str | None] = mapped_column(String(64))
+    models: Mapped[dict[str, Any]] = mapped_column(JSON)  # name -> {name, task, checkpoint_sha256, ...}
+    status: Mapped[str] = mapped_column(String(16), default="complete")
+    folder: Mapped[str] = mapped_column(Text)  # relative to the data folder
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_video", "video_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    video_id: Mapped[str | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"))
+    features: Mapped[list[str]] = mapped_column(JSON)
+    profile: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # stage -> percent
+    error: Mapped[str | None] = mapped_column(Text)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    job_tag: Mapped[str | None] = mapped_column(String(256))
+    min_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    analysis_id: Mapped[str | None] = mapped_column(String(32))
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class _AnalysisRow:
+    """Columns every result row has: its analysis (rows go with it) and its video (for time queries)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    analysis_id: Mapped[str] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    video_id: Mapped[str] = mapped_column(String(32))
+
+
+class Shot(_AnalysisRow, Base):
+    __tablename__ = "shots"
+
+    index: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    thumbnail: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200))
+
+
+class Segment(_AnalysisRow, Base):
+    __tablename__ = "segments"
+    __table_args__ = (
+        Index("ix_segments_label_score", "label", "score"),
+        Index("ix_segments_video_start", "video_id", "start_s"),
+    )
+
+    label: Mapped[str] = mapped_column(String(200))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)  # a probability
+    source: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(200))
+    shot: Mapped[int | None] = mapped_column(Integer)
+    track: Mapped[int | None] = mapped_column(Integer)
+    thumbnail: Mapped[str | None] = mapped_column(Text)
+
+
+class Window(_AnalysisRow, Base):
+    __tablename__ = "windows"
+    __table_args__ = (Index("ix_windows_video_start", "video_id", "start_s"),)
+
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    embedding_row: Mapped[int | None] = mapped_column(Integer)
+    top: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    model: Mapped[str] = mapped_column(String(200))
+
+
+class Actor(_AnalysisRow, Base):
+    __tablename__ = "actors"
+    __table_args__ = (Index("ix_actors_video_time", "video_id", "time_s"),)
+
+    track_id: Mapped[int] = mapped_column(Integer)
+    time_s: Mapped[float] = mapped_column(Float)
+    box: Mapped[list[float]] = mapped_column(JSON)  # [x1, y1, x2, y2] in [0, 1]
+    score: Mapped[float] = mapped_column(Float)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    model: Mapped[str] = mapped_column(String(200))
+
+
+class Thumbnail(_AnalysisRow, Base):
+    __tablename__ = "thumbnails"
+
+    path: Mapped[str] = mapped_column(Text)  # relative to the analysis folder
+    time_s: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[int] = mapped_column(Integer)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the key; the key is never stored
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to tell keys apart
+    name: Mapped[str | None] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))
+    rate_limit_per_min: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    actor: Mapped[str] = mapped_column(String(200))  # "key:<id>" or "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    job_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,177 @@
+"""A worker: claims jobs from the database, runs their analysis, stores the results, one job at a time.
+
+While a job runs, a lease thread renews the lease (with the per-stage progress, in percent) every third of the
+lease and records the worker's heartbeat. When the renewal finds the job no longer held (canceled, or taken by
+another worker after this one stalled past its lease) the analysis stops at its next progress report and
+nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`) ends the worker after
+releasing the job in hand back to the queue. Any error of the analysis (a corrupt video, a bad profile, a full
+disk) fails the job for good with a one-line reason; the worker goes on with the next job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import threading
+import uuid
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vidstruct.errors import VidstructError
+from vidstruct.service.db.models import Job, Video
+from vidstruct.service.db.session import make_engine, session_factory
+from vidstruct.service.jobs.analysis import ModelCache, run_analysis
+from vidstruct.service.jobs.intake import video_file
+from vidstruct.service.jobs.queue import (
+    claim_job,
+    complete_job,
+    fail_job,
+    release_job,
+    renew_lease,
+    worker_gone,
+    worker_heartbeat,
+)
+from vidstruct.service.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class _LeaseLost(Exception):
+    """The job is no longer this worker's (canceled or taken over)."""
+
+
+class _Stopping(Exception):
+    """The worker was asked to stop."""
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renews a job's lease (storing its progress) until stopped; sets ``lost`` when the job is gone."""
+
+    def __init__(self, worker: JobWorker, job: Job, progress: dict[str, float]) -> None:
+        super().__init__(name=f"lease-{job.id}", daemon=True)
+        self.worker, self.job, self.progress = worker, job, progress
+        self.lost = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        settings = self.worker.settings
+        every = min(settings.lease_s / 3, settings.heartbeat_s)
+        while not self.done.wait(every):
+            try:
+                held = renew_lease(self.worker.factory, self.job.id, self.worker.id, settings.lease_s, self.progress)
+                worker_heartbeat(self.worker.factory, self.worker.id, os.getpid(), self.job.id)
+            except Exception as exc:  # a database hiccup: try again next round, the lease has slack
+                log.warning("lease renewal failed: %s", type(exc).__name__)
+                continue
+            if not held:
+                self.lost.set()
+                return
+
+
+class JobWorker:
+    """One worker (see the module doc). ``stop`` ends :meth:`run` (set it from a signal handler)."""
+
+    def __init__(
+        self, settings: ServiceSettings, *, factory: sessionmaker[Session] | None = None, worker_id: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.factory = factory or session_factory(make_engine(settings.database_url))
+        self.id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.stop = threading.Event()
+        self.cache = ModelCache()
+
+    def run(self, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
+        """Claim and run jobs until stopped (or ``max_jobs`` ran, or none is left with ``exit_when_idle``);
+        returns the number of jobs run."""
+        done = 0
+        worker_heartbeat(self.factory, self.id, os.getpid(), None)
+        try:
+            while not self.stop.is_set() and (max_jobs is None or done < max_jobs):
+                job = claim_job(
+                    self.factory, self.id, lease_s=self.settings.lease_s, max_attempts=self.settings.max_attempts
+                )
+                if job is None:
+                    if exit_when_idle:
+                        break
+                    worker_heartbeat(self.factory, self.id, os.getpid(), None)
+                    self.stop.wait(self.settings.poll_s)
+                    continue
+                self.process(job)
+                done += 1
+        finally:
+            worker_gone(self.factory, self.id)
+        return done
+
+    def process(self, job: Job) -> str:
+        """Run a claimed job to its end; returns what happened (``succeeded | failed | released | lost``)."""
+        with self.factory() as session:
+            video = session.get(Video, job.video_id) if job.video_id else None
+        if video is None:
+            fail_job(self.factory, job.id, self.id, "the job's video was deleted")
+            return "failed"
+        out_name = f"{job.id}-{job.attempts}"
+        progress: dict[str, float] = {}
+        keeper = _LeaseKeeper(self, job, progress)
+
+        def on_progress(stage: str, done_s: float, total_s: float) -> None:
+            progress[stage] = round(100.0 * min(1.0, done_s / total_s) if total_s > 0 else 100.0, 1)
+            if keeper.lost.is_set():
+                raise _LeaseLost
+            if self.stop.is_set():
+                raise _Stopping
+
+        path = video_file(video, self.settings.data_dir)
+        keeper.start()
+        try:
+            output = run_analysis(self.settings, self.cache, job.profile, path, video.id, out_name, on_progress)
+        except _LeaseLost:
+            return self._discard(out_name, "lost")
+        except _Stopping:
+            release_job(self.factory, job.id, self.id)
+            return self._discard(out_name, "released")
+        except VidstructError as exc:
+            return self._failed(job, out_name, _one_line(str(exc), path, video.id))
+        except OSError as exc:  # a full disk, an unreadable file
+            reason = exc.strerror or type(exc).__name__
+            return self._failed(job, out_name, f"{reason} (errno {exc.errno})" if exc.errno else reason)
+        except Exception as exc:  # a bug: the job fails with the reason, the worker keeps serving
+            log.exception("job %s: internal error", job.id)
+            return self._failed(
+                job, out_name, f"internal error: {type(exc).__name__}: {_one_line(str(exc), path, video.id)}"
+            )
+        finally:
+            keeper.done.set()
+            keeper.join()
+        if keeper.lost.is_set() or not complete_job(
+            self.factory, job, self.id, output.document, output.folder, progress
+        ):
+            return self._discard(out_name, "lost")
+        return "succeeded"
+
+    def _failed(self, job: Job, out_name: str, reason: str) -> str:
+        fail_job(self.factory, job.id, self.id, reason)
+        return self._discard(out_name, "failed")
+
+    def _discard(self, out_name: str, outcome: str) -> str:
+        shutil.rmtree(self.settings.analyses_dir / out_name, ignore_errors=True)
+        return outcome
+
+
+def _one_line(message: str, path: Path, video_id: str) -> str:
+    """``message`` on one line, with the video's path on this machine replaced by its id."""
+    text = " ".join(message.replace(str(path), f"video {video_id}").split())
+    return text[:500]
+
+
+def install_signal_handlers(worker: JobWorker) -> None:
+    """SIGTERM and SIGINT ask ``worker`` to stop (releasing the job in hand)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        worker.stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,103 @@
+"""Settings of the service, shared by the API, the workers and the ``db`` / ``keys`` commands.
+
+The data folder (``--data-dir``, default ``./vidstruct_data``) holds everything the service writes when no
+other place is given: the embedded SQLite database (``vidstruct.db``, WAL mode), uploaded videos
+(``videos/``), uploads in progress (``uploads/``), analysis folders (``analyses/``) and profiles
+(``profiles/NAME.yaml``, looked up before the shipped ``configs/analyze``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidstruct.errors import InputError
+
+DEFAULT_DATA_DIR = "vidstruct_data"
+SQLITE_FILE = "vidstruct.db"
+FEATURES = ("shots", "labels", "segments", "actors", "moderation")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything the service parts need, explicit.
+
+    - ``db_url``: a SQLAlchemy URL (None: SQLite at ``data_dir / vidstruct.db``);
+    - ``allow_roots``: folders whose files a job may name by ``path`` (none: only uploads);
+    - ``max_upload_bytes`` / ``max_form_bytes``: largest uploaded video / largest non-file form field;
+    - ``lease_s``: how long a claimed job stays a worker's without renewal; ``max_attempts``: claims before a job
+      fails for good; ``poll_s``: how often an idle worker looks for work;
+    - ``profile_dirs``: folders searched for ``NAME.yaml`` after ``data_dir / profiles``;
+    - ``cors_origins``: origins allowed to call the API from a browser (none by default).
+    """
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    db_url: str | None = None
+    allow_roots: tuple[Path, ...] = ()
+    max_upload_bytes: int = 2 * 1024**3
+    max_form_bytes: int = 64 * 1024
+    lease_s: float = 60.0
+    max_attempts: int = 3
+    poll_s: float = 1.0
+    profile_dirs: tuple[Path, ...] = (Path("configs/analyze"),)
+    default_profile: str = "default"
+    cors_origins: tuple[str, ...] = ()
+    heartbeat_s: float = field(default=5.0)
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes <= 0 or self.max_form_bytes <= 0:
+            raise InputError("upload and form size limits must be positive")
+        if self.lease_s <= 0 or self.poll_s <= 0 or self.heartbeat_s <= 0:
+            raise InputError("lease, poll and heartbeat intervals must be positive seconds")
+        if self.max_attempts < 1:
+            raise InputError(f"max attempts must be at least 1, got {self.max_attempts}")
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the database (the embedded SQLite file when ``db_url`` is None)."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite+pysqlite:///{(self.data_dir / SQLITE_FILE).resolve()}"
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.data_dir / "videos"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def analyses_dir(self) -> Path:
+        return self.data_dir / "analyses"
+
+    def profile_path(self, name: str) -> Path | None:
+        """The YAML file of profile ``name`` (``data_dir/profiles`` first, then ``profile_dirs``), or None."""
+        for folder in (self.data_dir / "profiles", *self.profile_dirs):
+            path = folder / f"{name}.yaml"
+            if path.is_file():
+                return path
+        return None
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` and ``--db``, the options every service command (serve, worker, db, keys) shares."""
+    parser.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        metavar="DIR",
+        help=f"the service's files (videos, analyses; the SQLite database unless --db) (default ./{DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="database URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in WAL mode under --data-dir)",
+    )
+
+
+def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
+    """:class:`ServiceSettings` from ``--data-dir`` / ``--db`` and ``more`` fields."""
+    return ServiceSettings(data_dir=Path(args.data_dir), db_url=args.db, **more)

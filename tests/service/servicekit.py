@@ -1,0 +1,59 @@
+"""Tiny models, profiles and videos for the service tests (constructed weights, nothing downloaded).
+
+- :func:`save_constant_backbone`: an ``r2plus1d_tiny`` checkpoint whose classifier ignores the clip: class 0
+  (``walk``) on top everywhere with probability :data:`CONSTANT_PROB` = softmax([2, 0, 0, 0])[0], by construction;
+- :func:`write_profile`: an analysis profile using it (1 s windows every 0.5 s, content shot detector);
+- :func:`cut_video`: a 64 px H.264 video whose background changes colour at ``cut_s`` (one hard cut).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidstruct.io import write_video
+from vidstruct.models import MODELS
+from vidstruct.models.checkpoint import save_model_checkpoint
+from vidstruct.models.spec import InputSpec
+
+CLASSES = ["walk", "run", "jump", "wave"]
+CONSTANT_PROB = math.exp(2) / (math.exp(2) + 3)
+_SPEC = InputSpec(num_frames=4, frame_interval=2, crop_size=48, short_side=56, target_fps=10.0)
+
+
+def save_constant_backbone(path: Path) -> Path:
+    torch.manual_seed(0)
+    kwargs = {"widths": [4, 4, 4, 8]}
+    model = MODELS.build("r2plus1d_tiny", num_classes=len(CLASSES), **kwargs)
+    model.input_spec = _SPEC
+    with torch.no_grad():
+        model.head.fc.weight.zero_()
+        model.head.fc.bias.zero_()
+        model.head.fc.bias[0] = 2.0
+    return save_model_checkpoint(path, model.eval(), model_name="r2plus1d_tiny", model_kwargs=kwargs, classes=CLASSES)
+
+
+def write_profile(path: Path, backbone: Path) -> Path:
+    path.write_text(
+        "task: analyze\n"
+        f"name: {path.stem}\n"
+        f"recognizer: {{checkpoint: {backbone.name}, window_s: 1.0, stride_s: 0.5, top_k: 2}}\n"
+        "shots: {detector: content, options: {frame_size: [32, 18]}}\n"
+        "thumbnails: {width: 48}\n"
+        "runtime: {device: cpu}\n"
+    )
+    return path
+
+
+def cut_video(path: Path, seconds: float = 2.0, *, cut_s: float = 1.0, fps: float = 10.0, size: int = 64) -> Path:
+    """H.264: dark blue until ``cut_s``, then light orange, a grey square moving left to right."""
+    n = int(round(seconds * fps))
+    frames = np.empty((n, size, size, 3), dtype=np.uint8)
+    for i in range(n):
+        frames[i] = (20, 30, 120) if i < round(cut_s * fps) else (230, 160, 60)
+        x = int(i * (size - 16) / max(1, n - 1))
+        frames[i, 24:40, x : x + 16] = 128
+    return write_video(path, frames, fps)
