@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 
 NAME = "synth"
-HELP = "generate synthetic action videos with exact ground truth (classify | localize | detect)"
+HELP = "generate synthetic action videos with exact ground truth (classify | localize | detect | epic)"
 DESCRIPTION = (
     "Write synthetic H.264 videos whose actions are recognizable only from motion, plus their ground truth: "
-    "Kinetics-style lists (classify), ActivityNet-style JSON (localize) or AVA-style CSV (detect)."
+    "Kinetics-style lists (classify), ActivityNet-style JSON (localize), AVA-style CSV (detect) or EPIC-Kitchens-100 "
+    "CSVs with verb (motion) and noun (object) segments of untrimmed videos (epic)."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True, choices=["classify", "localize", "detect"], help="what to generate")
+    tasks = ["classify", "localize", "detect", "epic"]
+    parser.add_argument("--task", required=True, choices=tasks, help="what to generate")
     parser.add_argument("--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--num-videos", type=int, required=True, help="number of videos")
     parser.add_argument("--seed", type=int, default=0, help="random seed (video k depends only on seed and k)")
@@ -28,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json, progress
     from vidstruct.data.synth import generate, validate_options
 
-    validate_options(args.task, args.num_videos, args.seed, args.size, args.fps, args.duration)
+    if args.task != "epic":  # write_epic validates its own options
+        validate_options(args.task, args.num_videos, args.seed, args.size, args.fps, args.duration)
     summary = generate(
         args.task,
         args.out,
