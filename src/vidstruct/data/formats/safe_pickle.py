@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
     from numpy.core import numeric as _numeric  # type: ignore[no-redef]
 
-__all__ = ["load_restricted_pickle", "loads_restricted_pickle"]
+__all__ = ["load_restricted_pickle", "loads_restricted_pickle", "numpy_globals"]
 
 _NUMPY_FUNCTIONS: dict[str, Any] = {
     "multiarray._reconstruct": _multiarray._reconstruct,
@@ -56,6 +56,15 @@ _OTHER: dict[tuple[str, str], Any] = {
     ("_codecs", "encode"): __import__("_codecs").encode,
     ("collections", "OrderedDict"): collections.OrderedDict,
 }
+
+
+def numpy_globals() -> list[Any]:
+    """The numpy objects this allow-list admits (reconstruction functions, ``ndarray``, ``dtype`` and its
+    per-type classes), for ``torch.serialization.safe_globals`` so ``.pt`` files share the allow-list."""
+    import numpy.dtypes
+
+    dtype_classes = [getattr(numpy.dtypes, n) for n in numpy.dtypes.__all__]
+    return list(_NUMPY_FUNCTIONS.values()) + [np.ndarray, np.dtype] + [t for t in dtype_classes if isinstance(t, type)]
 
 
 def _allowed(module: str, name: str) -> Any | None:
