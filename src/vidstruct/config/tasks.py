@@ -6,6 +6,8 @@ A config names its task with the top-level key ``task`` (default ``recognition``
 |---|---|---|
 | ``recognition`` | :class:`~vidstruct.config.schema.ExperimentConfig` | train, test, check-data, config show |
 | ``localization`` | :class:`~vidstruct.config.localization.LocalizationExperimentConfig` | train, config show |
+| ``detection`` | :class:`~vidstruct.config.detection.DetectionExperimentConfig` | train, config show |
+| ``person-detection`` | :class:`~vidstruct.config.person_detection.PersonDetectionConfig` | train, config show |
 | ``mosi`` | :class:`~vidstruct.config.mosi.MoSIExperimentConfig` | pretrain-mosi, check-data, config show |
 | ``analyze`` | :class:`~vidstruct.config.analyze.AnalyzeProfile` (a profile) | analyze, config show |
 
@@ -23,9 +25,11 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from vidstruct.config.analyze import AnalyzeProfile
+from vidstruct.config.detection import DetectionExperimentConfig
 from vidstruct.config.loader import ComposedConfig, compose
 from vidstruct.config.localization import LocalizationExperimentConfig
 from vidstruct.config.mosi import MoSIExperimentConfig
+from vidstruct.config.person_detection import PersonDetectionConfig
 from vidstruct.config.schema import ExperimentConfig
 from vidstruct.config.validate import validate, validate_kwargs, validate_section
 from vidstruct.errors import ConfigError
@@ -46,6 +50,8 @@ DEFAULT_TASK = "recognition"
 TASKS: dict[str, type[BaseModel]] = {
     "recognition": ExperimentConfig,
     "localization": LocalizationExperimentConfig,
+    "detection": DetectionExperimentConfig,
+    "person-detection": PersonDetectionConfig,
     "mosi": MoSIExperimentConfig,
     "analyze": AnalyzeProfile,
 }
@@ -81,7 +87,8 @@ def _handled_task(
     task = config_task(composed, default)
     if tasks is not None and task not in tasks:
         handled = {
-            "recognition": "train / test", "localization": "train", "mosi": "pretrain-mosi", "analyze": "analyze"
+            "recognition": "train / test", "localization": "train", "detection": "train", "mosi": "pretrain-mosi",
+            "analyze": "analyze", "person-detection": "train",
         }[task]  # fmt: skip
         raise ConfigError(
             f"{path}: a task {task!r} config; {command or 'this command'} handles task "

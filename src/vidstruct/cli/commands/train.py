@@ -23,6 +23,10 @@ DESCRIPTION = (
     "(the weights for predict / test / export). --resume continues the newest checkpoint exactly. "
     "A config with 'task: localization' trains a temporal action localizer on snippet features instead and "
     "writes RUN/localizer.pt (see configs/localization/). "
+    "A config with 'task: detection' trains a spatio-temporal action detector on AVA-style keyframes and writes "
+    "RUN/detector.pt (see configs/detection/). "
+    "A config with 'task: person-detection' trains a person detector on keyframes and writes "
+    "RUN/person_detector.pt (for --detector; see configs/person_detection/). "
     "Multi-GPU / multi-node: torchrun --nproc_per_node N -m vidstruct train ..."
 )
 
@@ -68,8 +72,21 @@ def run(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
     quiet = args.quiet or args.json
-    task = load_task_config(args.config, train_overrides(args), tasks=("recognition", "localization"), command="train")
-    if task.task == "localization":  # temporal action localization on snippet features
+    tasks = ("recognition", "localization", "detection", "person-detection")
+    task = load_task_config(args.config, train_overrides(args), tasks=tasks, command="train")
+    if task.task == "detection":  # spatio-temporal action detection on AVA-style keyframes
+        from vidstruct.recipes.detection import run_detection_training
+
+        result = run_detection_training(task.cfg, run_dir, composed=task.composed, resume=args.resume, quiet=quiet)
+        model_file = run_dir / "detector.pt"
+    elif task.task == "person-detection":  # a person detector on keyframes (the --detector of detect-actions)
+        from vidstruct.recipes.person_detection import run_person_detection_training
+
+        result = run_person_detection_training(
+            task.cfg, run_dir, composed=task.composed, resume=args.resume, quiet=quiet
+        )
+        model_file = run_dir / "person_detector.pt"
+    elif task.task == "localization":  # temporal action localization on snippet features
         from vidstruct.recipes.localization import run_localization_training
 
         result = run_localization_training(task.cfg, run_dir, composed=task.composed, resume=args.resume, quiet=quiet)
