@@ -1,0 +1,51 @@
+"""The FastAPI application of the service: routes, problem-JSON errors, body limits, CORS (closed unless
+origins are configured). :func:`create_app` refuses an unmigrated database with a one-line error."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from vidstruct import __version__
+from vidstruct.service.api import health, jobs, videos
+from vidstruct.service.api.deps import ServiceState
+from vidstruct.service.api.limits import BodyLimit
+from vidstruct.service.api.problems import install_problem_handlers
+from vidstruct.service.db.migrate import require_current
+from vidstruct.service.db.session import make_engine, session_factory
+from vidstruct.service.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """The API over ``settings``' database and data folder; raises NotMigratedError on an unmigrated one."""
+    engine = make_engine(settings.database_url)
+    try:
+        require_current(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = FastAPI(
+        title="vidstruct",
+        version=__version__,
+        description="Video structuring service: submit videos, get shots, labelled segments, actors and exports. "
+        "Times are seconds, scores are probabilities in [0, 1], boxes are [x1, y1, x2, y2] in [0, 1]; every "
+        "result names the models that made it. Send 'Authorization: Bearer KEY' (vidstruct keys create).",
+    )
+    app.state.service = ServiceState(settings, engine, session_factory(engine))
+    install_problem_handlers(app)
+    for router in (jobs.router, videos.router, health.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + 16 * settings.max_form_bytes)
+    return app

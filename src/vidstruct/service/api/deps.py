@@ -1,0 +1,51 @@
+"""What routes share: the service state on the app (settings, sessions) and the API-key check per scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from vidstruct.service.auth import authenticate
+from vidstruct.service.db.models import ApiKey
+from vidstruct.service.settings import ServiceSettings
+
+_bearer = HTTPBearer(auto_error=False, description="an API key made by 'vidstruct keys create'")
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    engine: Engine
+    factory: sessionmaker[Session]
+
+
+def state(request: Request) -> ServiceState:
+    return request.app.state.service
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A session for one request (closed afterwards; routes commit what they change)."""
+    with state(request).factory() as session:
+        yield session
+
+
+def require(scope: str) -> Callable[..., ApiKey]:
+    """A dependency: the request's API key, which must grant ``scope`` (401 / 403 as problem JSON)."""
+
+    def check(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> ApiKey:
+        header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+        with state(request).factory() as session:
+            key = authenticate(session, header, scope)
+            session.expunge(key)
+        request.state.api_key_id = key.id
+        return key
+
+    return check
