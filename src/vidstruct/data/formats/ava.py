@@ -10,7 +10,18 @@
   (the 60-class file spells it ``label { name: "..." label_id: 1 ... }``; both read).
 - excluded timestamps: ``video_id, timestamp`` rows.
 - person proposals / detections: ``video_id, timestamp, x1, y1, x2, y2, action_id, score``
-  with an empty ``action_id`` for class-agnostic person boxes (→ ``action_id = -1``).
+  with an empty ``action_id`` for class-agnostic person boxes (→ ``action_id = -1``), or the
+  widely used pickle (mmaction2's ``ava_dense_proposals_*.FAIR.recall_93.9.pkl``)
+  ``{"video_id,timestamp": float array [N, 5]}`` with rows ``x1, y1, x2, y2, score``
+  (normalized; ``[N, 4]`` without scores reads as score 1.0), read only through
+  :func:`~vidstruct.data.formats.safe_pickle.load_restricted_pickle`.
+- AVA-Kinetics ``kinetics_{train,val}_v1.0.csv``: the same columns (one keyframe per
+  Kinetics clip, ``timestamp`` in seconds of the YouTube video; ``person_id`` may be
+  missing), plus rows ``video_id, timestamp`` (or with empty box fields) that list a
+  keyframe without any annotated person: :func:`read_ava` skips those.
+
+Boxes: ``x1 < x2`` and ``y1 < y2`` (a zero-width box is an error), every coordinate in
+``[0, 1]`` (proposals / detections may overshoot by ``tolerance``).
 
 :func:`group_by_keyframe` and :func:`merge_boxes` turn rows into per-keyframe
 multi-label boxes for training and evaluation.
@@ -37,7 +48,9 @@ __all__ = [
     "read_ava",
     "read_ava_excluded",
     "read_ava_label_map",
+    "parse_ava_box",
     "read_ava_proposals",
+    "read_ava_proposals_pickle",
 ]
 
 _BOX_FIELDS = ("x1", "y1", "x2", "y2")
@@ -83,16 +96,25 @@ def read_ava_label_map(path: str) -> dict[int, AvaLabel]:
     return labels
 
 
-def _box(row: Mapping[str, str], path: str, line: int) -> tuple[float, float, float, float]:
+def parse_ava_box(
+    row: Mapping[str, str], path: str, line: int | str, *, tolerance: float = 0.0
+) -> tuple[float, float, float, float]:
+    """``(x1, y1, x2, y2)`` of a row's ``x1``..``y2`` fields: numbers in ``[-tolerance, 1 + tolerance]``,
+    ``x1 < x2`` and ``y1 < y2``; an :class:`AnnotationError` naming file, line and field otherwise."""
     x1, y1, x2, y2 = (to_float(row[k], path, line, k) for k in _BOX_FIELDS)
+    lo, hi = -tolerance, 1.0 + tolerance
     for key, value in zip(_BOX_FIELDS, (x1, y1, x2, y2)):
-        if not 0.0 <= value <= 1.0:
-            raise fail(path, line, key, f"box coordinate {value} outside [0, 1]")
-    if x1 > x2:
-        raise fail(path, line, "x2", f"x1 {x1} > x2 {x2}")
-    if y1 > y2:
-        raise fail(path, line, "y2", f"y1 {y1} > y2 {y2}")
+        if not lo <= value <= hi:
+            where = "[0, 1]" if tolerance == 0 else f"[{lo:g}, {hi:g}] (normalized box, tolerance {tolerance:g})"
+            raise fail(path, line, key, f"box coordinate {value} outside {where}")
+    if x1 >= x2:
+        raise fail(path, line, "x2", f"expected x1 < x2, got x1 {x1} >= x2 {x2}")
+    if y1 >= y2:
+        raise fail(path, line, "y2", f"expected y1 < y2, got y1 {y1} >= y2 {y2}")
     return x1, y1, x2, y2
+
+
+_box = parse_ava_box
 
 
 def read_ava(
@@ -100,16 +122,22 @@ def read_ava(
     *,
     label_map: Mapping[int, AvaLabel] | None = None,
     unknown_actions: Literal["error", "drop"] = "error",
+    duplicates: Literal["error", "keep"] = "error",
 ) -> list[BoxAnnotation]:
-    """Read a ground-truth CSV. With ``label_map``, an action id outside it is an error (or dropped)."""
+    """Read a ground-truth CSV (AVA or AVA-Kinetics). With ``label_map``, an action id outside it is an error
+    (or dropped). A row repeating an earlier one exactly is an error, or kept with ``duplicates="keep"`` (the
+    official evaluation counts each row as one ground-truth instance). Rows that list a keyframe without a
+    person (AVA-Kinetics: ``video_id, timestamp`` and nothing else) yield no box."""
     header = ("video_id", "timestamp", *_BOX_FIELDS, "action_id", "person_id")
-    table = read_csv(annotations, header=header, num_columns=(7, 8))
+    table = read_csv(annotations, header=header, num_columns=(2, 7, 8))
     out: list[BoxAnnotation] = []
     seen: dict[tuple[str, float, tuple[float, ...], int, int], int] = {}
     for line, row in table:
         if not row["video_id"]:
             raise fail(annotations, line, "video_id", "empty video id")
         ts = to_float(row["timestamp"], annotations, line, "timestamp")
+        if not any(row[k] for k in (*_BOX_FIELDS, "action_id", "person_id")):
+            continue  # a keyframe listed without a person (AVA-Kinetics)
         box = _box(row, annotations, line)
         action = to_int(row["action_id"], annotations, line, "action_id")
         if label_map is not None and action not in label_map:
@@ -118,9 +146,9 @@ def read_ava(
             raise fail(annotations, line, "action_id", f"action id {action} is not in the label map")
         person = to_int(row["person_id"], annotations, line, "person_id") if row["person_id"] else -1
         key = (row["video_id"], ts, box, action, person)
-        if key in seen:
+        if key in seen and duplicates == "error":
             raise fail(annotations, line, None, f"duplicate row (same as line {seen[key]})")
-        seen[key] = line
+        seen.setdefault(key, line)
         out.append(BoxAnnotation(row["video_id"], ts, box, action, person))
     return out
 
@@ -129,7 +157,10 @@ def read_ava_proposals(annotations: str, *, min_score: float = 0.0) -> list[BoxA
     """Read person proposals / detections ``video_id,timestamp,x1,y1,x2,y2,[action_id],score``.
 
     Rows with ``score < min_score`` are dropped; an empty ``action_id`` reads as -1.
+    A ``.pkl`` / ``.pickle`` file is read by :func:`read_ava_proposals_pickle`.
     """
+    if Path(annotations).suffix.lower() in (".pkl", ".pickle"):
+        return read_ava_proposals_pickle(annotations, min_score=min_score)
     header = ("video_id", "timestamp", *_BOX_FIELDS, "action_id", "score")
     table = read_csv(annotations, header=header)
     out: list[BoxAnnotation] = []
@@ -144,6 +175,51 @@ def read_ava_proposals(annotations: str, *, min_score: float = 0.0) -> list[BoxA
             raise fail(annotations, line, "score", f"expected a probability in [0, 1], got {score}")
         if score >= min_score:
             out.append(BoxAnnotation(row["video_id"], ts, box, action, -1, score))
+    return out
+
+
+def read_ava_proposals_pickle(annotations: str, *, min_score: float = 0.0) -> list[BoxAnnotation]:
+    """Read a proposals pickle ``{"video_id,timestamp": array [N, 5] (x1, y1, x2, y2, score)}`` (or ``[N, 4]``).
+
+    Keys in file order, rows in array order; boxes must be normalized (up to 0.01 outside [0, 1]: an
+    unclipped detector), scores in [0, 1]; rows with ``score < min_score`` are dropped; ``action_id`` is -1.
+    Loaded through :func:`~vidstruct.data.formats.safe_pickle.load_restricted_pickle` (numpy arrays and plain
+    containers only). Errors name the file, the key, the row and the column.
+    """
+    import numpy as np
+
+    from vidstruct.data.formats.safe_pickle import load_restricted_pickle
+
+    data = load_restricted_pickle(annotations)
+    if not isinstance(data, Mapping):
+        raise AnnotationError(
+            f"{annotations}: expected a dict {{'video_id,timestamp': array [N, 5]}}, got {type(data).__name__}"
+        )
+    out: list[BoxAnnotation] = []
+    for key, value in data.items():
+        where = f"key {key!r}"
+        video_id, sep, stamp = key.rpartition(",") if isinstance(key, str) else ("", "", "")
+        if not sep or not video_id:
+            raise fail(annotations, where, None, "expected a key 'video_id,timestamp' (e.g. '-5KQ66BBWC4,0902')")
+        ts = to_float(stamp, annotations, where, "timestamp")
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            found = type(value).__name__
+            raise fail(annotations, where, None, f"expected a numeric array [N, 5], got {found}") from None
+        if arr.size == 0:
+            continue
+        if arr.ndim != 2 or arr.shape[1] not in (4, 5):
+            raise fail(annotations, where, None, f"expected an array [N, 5] (x1, y1, x2, y2, score), got {arr.shape}")
+        for i, values in enumerate(arr.tolist()):
+            row_where = f"{where}, row {i}"
+            row = dict(zip(_BOX_FIELDS, (repr(v) for v in values[:4])))
+            box = parse_ava_box(row, annotations, row_where, tolerance=0.01)
+            score = values[4] if arr.shape[1] == 5 else 1.0
+            if not 0.0 <= score <= 1.0:
+                raise fail(annotations, row_where, "score", f"expected a probability in [0, 1], got {score}")
+            if score >= min_score:
+                out.append(BoxAnnotation(video_id, ts, box, -1, -1, score))
     return out
 
 
