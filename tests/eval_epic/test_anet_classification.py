@@ -148,3 +148,66 @@ def test_malformed_submission_is_a_one_line_error(files, tmp_path, capsys, resul
 def test_bad_top_k(files, capsys):
     assert main(["eval", "anet-classification", str(files["gt"]), str(files["pred"]), "--top-k", "0"]) == 2
     assert "--top-k must be >= 1" in capsys.readouterr().err
+
+
+def _loop_reference(gt: dict, pred: dict, k: int) -> dict:
+    """Written from the protocol: distinct (video, label) pairs; per class, predictions by descending score, the
+    first one per ground-truth video a TP; VOC interpolated AP; hit@k over annotated videos."""
+    truth: dict[str, set] = {}
+    classes: list[str] = []
+    for vid, v in gt["database"].items():
+        if v["subset"] != "validation":
+            continue
+        for a in v["annotations"]:
+            classes += [] if a["label"] in classes else [a["label"]]
+            truth.setdefault(vid, set()).add(a["label"])
+    flat = [(vid, d["label"], d["score"]) for vid, ds in pred["results"].items() for d in ds]
+    aps = []
+    for c in classes:
+        npos = sum(c in labs for labs in truth.values())
+        taken, tp, fp, prec, rec = set(), 0, 0, [], []
+        for vid, _, _ in sorted((p for p in flat if p[1] == c), key=lambda p: -p[2]):
+            if c in truth.get(vid, set()) and vid not in taken:
+                taken.add(vid)
+                tp += 1
+            else:
+                fp += 1
+            prec.append(tp / (tp + fp))
+            rec.append(tp / npos)
+        mprec, mrec = [0.0, *prec, 0.0], [0.0, *rec, 1.0]
+        for i in range(len(mprec) - 2, -1, -1):
+            mprec[i] = max(mprec[i], mprec[i + 1])
+        aps.append(sum((mrec[i] - mrec[i - 1]) * mprec[i] for i in range(1, len(mrec)) if mrec[i] != mrec[i - 1]))
+    hits = []
+    for vid, labs in truth.items():
+        top = [lab for _, lab, _ in sorted((p for p in flat if p[0] == vid), key=lambda p: -p[2])[:k]]
+        hits.append(any(lab in top for lab in labs))
+    return {"mAP": sum(aps) / len(aps), "hit_at_k": sum(hits) / len(hits)}
+
+
+def test_random_cases_match_a_loop_reference(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "c", "d"]
+    for trial in range(3):
+        db = {
+            f"v{i}": {"subset": "validation", "annotations": _ann(*rng.choice(classes, rng.integers(1, 3)).tolist())}
+            for i in range(25)
+        }
+        results = {
+            f"v{i}": [
+                {"label": str(rng.choice(classes)), "score": float(rng.random())} for _ in range(rng.integers(1, 5))
+            ]
+            for i in range(28)
+            if rng.random() < 0.85
+        }
+        (tmp_path / "g.json").write_text(json.dumps({"database": db}))
+        (tmp_path / "p.json").write_text(json.dumps({"results": results}))
+        for k in (1, 3):
+            out = evaluate_video_classification(
+                load_ground_truth(tmp_path / "g.json"), load_classification_submission(tmp_path / "p.json"), top_k=k
+            )
+            ref = _loop_reference({"database": db}, {"results": results}, k)
+            assert out["mAP"] == pytest.approx(ref["mAP"], abs=1e-12), trial
+            assert out["hit_at_k"] == pytest.approx(ref["hit_at_k"], abs=1e-12), trial

@@ -271,3 +271,49 @@ def test_unlabelled_csv_and_bad_tail_csv(files, tmp_path, capsys):
         == 2
     )
     assert "tail.csv, line 2, field 'verb': expected an integer" in capsys.readouterr().err
+
+
+def test_random_case_matches_a_loop_reference_of_compute_metrics(tmp_path):
+    # Reference written from the C1 protocol: per segment, rank classes by score; actions from the top-100 cut
+    # (_official_action_top_k); tail action = tail verb OR tail noun; unseen by participant. No ties (normal draws).
+    rng = np.random.default_rng(1)
+    n, nv, nn = 60, 8, 12
+    verb, noun = rng.normal(size=(n, nv)) * 2, rng.normal(size=(n, nn)) * 2
+    vt, nt = rng.integers(0, nv, n), rng.integers(0, nn, n)
+    top_a = _official_action_top_k(verb, noun, 5)
+    vt[::2] = top_a[::2, 0, 0]  # make half of the action top-1s right
+    nt[::2] = top_a[::2, 0, 1]
+    pids = rng.choice(["P01", "P02", "P03"], n)
+    rows = [(f"N{i}", pids[i], "V", 0.0, 1.0, int(vt[i]), int(nt[i])) for i in range(n)]
+    labels = load_epic_labels(write_labels_csv(tmp_path / "l.csv", rows), num_verbs=nv, num_nouns=nn)
+    res = recognition_results_from(
+        {"verb_output": verb, "noun_output": noun, "narration_id": [f"N{i}" for i in range(n)]}, "mem"
+    )
+    tail_v, tail_n, unseen = {1, 5}, {0, 3, 7}, {"P02"}
+    out = evaluate_epic_recognition(labels, res, tail_verbs=tail_v, tail_nouns=tail_n, unseen_participants=unseen)
+
+    def ranked(row):
+        return sorted(range(len(row)), key=lambda c: -row[c])
+
+    hit = {"verb": [], "noun": [], "action": []}
+    for i in range(n):
+        hit["verb"].append([vt[i] in ranked(verb[i])[:k] for k in (1, 5)])
+        hit["noun"].append([nt[i] in ranked(noun[i])[:k] for k in (1, 5)])
+        pairs = [tuple(p) for p in top_a[i]]
+        hit["action"].append([(vt[i], nt[i]) in pairs[:k] for k in (1, 5)])
+    subsets = {
+        "all": [True] * n,
+        "tail_verb": [vt[i] in tail_v for i in range(n)],
+        "tail_noun": [nt[i] in tail_n for i in range(n)],
+        "tail_action": [vt[i] in tail_v or nt[i] in tail_n for i in range(n)],
+        "unseen": [pids[i] in unseen for i in range(n)],
+    }
+
+    def acc(task, k, subset):
+        sel = [hit[task][i][k] for i in range(n) if subsets[subset][i]]
+        return 100 * sum(sel) / len(sel)
+
+    expected = {f"all_{t}_accuracy_at_{k}": acc(t, j, "all") for t in hit for j, k in enumerate((1, 5))}
+    expected |= {f"tail_{t}_accuracy_at_1": acc(t, 0, f"tail_{t}") for t in hit}
+    expected |= {f"unseen_{t}_accuracy_at_1": acc(t, 0, "unseen") for t in hit}
+    assert {k: v for k, v in out.items() if not k.startswith("num_")} == pytest.approx(expected, abs=1e-9)
