@@ -95,8 +95,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
         hint = ""
         if module.split(".")[0] == "pandas":
             hint = (
-                "; pandas objects (a DataFrame pickle) cannot be read without pandas' own unpickler, which can run "
-                "code: save the table as CSV (DataFrame.to_csv) or as a dict of columns (DataFrame.to_dict('list'))"
+                "; a pandas DataFrame pickle cannot be read without pandas' own unpickler, which can run code: "
+                "save the table as CSV (DataFrame.to_csv) or as a dict of columns "
+                "(DataFrame.reset_index().to_dict('list'))"
             )
         raise AnnotationError(
             f"{self._source}: refused to load global {module}.{name} from the pickle (only numpy arrays, numbers, "
