@@ -317,3 +317,38 @@ def test_random_case_matches_a_loop_reference_of_compute_metrics(tmp_path):
     expected |= {f"tail_{t}_accuracy_at_1": acc(t, 0, f"tail_{t}") for t in hit}
     expected |= {f"unseen_{t}_accuracy_at_1": acc(t, 0, "unseen") for t in hit}
     assert {k: v for k, v in out.items() if not k.startswith("num_")} == pytest.approx(expected, abs=1e-9)
+
+
+class _HostileResult:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling would run: os.system("touch MARKER")
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_hostile_pt_and_unsafe_npz_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"verb_output": _HostileResult(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(
+        AnnotationError, match=r"evil\.pt: cannot be read with torch\.load\(weights_only=True\).*system"
+    ):
+        load_recognition_results(tmp_path / "evil.pt")
+    assert not marker.exists()
+    np.savez(
+        tmp_path / "obj.npz",
+        verb_output=np.zeros((1, 3)),
+        noun_output=np.zeros((1, 3)),
+        narration_id=np.array(["S1"], dtype=object),
+    )
+    with pytest.raises(AnnotationError, match=r"obj\.npz: an array needs pickle"):
+        load_recognition_results(tmp_path / "obj.npz")
+    torch.save({"verb_output": torch.zeros(2, 3)}, tmp_path / "cut.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "cut.pt").read_bytes()[:100])
+    with pytest.raises(AnnotationError, match=r"cut\.pt: cannot be read"):
+        load_recognition_results(tmp_path / "cut.pt")
+    (tmp_path / "r.json").write_text("{}")
+    with pytest.raises(AnnotationError, match=r"unknown results file type '\.json'"):
+        load_recognition_results(tmp_path / "r.json")

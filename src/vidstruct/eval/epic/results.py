@@ -61,10 +61,9 @@ def load_results_file(path: str | Path) -> Any:
             with torch.serialization.safe_globals(numpy_globals()):
                 return torch.load(p, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise AnnotationError(
                 f"{path}: cannot be read with torch.load(weights_only=True) (only tensors, numpy arrays, numbers, "
-                f"strings and plain containers are admitted): {reason}"
+                f"strings and plain containers are admitted): {_torch_reason(e)}"
             ) from None
     if suffix == ".npz":
         import zipfile
@@ -80,6 +79,18 @@ def load_results_file(path: str | Path) -> Any:
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise AnnotationError(f"{path}: not a readable .npz file ({e})") from None
     raise AnnotationError(f"{path}: unknown results file type {suffix!r}; expected .pkl, .pt or .npz")
+
+
+def _torch_reason(e: BaseException) -> str:
+    """The informative line of a ``torch.load`` error (the refused global when there is one), without ANSI codes."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(e).splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if "GLOBAL" in line or "Unsupported" in line:
+            return line
+    return lines[0] if lines else type(e).__name__
 
 
 def _array(value: Any, source: str, key: str) -> np.ndarray:
