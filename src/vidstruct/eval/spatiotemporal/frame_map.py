@@ -158,17 +158,13 @@ def _keyframe_index(
     keys numbered 0..K-1.
     """
     excl = list(excluded)
-    vocab: dict[str, int] = {}
-    codes = [
-        np.fromiter((vocab.setdefault(v, len(vocab)) for v in ids), np.int64, count=len(ids))
-        for ids in (gt.video_ids, det.video_ids, [e[0] for e in excl])
-    ]
+    id_lists = (gt.video_ids, det.video_ids, [e[0] for e in excl])
+    vocab = {v: i for i, v in enumerate(dict.fromkeys(v for ids in id_lists for v in ids))}
+    codes = np.concatenate([np.fromiter(map(vocab.__getitem__, ids), np.int64, count=len(ids)) for ids in id_lists])
     stamps = [gt.timestamps, det.timestamps, np.array([float(e[1]) for e in excl], dtype=np.float64)]
-    all_codes = np.concatenate(codes)
-    all_stamps = np.concatenate(stamps)
-    pairs = np.empty(all_codes.size, dtype=[("v", np.int64), ("t", np.float64)])
-    pairs["v"], pairs["t"] = all_codes, all_stamps + 0.0  # + 0.0: -0.0 and 0.0 are one keyframe
-    uniq, inverse = np.unique(pairs, return_inverse=True)
+    stamp_values, stamp_codes = np.unique(np.concatenate(stamps) + 0.0, return_inverse=True)  # -0.0 == 0.0
+    combined = codes * max(stamp_values.size, 1) + stamp_codes.reshape(-1)
+    uniq, inverse = np.unique(combined, return_inverse=True)
     inverse = inverse.reshape(-1)
     n_gt, n_det = len(gt), len(det)
     flags = np.zeros(uniq.size, dtype=bool)

@@ -71,16 +71,19 @@ def _needs_replay(
     score, rank [N] position of each sorted row within its keyframe)``.
     """
     n_keys = int(keys.max()) + 1 if keys.size else 0
-    by_score = np.lexsort((-scores, keys))
+    # integer codes, so one int64 sort replaces a multi-key lexsort
+    score_values, score_code = np.unique(scores, return_inverse=True)
+    n_scores = score_values.size
+    by_score = np.argsort(keys * n_scores + (n_scores - 1 - score_code), kind="stable")  # key, then score desc
     k_sorted, s_sorted = keys[by_score], scores[by_score]
     starts = np.searchsorted(k_sorted, np.arange(n_keys), side="left")
     rank = np.arange(keys.size) - starts[k_sorted]
     needs = np.zeros(n_keys, dtype=bool)
     # equal scores of one class in one keyframe: their relative order is the heap's
-    by_class = np.lexsort((scores, actions, keys))
-    k2, a2, s2 = keys[by_class], actions[by_class], scores[by_class]
-    same = (k2[1:] == k2[:-1]) & (a2[1:] == a2[:-1]) & (s2[1:] == s2[:-1])
-    needs[k2[1:][same]] = True
+    action_values, action_code = np.unique(actions, return_inverse=True)
+    combined = np.sort((keys * action_values.size + action_code) * n_scores + score_code)
+    repeated = combined[1:][combined[1:] == combined[:-1]]
+    needs[repeated // (action_values.size * n_scores)] = True
     if capacity >= 1:
         # equal scores straddling the cap: which of them are kept is the heap's choice
         at_cap = np.flatnonzero(rank == capacity)
