@@ -1,0 +1,70 @@
+"""``vidstruct train`` on ``task: detection`` configs: the head switch, config errors, a short run, resume, EMA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import detection_overrides
+
+from vidstruct.cli.main import main
+from vidstruct.config import load_task_config
+from vidstruct.data.synth.actions import DETECT_ACTIONS
+from vidstruct.errors import ConfigError
+from vidstruct.models.detection import RelationModule, load_detector
+from vidstruct.recipes.detection import build_detector, detection_data
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "detection"
+
+
+@pytest.mark.parametrize(("name", "head"), [("synth_roi_tiny.yaml", "roi"), ("synth_relation_tiny.yaml", "relation")])
+def test_the_config_chooses_the_head(detect_data: Path, name: str, head: str) -> None:
+    task = load_task_config(CONFIGS / name, detection_overrides(detect_data))
+    assert task.task == "detection" and task.cfg.model.head == head
+    data = detection_data(task.cfg)
+    assert data.classes == list(DETECT_ACTIONS) and data.class_ids == list(range(1, 15))
+    assert data.train.hflip and data.train.flip_permutation[:2].tolist() == [1, 0]  # move_left <-> move_right
+    model, builder = build_detector(task.cfg, len(data.classes), task.composed)
+    assert builder["head"] == head
+    assert isinstance(model.relation, RelationModule) if head == "relation" else model.relation is None
+
+
+def test_config_mistakes_are_one_line_errors(detect_data: Path) -> None:
+    path = CONFIGS / "synth_relation_tiny.yaml"
+    task = load_task_config(path, detection_overrides(detect_data, "model.backbone.num_classes=3"))
+    with pytest.raises(ConfigError, match="model.backbone.num_classes"):
+        build_detector(task.cfg, 14, task.composed)
+    task = load_task_config(path, detection_overrides(detect_data, "data.transform.flip_pairs=[[move_left, jump]]"))
+    with pytest.raises(ConfigError, match="flip_pairs: 'jump' is not a class"):
+        detection_data(task.cfg)
+    with pytest.raises(ConfigError, match="model.head"):
+        load_task_config(path, detection_overrides(detect_data, "model.head=mlp"))
+
+
+def test_train_writes_a_detector_that_resumes_and_keeps_ema_weights(
+    detect_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    torch.set_num_threads(1)
+    cfg = str(CONFIGS / "synth_relation_tiny.yaml")
+    run = tmp_path / "run"
+    args = ["train", cfg, *detection_overrides(detect_data, "train.ema_decay=0.5"), "--out", str(run), "--json", "-q"]
+    assert main([*args, "--max-steps", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["step"] == 2 and summary["model"] == str(run / "detector.pt")
+    assert 0.0 <= summary["metrics"]["mAP"] <= 1.0 and "AP/approach" in summary["metrics"]
+    assert main([*args, "--max-steps", "3", "--resume"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["step"] == 3 and summary["resumed_from"].endswith("step_00000002.pt")
+    bundle = load_detector(run)
+    assert bundle.classes == list(DETECT_ACTIONS) and bundle.builder["head"] == "relation"
+    assert bundle.preprocessing == {
+        "num_frames": 8, "frame_interval": 4, "target_fps": 25.0, "size": 32, "mean": [0.45] * 3, "std": [0.225] * 3,
+    }  # fmt: skip
+    final = torch.load(run / "final.pt", weights_only=True)
+    ema = {k[len("module.") :]: v for k, v in final["ema"].items() if k.startswith("module.")}
+    state = bundle.model.state_dict()
+    name = "classifier.weight"
+    torch.testing.assert_close(state[name], ema[name])  # the detector holds the EMA weights ...
+    assert not torch.equal(final["model"][name], ema[name])  # ... which differ from the raw ones
