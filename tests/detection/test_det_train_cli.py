@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import detection_overrides
 
+from conftest import detection_overrides
 from vidstruct.cli.main import main
 from vidstruct.config import load_task_config
 from vidstruct.data.synth.actions import DETECT_ACTIONS
