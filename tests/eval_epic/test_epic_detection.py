@@ -157,3 +157,19 @@ def test_missing_sls_and_not_json(files, tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["eval", "epic-detection", str(files["labels"]), str(bad)]) == 2
     assert "invalid JSON" in capsys.readouterr().err
+
+
+def test_written_submission_reads_back_and_scores(tmp_path):
+    from vidstruct.eval.epic.detection import detection_entries, write_detection_submission
+
+    path = write_detection_submission(
+        tmp_path / "sub.json",
+        {"A": detection_entries([[0.0, 10.0], [22.0, 30.0]], [0.9, 0.8], [0, 1], [1, 1])},
+        sls=(1, 2, 3),
+    )
+    sub = load_detection_submission(path)
+    assert sub.sls == {"sls_pt": 1, "sls_tl": 2, "sls_td": 3}
+    assert sub.segments.tolist() == [[0.0, 10.0], [22.0, 30.0]] and sub.action_noun.tolist() == [1, 1]
+    labels = load_epic_labels(write_labels_csv(tmp_path / "l.csv", GT_ROWS[:2]))
+    out = evaluate_epic_detection(labels, sub)
+    assert out["action"]["average_mAP"] == 1.0  # both detections hit their segment: tIoU 1 and 0.8

@@ -38,20 +38,27 @@ Differences from the official script (documented choices):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vidstruct.atomic import write_json_atomic
 from vidstruct.data.formats._common import load_json
 from vidstruct.errors import AnnotationError
 from vidstruct.eval.epic.labels import EpicLabels
 from vidstruct.eval.temporal import EPIC_TIOU, TemporalGroundTruth, TemporalPredictions, evaluate_detection
 from vidstruct.eval.temporal.ranking import TieOrder
 
-__all__ = ["DetectionSubmission", "evaluate_epic_detection", "load_detection_submission"]
+__all__ = [
+    "DetectionSubmission",
+    "detection_entries",
+    "evaluate_epic_detection",
+    "load_detection_submission",
+    "write_detection_submission",
+]
 
 VERSIONS = ("0.2",)
 CHALLENGE = "action_detection"
@@ -222,3 +229,51 @@ def evaluate_epic_detection(
         ).to_dict()
     out.update(submission.sls)
     return out
+
+
+def detection_entries(
+    segments: np.ndarray | Sequence[Sequence[float]],
+    scores: np.ndarray | Sequence[float],
+    verbs: np.ndarray | Sequence[int],
+    nouns: np.ndarray | Sequence[int],
+) -> list[dict[str, Any]]:
+    """One video's C2 list: ``[{"verb", "noun", "action": "v,n", "score", "segment": [s, e]}, ...]``.
+
+    ``segments`` ``[N, 2]`` seconds (full precision: the file is for the evaluator), ``scores`` ``[N]`` (the
+    action's combined score), ``verbs`` / ``nouns`` ``[N]`` class ids; values become plain Python numbers.
+    """
+    seg = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
+    sc = np.asarray(scores, dtype=np.float64).reshape(-1)
+    v = np.asarray(verbs, dtype=np.int64).reshape(-1)
+    n = np.asarray(nouns, dtype=np.int64).reshape(-1)
+    if not (seg.shape[0] == sc.shape[0] == v.shape[0] == n.shape[0]):
+        raise ValueError(f"{seg.shape[0]} segments, {sc.shape[0]} scores, {v.shape[0]} verbs, {n.shape[0]} nouns")
+    return [
+        {
+            "verb": int(v[i]),
+            "noun": int(n[i]),
+            "action": f"{int(v[i])},{int(n[i])}",
+            "score": float(sc[i]),
+            "segment": [float(seg[i, 0]), float(seg[i, 1])],
+        }
+        for i in range(sc.shape[0])
+    ]
+
+
+def write_detection_submission(
+    path: str | Path, results: Mapping[str, Sequence[Mapping[str, Any]]], *, sls: tuple[int, int, int]
+) -> Path:
+    """Write the C2 submission JSON atomically; ``results``: video id -> :func:`detection_entries`; ``sls``:
+    (pretraining, training labels, training data) supervision levels, each 0..5."""
+    if not all(isinstance(x, int) and 0 <= x <= 5 for x in sls) or len(sls) != 3:
+        raise ValueError(f"sls must be three levels in 0..5, got {sls!r}")
+    doc = {
+        "version": VERSIONS[0],
+        "challenge": CHALLENGE,
+        "sls_pt": sls[0],
+        "sls_tl": sls[1],
+        "sls_td": sls[2],
+        "results": {str(vid): list(entries) for vid, entries in results.items()},
+    }
+    write_json_atomic(path, doc)
+    return Path(path)
