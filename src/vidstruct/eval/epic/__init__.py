@@ -10,7 +10,12 @@
 
 from __future__ import annotations
 
-from vidstruct.eval.epic.detection import evaluate_epic_detection, load_detection_submission
+from vidstruct.eval.epic.detection import (
+    detection_entries,
+    evaluate_epic_detection,
+    load_detection_submission,
+    write_detection_submission,
+)
 from vidstruct.eval.epic.labels import EpicLabels, load_epic_labels
 from vidstruct.eval.epic.recognition import evaluate_epic_recognition
 from vidstruct.eval.epic.results import RecognitionResults, load_recognition_results
@@ -18,9 +23,11 @@ from vidstruct.eval.epic.results import RecognitionResults, load_recognition_res
 __all__ = [
     "EpicLabels",
     "RecognitionResults",
+    "detection_entries",
     "evaluate_epic_detection",
     "evaluate_epic_recognition",
     "load_detection_submission",
     "load_epic_labels",
     "load_recognition_results",
+    "write_detection_submission",
 ]
