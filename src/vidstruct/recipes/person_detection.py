@@ -4,6 +4,9 @@
 Training goes through the engine (:func:`vidstruct.engine.trainer.train`: checkpoints, resume, logs, EMA,
 DDP) with its ``loss_fn`` hook: the detector in train mode returns its loss terms (FCOS: focal classification,
 GIoU box regression, centerness; Faster R-CNN: RPN and box-head losses) and the training loss is their sum.
+Validation (every ``train.eval_every`` steps and at the end, with ``data.val``): box AP@0.5 on the held-out
+keyframes (:func:`vidstruct.pipeline.persons.evaluate.evaluate_person_boxes`, AVA frame-mAP with one class),
+reported as ``person_ap50``.
 The model has two classes, background (0) and ``person`` (1, COCO's person label), so the detector source
 (:mod:`vidstruct.pipeline.persons`) keeps label 1 of torchvision's COCO detectors and of these alike.
 """
@@ -11,6 +14,7 @@ The model has two classes, background (0) and ``person`` (1, COCO's person label
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +31,17 @@ from vidstruct.engine.trainer import TrainResult, train
 from vidstruct.errors import ConfigError
 from vidstruct.models.persons import PERSON_DETECTORS, save_person_detector
 from vidstruct.models.persons.checkpoint import FILENAME
+from vidstruct.pipeline.persons.detector import DetectorSource
+from vidstruct.pipeline.persons.evaluate import evaluate_person_boxes
 
-__all__ = ["CLASSES", "build_detector", "detection_loss", "person_keyframes", "run_person_detection_training"]
+__all__ = [
+    "CLASSES",
+    "build_detector",
+    "detection_loss",
+    "person_evaluate_fn",
+    "person_keyframes",
+    "run_person_detection_training",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +75,21 @@ def detection_loss(net: nn.Module, batch: dict[str, Any], device: torch.device) 
     return torch.stack([v for v in losses.values()]).sum()
 
 
+def person_evaluate_fn(cfg: PersonDetectionConfig) -> Callable[[nn.Module], dict[str, float]] | None:
+    """Validation of the model being trained: ``{"person_ap50": box AP@0.5 on data.val}`` (``None``: no val)."""
+    split = cfg.data.val
+    if split is None:
+        return None
+
+    def evaluate_fn(model: nn.Module) -> dict[str, float]:
+        device = next(model.parameters()).device
+        source = DetectorSource(model, "validation", min_score=cfg.eval.min_score, device=device)
+        result = evaluate_person_boxes(source, split.annotations, split.videos, video_suffix=cfg.data.video_suffix)
+        return {"person_ap50": result.mAP}
+
+    return evaluate_fn
+
+
 def run_person_detection_training(
     cfg: PersonDetectionConfig,
     run_dir: str | Path,
@@ -80,7 +108,7 @@ def run_person_detection_training(
         result = train(
             model, train_data, settings=cfg.train, optim=cfg.optim, run_dir=run_dir, classes=CLASSES,
             config=cfg.model_dump(mode="json"), resume=resume, collate_fn=collate_keyframes, loss_fn=detection_loss,
-            evaluate_fn=None, num_workers=cfg.data.num_workers, quiet=quiet,
+            evaluate_fn=person_evaluate_fn(cfg), num_workers=cfg.data.num_workers, quiet=quiet,
         )  # fmt: skip
         if train_data.dropped_boxes:
             log.warning("%s: left out %d boxes under 1 px", cfg.data.train.annotations, train_data.dropped_boxes)

@@ -5,7 +5,8 @@ Formats (by file suffix):
 - ``.csv``: AVA-style rows ``video_id,timestamp,x1,y1,x2,y2,[action_id],score`` without a header
   (:func:`vidstruct.data.formats.ava.read_ava_proposals`), boxes normalized to ``[0, 1]``;
 - ``.pkl`` / ``.pickle``: ``{"video_id,keyframe": array [N, 5]}`` with rows ``x1, y1, x2, y2, score``
-  (normalized), read with the restricted unpickler (no code in the file runs).
+  (normalized; up to 0.01 outside ``[0, 1]`` is clipped), read with the restricted unpickler
+  (:func:`vidstruct.data.formats.ava.read_ava_proposals_pickle`: no code in the file runs).
 
 A video's id is the stem of its file (``videos/abc.mp4`` → ``abc``); a requested time matches the keyframe
 within :data:`TIME_TOLERANCE_S`. A keyframe (or a whole video) the file has no boxes for gives an empty
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidstruct.data.formats.ava import read_ava_proposals
+from vidstruct.data.formats.ava import read_ava_proposals, read_ava_proposals_pickle
 from vidstruct.errors import InputError
 from vidstruct.pipeline.persons import KeyframeBoxes
 
@@ -65,10 +66,10 @@ class ProposalsSource:
         self.path = str(path)
         self.min_score = float(min_score)
         suffix = Path(path).suffix.lower()
-        if suffix in CSV_SUFFIXES:
-            rows = self._read_csv()
+        if suffix in CSV_SUFFIXES + PICKLE_SUFFIXES:
+            rows = self._read(suffix in PICKLE_SUFFIXES)
         else:
-            known = ", ".join(CSV_SUFFIXES)
+            known = ", ".join(CSV_SUFFIXES + PICKLE_SUFFIXES)
             raise InputError(f"{path}: unknown proposals format {suffix or '(no suffix)'!r} (expected {known})")
         self._videos, dropped = self._index(rows)
         if dropped:
@@ -78,9 +79,10 @@ class ProposalsSource:
     def name(self) -> str:
         return self.path
 
-    def _read_csv(self) -> dict[tuple[str, float], list[tuple[tuple[float, float, float, float], float]]]:
+    def _read(self, pickle: bool) -> dict[tuple[str, float], list[tuple[tuple[float, float, float, float], float]]]:
         rows: dict[tuple[str, float], list[tuple[tuple[float, float, float, float], float]]] = defaultdict(list)
-        for row in read_ava_proposals(self.path, min_score=self.min_score):
+        reader = read_ava_proposals_pickle if pickle else read_ava_proposals
+        for row in reader(self.path, min_score=self.min_score):
             rows[(row.video_id, row.timestamp_s)].append((row.box, row.score))
         return rows
 
@@ -91,7 +93,7 @@ class ProposalsSource:
         per_video: dict[str, dict[float, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
         dropped = 0
         for (video_id, time_s), items in rows.items():
-            boxes = np.array([b for b, _ in items], dtype=np.float64).reshape(-1, 4)
+            boxes = np.clip(np.array([b for b, _ in items], dtype=np.float64).reshape(-1, 4), 0.0, 1.0)
             scores = np.array([s for _, s in items], dtype=np.float64)
             keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
             dropped += int((~keep).sum())
