@@ -29,13 +29,31 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+class LossWeights(Strict):
+    """Weights of the per-head cross-entropy losses (EPIC-100: verb and noun); the loss is their weighted sum."""
+
+    verb: float = Field(1.0, ge=0)
+    noun: float = Field(1.0, ge=0)
+
+
+class HeadSection(Strict):
+    """The classifier on the backbone: ``linear`` (the model's own) or ``epic_verb_noun`` (EPIC-Kitchens-100
+    verb and noun heads on the backbone's pooled features; class tables from ``data.verb_classes`` /
+    ``data.noun_classes``; action scores = verb x noun probabilities)."""
+
+    name: Literal["linear", "epic_verb_noun"] = "linear"
+    dropout: float | None = Field(None, ge=0, lt=1, description="before the heads (default: model.dropout, else 0.5)")
+    loss_weights: LossWeights = Field(default_factory=LossWeights)
+
+
 class ModelSection(BaseModel):
-    """``name`` of a registered model; every other key is a builder argument."""
+    """``name`` of a registered model; every other key is a builder argument (``head`` excepted)."""
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 
     name: str
     init_from: str | None = Field(None, description="checkpoint whose backbone weights initialize the model")
+    head: HeadSection = Field(default_factory=HeadSection)
 
     def builder_kwargs(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -87,6 +105,8 @@ class DataSection(Strict):
     val: DatasetSection | None = None
     test: DatasetSection | None = None
     classes: str | None = Field(None, description="file with one class name per line")
+    verb_classes: str | None = Field(None, description="EPIC_100_verb_classes.csv (id,key,instances,category)")
+    noun_classes: str | None = Field(None, description="EPIC_100_noun_classes.csv (id,key,instances,category)")
     sampler: SamplerSection = Field(default_factory=SamplerSection)
     transform: TransformSection = Field(default_factory=TransformSection)
     num_workers: int = Field(2, ge=0)

@@ -14,6 +14,11 @@ Sampling rules (the same as testing):
   time; the last window is padded by repeating the last frame.
 
 Scores are softmax probabilities averaged over views (they sum to 1).
+
+An EPIC-Kitchens-100 model (verb and noun heads, :mod:`vidstruct.models.epic`) gives an
+:class:`EpicPrediction` of a trimmed video instead: verb and noun probabilities (each averaged over views)
+and the best actions, ``p(verb, noun) = p(verb) * p(noun)`` (the challenge's product of the two
+distributions; over all pairs they sum to 1).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np
 import torch
 
 from vidstruct.device import resolve_device
-from vidstruct.errors import CheckpointError
+from vidstruct.errors import CheckpointError, InputError
 from vidstruct.models.spec import InputSpec
 
 
@@ -53,6 +58,22 @@ class Prediction:
 
 
 @dataclass
+class EpicPrediction:
+    """Verb and noun probabilities (softmax, view-averaged) of one segment and its best (verb, noun) actions."""
+
+    verb: Prediction
+    noun: Prediction
+    actions: list[tuple[str, str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verb": self.verb.to_list(),
+            "noun": self.noun.to_list(),
+            "action": [{"verb": v, "noun": n, "prob": p} for v, n, p in self.actions],
+        }
+
+
+@dataclass
 class WindowPrediction:
     start_s: float
     end_s: float
@@ -72,6 +93,12 @@ class Recognizer:
         self.model = model.eval().to(self.device)
         self.classes = classes
         self.spec = spec
+        #: head → class names of a verb + noun model (EPIC-100), else None
+        self.heads: dict[str, list[str]] | None = (
+            {"verb": list(model.verb_classes), "noun": list(model.noun_classes)}
+            if hasattr(model, "verb_classes") and hasattr(model, "noun_classes")
+            else None
+        )
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Recognizer:
@@ -91,19 +118,41 @@ class Recognizer:
         )
 
     @torch.no_grad()
-    def clip_probs(self, clips: torch.Tensor) -> torch.Tensor:
-        """Softmax probabilities ``[B, K]`` of normalized clips ``[B, C, T, H, W]``."""
+    def clip_probs(self, clips: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Softmax probabilities ``[B, K]`` of normalized clips ``[B, C, T, H, W]`` (a dict per head for a
+        multi-head model)."""
         logits = self.model(clips.to(self.device, non_blocking=True))
+        if isinstance(logits, dict):
+            return {k: torch.softmax(v.float(), dim=-1).cpu() for k, v in logits.items()}
         return torch.softmax(logits.float(), dim=-1).cpu()
 
-    def _rank(self, probs: torch.Tensor, top_k: int) -> Prediction:
-        k = len(self.classes) if top_k <= 0 else min(top_k, len(self.classes))
+    def _rank(self, probs: torch.Tensor, top_k: int, classes: list[str] | None = None) -> Prediction:
+        classes = self.classes if classes is None else classes
+        k = len(classes) if top_k <= 0 else min(top_k, len(classes))
         values, order = torch.sort(probs, descending=True, stable=True)
-        return Prediction([self.classes[i] for i in order[:k].tolist()], values[:k].tolist())
+        return Prediction([classes[i] for i in order[:k].tolist()], values[:k].tolist())
+
+    def _epic(self, verb: torch.Tensor, noun: torch.Tensor, top_k: int) -> EpicPrediction:
+        """Ranked verbs, nouns and the ``top_k`` best actions (all pairs when ``top_k <= 0``)."""
+        from vidstruct.eval.classification import action_topk
+
+        assert self.heads is not None
+        k = len(verb) * len(noun) if top_k <= 0 else min(top_k, len(verb) * len(noun))
+        verbs, nouns = action_topk(verb[None].numpy(), noun[None].numpy(), k)
+        actions = [
+            (self.heads["verb"][v], self.heads["noun"][n], float(verb[v] * noun[n]))
+            for v, n in zip(verbs[0].tolist(), nouns[0].tolist())
+        ]
+        return EpicPrediction(
+            self._rank(verb, top_k, self.heads["verb"]), self._rank(noun, top_k, self.heads["noun"]), actions
+        )
 
     # ----------------------------------------------------------------- videos
-    def predict_video(self, path: str | Path, *, views: int = 1, crops: int = 1, top_k: int = 5) -> Prediction:
-        """Probabilities of a trimmed video, averaged over ``views`` clips × ``crops`` crops."""
+    def predict_video(
+        self, path: str | Path, *, views: int = 1, crops: int = 1, top_k: int = 5
+    ) -> Prediction | EpicPrediction:
+        """Probabilities of a trimmed video, averaged over ``views`` clips × ``crops`` crops (an
+        :class:`EpicPrediction` for a verb + noun model)."""
         from vidstruct.data.samplers import IntervalSampler
         from vidstruct.io import VideoReader
 
@@ -116,8 +165,10 @@ class Recognizer:
             for idx in clips_idx:
                 clip = transform(reader.get_frames(idx))
                 clips.append(clip if crops == 3 else clip.unsqueeze(0))
-        probs = self.clip_probs(torch.cat(clips)).mean(0)
-        return self._rank(probs, top_k)
+        probs = self.clip_probs(torch.cat(clips))
+        if isinstance(probs, dict):
+            return self._epic(probs["verb"].mean(0), probs["noun"].mean(0), top_k)
+        return self._rank(probs.mean(0), top_k)
 
     def default_window_s(self, fps: float) -> float:
         """The time one training clip spans: ``num_frames × frame_interval / target_fps`` seconds."""
@@ -136,6 +187,8 @@ class Recognizer:
         """Sliding-window probabilities over a long video (memory bounded by one batch of windows)."""
         from vidstruct.io import iter_windows, probe
 
+        if self.heads is not None:
+            raise InputError("sliding windows: not available for a verb + noun (EPIC) model; predict a trimmed video")
         info = probe(path)
         window_s = window_s or self.default_window_s(info.fps_average)
         stride_s = stride_s or window_s / 2

@@ -12,7 +12,10 @@ never sees the config (``cfg.optim`` / ``cfg.train`` are already the engine's
 - testing: ``test.temporal_views`` evenly spaced clips x ``test.spatial_crops``
   (1 centre or 3 crops along the longer side) per video, softmax averaged;
 - class names: ``data.classes`` (one per line), else those of the annotation
-  reader, else ``"0" .. "K-1"`` from the largest label.
+  reader, else ``"0" .. "K-1"`` from the largest label;
+- EPIC-Kitchens-100 (``model.head.name: epic_verb_noun``): verb and noun heads on the ``model.name`` backbone,
+  classes from ``data.verb_classes`` / ``data.noun_classes``, loss weighted by ``model.head.loss_weights``;
+  a test reports verb / noun / action top-1 / top-5 and writes the C1 challenge's files (:mod:`.epic`).
 
 A run directory holds ``model.pt`` (``vidstruct.model/1``, the EMA weights when
 kept; what ``predict`` / ``export`` load), ``final.pt`` and ``checkpoints/``
@@ -48,6 +51,7 @@ from vidstruct.engine.checkpoint import (
 )
 from vidstruct.engine.distributed import cleanup, init_distributed
 from vidstruct.engine.evaluator import evaluate
+from vidstruct.engine.losses import multi_head_loss_fn
 from vidstruct.engine.settings import EvalSettings
 from vidstruct.engine.trainer import TrainResult, train
 from vidstruct.errors import ConfigError
@@ -56,6 +60,7 @@ from vidstruct.models import MODELS
 from vidstruct.models.checkpoint import save_model_checkpoint
 from vidstruct.models.spec import InputSpec
 from vidstruct.models.state_dict import load_checkpoint_into
+from vidstruct.recipes import epic
 from vidstruct.registry import DATASETS, SAMPLERS, did_you_mean
 
 log = logging.getLogger(__name__)
@@ -70,8 +75,13 @@ def read_split(data: DataSection, split: str) -> list[Any]:
         raise ConfigError(f"data.{split}: no dataset configured (expected data.{split}.format and .annotations)")
     kwargs = {"annotations": section.annotations, "root": section.root, **section.reader_kwargs()}
     reader = DATASETS.get(section.format)
-    if data.classes and "classes" in inspect.signature(reader).parameters and "classes" not in kwargs:
+    params = inspect.signature(reader).parameters
+    if data.classes and "classes" in params and "classes" not in kwargs:
         kwargs["classes"] = data.classes
+    if data.verb_classes and data.noun_classes and "num_verbs" in params and "num_nouns" in params:
+        verbs, nouns = epic.epic_classes(data)  # EPIC readers check class ranges against the class tables
+        kwargs.setdefault("num_verbs", len(verbs))
+        kwargs.setdefault("num_nouns", len(nouns))
     return DATASETS.build(section.format, **kwargs)
 
 
@@ -118,6 +128,15 @@ def build_model(
     An unknown name raises :class:`~vidstruct.errors.RegistryError` (with close matches).
     """
     kwargs = check_model_kwargs(cfg, composed)
+    if epic.is_epic(cfg):  # the checked kwargs are the backbone's; num_classes comes from the class tables
+        kwargs = epic.epic_model_kwargs(cfg, kwargs)
+        model = MODELS.build(epic.EPIC_MODEL, **kwargs)
+        model.input_spec = input_spec(cfg)
+        if init and cfg.model.init_from:
+            raw = load_checkpoint(cfg.model.init_from)
+            state, held = (raw["state_dict"], str(raw.get("model"))) if "state_dict" in raw else (raw["model"], None)
+            epic.init_epic_backbone(model, state, held, cfg.model.init_from)
+        return model, kwargs
     params = inspect.signature(MODELS.get(cfg.model.name)).parameters
     if "num_classes" in kwargs and kwargs["num_classes"] != num_classes:
         raise ConfigError(f"model.num_classes is {kwargs['num_classes']} but the dataset has {num_classes} classes")
@@ -219,9 +238,15 @@ def run_training(
     resolve_device(cfg.train.device, where="train.device")  # a device this machine lacks: fail before any work
     train_records = read_split(cfg.data, "train")
     val_records = read_split(cfg.data, "val") if cfg.data.val is not None else None
-    classes, _ = class_names(cfg, train_records, val_records)
+    if epic.is_epic(cfg):
+        verbs, nouns = epic.epic_classes(cfg.data)
+        classes = verbs + nouns  # the checkpoints' class list: verb keys, then noun keys
+    else:
+        classes, _ = class_names(cfg, train_records, val_records)
     torch.manual_seed(cfg.train.seed)  # initial weights follow train.seed (two runs of one config are the same run)
     model, kwargs = build_model(cfg, len(classes), composed)
+    model_name = epic.EPIC_MODEL if epic.is_epic(cfg) else cfg.model.name
+    loss_fn = multi_head_loss_fn(epic.loss_weights(cfg), cfg.train.label_smoothing) if epic.is_epic(cfg) else None
     try:
         result = train(
             model,
@@ -236,13 +261,14 @@ def run_training(
             config=cfg.model_dump(mode="json"),
             resume=resume,
             collate_fn=collate_skip_failed,
+            loss_fn=loss_fn,
             num_workers=cfg.data.num_workers,
             quiet=quiet,
         )
         if result.rank == 0:
             load_model_weights(model, load_checkpoint(result.final), str(result.final), prefer_ema=True)
             save_model_checkpoint(
-                run_dir / "model.pt", model.cpu(), model_name=cfg.model.name, model_kwargs=kwargs, classes=classes
+                run_dir / "model.pt", model.cpu(), model_name=model_name, model_kwargs=kwargs, classes=classes
             )
     finally:
         cleanup()
@@ -273,7 +299,9 @@ def run_test(
 
     Returns ``{"metrics", "per_class", "confusion", "classes", "num_videos", "evaluated", "views",
     "checkpoint", "split"}``; with ``out_dir`` also writes ``metrics.json``, ``per_class.csv``,
-    ``confusion.npy``, ``confusion.png`` and ``probs.npy`` (``[N, K]`` softmax, dataset order).
+    ``confusion.npy``, ``confusion.png`` and ``probs.npy`` (``[N, K]`` softmax, dataset order). An EPIC model
+    reports verb / noun / action top-k (``heads``: the class names) and writes ``probs.npz`` (``verb``, ``noun``)
+    and the C1 challenge's ``results.pkl``, ``submission.json`` and ``submission.zip`` (``files``).
     """
     split = split or ("test" if cfg.data.test is not None else "val")
     if split not in SPLITS:
@@ -283,7 +311,11 @@ def run_test(
     info = init_distributed(device)  # under torchrun every process tests its share of the videos
     try:
         weights, ckpt_classes, where = _weights_and_classes(Path(checkpoint))
-        classes, named = class_names(cfg, records)
+        if epic.is_epic(cfg):
+            verbs, nouns = epic.epic_classes(cfg.data)
+            classes, named = verbs + nouns, True
+        else:
+            classes, named = class_names(cfg, records)
         if ckpt_classes and not named and len(classes) <= len(ckpt_classes):
             classes = list(ckpt_classes)  # the annotations only number the classes: use the checkpoint's names
         check_classes(ckpt_classes, classes, where)
@@ -314,8 +346,22 @@ def run_test(
         "per_class": per_class,
         "confusion": confusion.tolist() if confusion is not None else None,
     }
+    epic_probs = epic.is_epic(cfg) and isinstance(preds.probs, dict)
+    if epic_probs:
+        report["heads"] = {"verb": verbs, "noun": nouns}
     if out_dir is not None and info.is_main:
         _write_test_outputs(Path(out_dir), report, preds.probs, confusion)  # type: ignore[arg-type]
+        if epic_probs:  # the C1 challenge's results file and submission
+            narration_ids = [str(records[i].meta.get("narration_id", i)) for i in preds.indices]
+            sls = (2 if cfg.model.init_from else 0, 3, 3)  # pretraining, full temporal labels, the training set
+            files = epic.write_epic_outputs(
+                Path(out_dir),
+                preds.probs["verb"],
+                preds.probs["noun"],
+                narration_ids,
+                sls=sls,  # type: ignore[index]
+            )
+            report["files"] = {k: str(v) for k, v in files.items()}
     return report
 
 

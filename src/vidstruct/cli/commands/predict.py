@@ -9,7 +9,9 @@ HELP = "class probabilities (softmax) of a trimmed video, or per sliding window 
 DESCRIPTION = (
     "Predict class probabilities with a trained model (a run directory or its model.pt). A trimmed video gets "
     "one ranking averaged over --views clips; with --window-s / --stride-s (or --timeline) a long video gets a "
-    "ranking per window and a timeline PNG. Probabilities are softmax outputs and sum to 1 over all classes."
+    "ranking per window and a timeline PNG. Probabilities are softmax outputs and sum to 1 over all classes. An "
+    "EPIC-Kitchens-100 model (verb + noun heads) gives verb, noun and action probabilities of a trimmed video "
+    "(action = p(verb) * p(noun))."
 )
 
 
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json
     from vidstruct.errors import InputError
-    from vidstruct.pipeline.recognizer import Recognizer, window_matrix
+    from vidstruct.pipeline.recognizer import EpicPrediction, Recognizer, window_matrix
     from vidstruct.pipeline.timeline import plot_window_timeline
 
     for flag in ("window_s", "stride_s"):
@@ -42,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     windowed = args.window_s is not None or args.stride_s is not None or args.timeline is not None
     if not windowed:
         pred = recognizer.predict_video(args.video, views=args.views, crops=args.crops, top_k=args.top_k)
+        if isinstance(pred, EpicPrediction):
+            _print_epic(args, pred)
+            return 0
         if args.json:
             print_json({"video": args.video, "predictions": pred.to_list()})
         else:
@@ -72,3 +77,20 @@ def run(args: argparse.Namespace) -> int:
         if args.timeline:
             print(f"timeline: {args.timeline}")
     return 0
+
+
+def _print_epic(args: argparse.Namespace, pred: object) -> None:
+    """Verb, noun and action probabilities of an EPIC model's prediction (JSON or three short tables)."""
+    from vidstruct.cli.output import print_json
+
+    doc = {"video": args.video, "checkpoint": str(args.checkpoint), **pred.to_dict()}  # type: ignore[attr-defined]
+    if args.json:
+        print_json(doc)
+        return
+    for head in ("verb", "noun"):
+        print(f"{head}:")
+        for row in doc[head]:
+            print(f"  {row['prob']:7.4f}  {row['label']}")
+    print("action (p(verb) * p(noun)):")
+    for row in doc["action"]:
+        print(f"  {row['prob']:7.4f}  {row['verb']} {row['noun']}")

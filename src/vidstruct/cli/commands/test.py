@@ -11,7 +11,9 @@ DESCRIPTION = (
     "Evaluate CKPT (a run directory, its model.pt / final.pt, or a step checkpoint) on data.test (default, else "
     "data.val) with test.temporal_views clips x test.spatial_crops crops per video, averaging softmax "
     "probabilities over the views. Prints top-1 / top-5 / mean class accuracy and the per-class report; "
-    "--out writes metrics.json, per_class.csv, probs.npy, confusion.npy and confusion.png."
+    "--out writes metrics.json, per_class.csv, probs.npy, confusion.npy and confusion.png. An EPIC-Kitchens-100 "
+    "model (model.head.name: epic_verb_noun) reports verb / noun / action top-1 / top-5 (action = verb x noun) and "
+    "--out also writes the C1 challenge's results.pkl, submission.json and submission.zip."
 )
 
 
@@ -60,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if report["per_class"]:
         print(format_report(report["per_class"]))
-    if args.out:
+    if args.out and "files" in report:  # an EPIC model: the challenge's files
+        print(f"wrote {args.out}/metrics.json, probs.npz, " + ", ".join(report["files"].values()))
+    elif args.out:
         print(f"wrote {args.out}/metrics.json, per_class.csv, probs.npy, confusion.png")
     return 0
