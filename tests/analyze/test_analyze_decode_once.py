@@ -89,15 +89,21 @@ def test_without_shot_detection_only_the_frames_the_windows_need_are_decoded(kit
         device="cpu",
     )
     converted: list[int] = []
-    real = VideoReader.iter_frames
+    real_decoded, real_to_rgb = VideoReader.iter_decoded, VideoReader.to_rgb
+    current: list[int] = []
 
-    def counting(self: VideoReader, indices: Any) -> Iterator[Any]:
-        for index, frame in real(self, indices):
-            converted.append(index)
+    def decoded(self: VideoReader, indices: Any) -> Iterator[Any]:
+        for index, frame in real_decoded(self, indices):
+            current[:] = [index]
             yield index, frame
 
+    def to_rgb(self: VideoReader, frame: Any, size: Any = None) -> Any:
+        converted.append(current[0])
+        return real_to_rgb(self, frame, size)
+
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(VideoReader, "iter_frames", counting)
+        mp.setattr(VideoReader, "iter_decoded", decoded)
+        mp.setattr(VideoReader, "to_rgb", to_rgb)
         analyze_video(load_models(settings), kit.video, tmp_path)
     # windows at 0, 2, 4 s hold 4 samples 0.25 s apart (10 fps: frames 0, 2, 5, 7 + 20 ...); thumbnails every 2 s
     expected = sorted({w + f for w in (0, 20, 40) for f in (0, 2, 5, 7)} | {0, 20, 40})

@@ -308,3 +308,19 @@ def test_other_containers_seek_exactly(videos: dict[str, Path], tmp_path: Path, 
     assert read_ids(frames) == indices
     assert torch.equal(frames, torch.from_numpy(reference[indices]))
     assert read_ids(reader.get_frames_at([0.0, 1.0, 2.39])) == [0, 25, 59]
+
+
+@pytest.mark.parametrize(("degrees", "red_corner"), [(90, "bottom_left"), (-90, "top_right"), (0, "top_left")])
+def test_decoded_frames_convert_at_any_displayed_size(tmp_path: Path, degrees: int, red_corner: str) -> None:
+    # iter_decoded + to_rgb: one decode pass, each frame converted at the sizes a consumer asks for, displayed
+    path = write_rotated(tmp_path / f"rot{degrees}.mp4", degrees)  # stored 32 x 64 (h x w)
+    reader = VideoReader(path, short_side=16)
+    seen = []
+    for index, decoded in reader.iter_decoded([1, 3]):
+        default = reader.to_rgb(decoded)
+        squeezed = reader.to_rgb(decoded, (24, 10))  # (width, height) as displayed, aspect not kept
+        assert default.shape == ((32, 16, 3) if degrees else (16, 32, 3))
+        assert squeezed.shape == (10, 24, 3) and squeezed.dtype == torch.uint8
+        assert _corners(default)[red_corner] == "red" and _corners(squeezed)[red_corner] == "red"
+        seen.append(index)
+    assert seen == [1, 3] and reader.stats.decoded <= 4 and reader.stats.converted == 4

@@ -129,3 +129,31 @@ def test_a_document_that_is_not_an_object_or_has_no_format() -> None:
         validate_structure([])
     with pytest.raises(StructureError, match=r"^<structure>: \$\.format: missing"):
         validate_structure({"video": {}})
+
+
+def _leaf_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _leaf_paths(v, (*prefix, k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _leaf_paths(v, (*prefix, i))]
+    return [prefix]
+
+
+def test_the_validator_with_references_inlined_judges_as_the_shipped_schema(doc: dict[str, Any]) -> None:
+    # vidstruct validates with the $defs inlined (for speed): every leaf of the document replaced by a value of
+    # another type, or by an out-of-range number, must be judged the same by the shipped schema (refs resolved
+    # by jsonschema) and by vidstruct's validator
+    from vidstruct.structure.schema import _inline_refs, schema_problem
+
+    reference = jsonschema.Draft202012Validator(load_schema())
+    assert "$ref" not in json.dumps(_inline_refs(load_schema()))
+    judged = 0
+    for path in _leaf_paths(doc):
+        for bad in ("text", -1.5, 2.0, None, [], {}):
+            mutated = json.loads(json.dumps(doc))
+            _set(mutated, path, bad)
+            expected = reference.is_valid(mutated)
+            problem = schema_problem(mutated)
+            assert (problem is None) == expected, (path, bad, problem)
+            judged += not expected
+    assert judged > 50  # most mutations break the document

@@ -126,6 +126,7 @@ class VideoReader:
         self._container: InputContainer | None = None
         self._stream: VideoStream | None = None
         self._converter: FrameConverter | None = None
+        self._sized_converters: dict[tuple[int, int], FrameConverter] = {}  # to_rgb(size=...): (w, h) stored
         self._frames: Iterator[VideoFrame] | None = None  # decoder output from the current position
         self._pos_pts: int | None = None  # pts of the last frame that came out of the decoder
         self._wanted: set[int] = set()  # pts of requested frames (never skipped)
@@ -135,7 +136,7 @@ class VideoReader:
 
     def _abandon_inherited(self) -> None:
         """Forget handles inherited from a parent process without freeing them (see ``_INHERITED_HANDLES``)."""
-        handles = (self._container, self._stream, self._converter, self._frames)
+        handles = (self._container, self._stream, self._converter, self._frames, *self._sized_converters.values())
         if any(h is not None for h in handles):
             _INHERITED_HANDLES.append(handles)
         self._reset_handles()
@@ -182,6 +183,7 @@ class VideoReader:
         for key in ("_container", "_stream", "_converter", "_frames", "_pid", "_pos_pts"):
             state[key] = None
         state["_wanted"], state["_skip_horizon"], state["_errors"], state["_skip_below"] = set(), None, [], 0
+        state["_sized_converters"] = {}
         return state
 
     # ------------------------------------------------------------------ metadata
@@ -248,9 +250,37 @@ class VideoReader:
     def iter_frames(self, indices: Sequence[int] | np.ndarray) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield ``(index, uint8 [H, W, C])`` for sorted unique ``indices``, one frame in memory at a time."""
         for t, frame in self._decode_sorted(indices):
+            yield t, self.to_rgb(frame)
+
+    def iter_decoded(self, indices: Sequence[int] | np.ndarray) -> Iterator[tuple[int, VideoFrame]]:
+        """Yield ``(index, decoded PyAV frame)`` for sorted unique ``indices``, not converted yet: a consumer that
+        needs frames at several sizes converts each with :meth:`to_rgb` (frames it does not need, never). A frame
+        is valid until the next one is yielded."""
+        return self._decode_sorted(indices)
+
+    def to_rgb(self, frame: VideoFrame, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """uint8 ``[H, W, 3]`` RGB of a frame of :meth:`iter_decoded`, in display orientation.
+
+        ``size=None``: the reader's output size (``short_side``); ``(width, height)``: that size as displayed,
+        aspect ratio not kept, scaled by swscale straight from the decoded YUV planes (area averaging when
+        shrinking), which costs less than converting at a larger size and resizing the RGB frame.
+        """
+        if size is None:
             image = empty_frames((*self._stored_hw(frame), 3))
             self._convert_into(frame, image)
-            yield t, self._rotate(torch.from_numpy(image).unsqueeze(0))[0]
+        else:
+            if self._rotation is None:
+                self._rotation = _frame_rotation(frame)
+            width, height = size
+            if self.apply_rotation and rotation_quarter_turns(self._rotation) % 2:
+                width, height = height, width  # stored orientation: rotation swaps them back
+            converter = self._sized_converters.get((width, height))
+            if converter is None:
+                converter = self._sized_converters[width, height] = FrameConverter(width, height, threads=self.threads)
+            image = empty_frames((height, width, 3))
+            converter.convert_into(frame, image)
+            self.stats.converted += 1
+        return self._rotate(torch.from_numpy(image).unsqueeze(0))[0]
 
     # Low-level access for writers that place frames themselves (e.g. straight into window buffers):
     # frames come in stored orientation at the output size; ``_rotate`` finishes a [T, H, W, C] batch.

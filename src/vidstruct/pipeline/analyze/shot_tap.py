@@ -1,9 +1,10 @@
 """Shot detection fed by the single decode pass.
 
-A :class:`ShotTap` takes every frame (or the frames at the detector's own ``fps``), resizes them to the
-detector's ``frame_size`` by area averaging (aspect ratio not kept: the detectors are tuned on squeezed
-frames, as :func:`vidstruct.pipeline.shots.iter_detector_frames` feeds them) and pushes them in chunks of
-``chunk_frames``. Memory: one chunk of decode-size frames plus what the detector holds (bounded, see
+A :class:`ShotTap` takes every frame (or the frames at the detector's own ``fps``) at the detector's
+``frame_size`` (its :attr:`ShotTap.frame_size`: the decode pass scales them with swscale's area averaging,
+aspect ratio not kept: the detectors are tuned on squeezed frames, as
+:func:`vidstruct.pipeline.shots.iter_detector_frames` feeds them) and pushes them in chunks of
+``chunk_frames``. Memory: one chunk of detector-size frames plus what the detector holds (bounded, see
 :mod:`vidstruct.pipeline.shots.base`).
 """
 
@@ -13,7 +14,6 @@ import numpy as np
 import torch
 
 from vidstruct.io import FrameIndex
-from vidstruct.pipeline.analyze.taps import area_resize
 from vidstruct.pipeline.shots import ShotDetector, ShotResult
 
 __all__ = ["ShotTap"]
@@ -26,6 +26,7 @@ class ShotTap:
 
     def __init__(self, detector: ShotDetector, index: FrameIndex, *, chunk_frames: int = 64) -> None:
         self.detector = detector
+        self.frame_size: tuple[int, int] | None = detector.frame_size
         detector.reset()  # whatever an interrupted video left in it
         self.seconds = 0.0
         self.chunk_frames = chunk_frames
@@ -50,9 +51,7 @@ class ShotTap:
             self._push()
 
     def _push(self) -> None:
-        width, height = self.detector.frame_size
-        frames = area_resize(torch.stack(self._chunk), width, height)
-        self.detector.push(frames.numpy(), np.asarray(self._chunk_times))
+        self.detector.push(torch.stack(self._chunk).numpy(), np.asarray(self._chunk_times))
         self._chunk, self._chunk_times = [], []
 
     def finish(self) -> None:

@@ -7,12 +7,14 @@ driver, :func:`decode_once`, decodes the union of every tap's frames in **one fo
 nobody asked for, converts only the frames some tap needs) and hands each decoded frame to the taps that
 asked for it, in increasing index order.
 
-Sizes: the reader converts frames at the *decode size* (:func:`decode_short_side`): the largest size any
-stage needs, reached inside FFmpeg's swscale during the YUV → RGB conversion (area averaging when
-shrinking), and never above the source. Each stage then resizes those already small frames to its own
-size (the shot detector to ``48 × 27``, the recognizer's eval transform to its short side and crop, the
-thumbnails to their width). One conversion per decoded frame at one size is what the reader offers; it
-costs less than converting each frame several times, and the per-stage resizes run on small tensors.
+Sizes: a tap that names a ``frame_size`` (the shot detector: ``48 × 27``, squeezed) gets its frames scaled
+to it by FFmpeg's swscale straight from the decoded YUV planes (:meth:`VideoReader.to_rgb`); the others get
+them at the *decode size* (:func:`decode_short_side`): the largest size those stages need, reached inside
+swscale during the YUV → RGB conversion (area averaging when shrinking), never above the source, then
+resized by each stage (the recognizer's eval transform to its short side and crop, the thumbnails to their
+width). Each decoded frame is converted once per size some tap wants it at, and not at all when no tap
+does: the shot detector takes every frame, the windows about one in four at 25 fps, so most frames are
+only ever converted at ``48 × 27``.
 
 Memory: the driver holds one frame; each tap documents what it holds (windows being filled, a chunk of
 shot-detector frames, the thumbnails' JPEG candidates).
@@ -27,11 +29,10 @@ from typing import Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vidstruct.io import VideoReader
 
-__all__ = ["FrameTap", "area_resize", "decode_once", "decode_short_side", "short_side_for"]
+__all__ = ["FrameTap", "decode_once", "decode_short_side", "short_side_for"]
 
 #: ``progress(done_s)``: seconds of video decoded so far
 DecodeProgress = Callable[[float], None]
@@ -49,8 +50,12 @@ class FrameTap(Protocol):
         """int64 ``[M]``: sorted unique frame indices this stage needs."""
         ...
 
+    #: ``(width, height)`` the stage wants its frames at (aspect not kept), or ``None`` for the decode size
+    frame_size: tuple[int, int] | None
+
     def feed(self, index: int, frame: torch.Tensor) -> None:
-        """Frame ``index``: uint8 ``[H, W, 3]`` RGB at the decode size, displayed orientation."""
+        """Frame ``index``: uint8 ``[H, W, 3]`` RGB at :attr:`frame_size` (or the decode size), displayed
+        orientation."""
         ...
 
     def finish(self) -> None:
@@ -75,14 +80,6 @@ def decode_short_side(width: int, height: int, needs: Sequence[int]) -> int | No
     return None if need >= min(width, height) else int(need)
 
 
-def area_resize(frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """uint8 ``[T, H, W, 3]`` → uint8 ``[T, height, width, 3]`` by area averaging (aspect not kept)."""
-    if tuple(frames.shape[1:3]) == (height, width):
-        return frames
-    x = F.adaptive_avg_pool2d(frames.permute(0, 3, 1, 2).float(), (height, width))
-    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
-
 def decode_once(
     reader: VideoReader, taps: Sequence[FrameTap], *, progress: DecodeProgress | None = None
 ) -> dict[str, float]:
@@ -91,25 +88,31 @@ def decode_once(
     Returns ``{"decode": seconds spent decoding and converting}`` (the taps keep their own time).
     """
     wanted = [np.unique(np.asarray(tap.indices(), dtype=np.int64)) for tap in taps]
+    sizes = [tap.frame_size for tap in taps]
     union = np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, np.int64)
     times = reader.times_s
     cursor = [0] * len(taps)
     decode_s = 0.0
-    frames = reader.iter_frames(union) if union.size else iter(())
+    frames = reader.iter_decoded(union) if union.size else iter(())
     while True:
         t0 = time.perf_counter()
         item = next(frames, None)
-        decode_s += time.perf_counter() - t0
         if item is None:
+            decode_s += time.perf_counter() - t0
             break
-        index, frame = item
-        for k, tap in enumerate(taps):
-            need = wanted[k]
+        index, decoded = item
+        takers = []
+        for k, need in enumerate(wanted):
             if cursor[k] < need.size and need[cursor[k]] == index:
                 cursor[k] += 1
-                t1 = time.perf_counter()
-                tap.feed(index, frame)
-                tap.seconds += time.perf_counter() - t1
+                takers.append(k)
+        converted = {size: reader.to_rgb(decoded, size) for size in {sizes[k] for k in takers}}
+        decode_s += time.perf_counter() - t0
+        for k in takers:
+            tap = taps[k]
+            t1 = time.perf_counter()
+            tap.feed(index, converted[sizes[k]])
+            tap.seconds += time.perf_counter() - t1
         if progress is not None:
             progress(float(times[index]))
     for tap in taps:

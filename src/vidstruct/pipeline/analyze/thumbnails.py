@@ -42,6 +42,7 @@ class ThumbnailTap:
         if width < 8 or not 1 <= quality <= 95 or not fps > 0:
             raise ValueError(f"expected width >= 8, quality in [1, 95], fps > 0; got {width}, {quality}, {fps}")
         self.seconds = 0.0
+        self.frame_size: tuple[int, int] | None = None  # the decode size: resized here, aspect kept
         self.width = width
         self.quality = quality
         grid = np.arange(0.0, index.duration_s, 1.0 / fps)

@@ -46,9 +46,9 @@ from vidstruct.pipeline.analyze.windows import WindowOutputs, WindowTap, plan_wi
 from vidstruct.pipeline.localization_chain import localize_features
 from vidstruct.structure import (
     STRUCTURE_FILE,
+    Structure,
     embeddings_record,
     profile_record,
-    read_structure,
     segment_record,
     shot_record,
     structure_document,
@@ -349,11 +349,11 @@ def analyze_video(
     if embeddings is None:
         (folder / EMBEDDINGS).unlink(missing_ok=True)
     timings["write"] = time.perf_counter() - t0
+    written = Structure(structure, document)  # validated by write_structure: the report and exports use it as is
     report_path = None
     if settings.report:
-        report_path = write_report(structure, folder / REPORT_FILE)
+        report_path = write_report(written, folder / REPORT_FILE)
     if settings.exports:
-        written = read_structure(structure)
         for fmt in settings.exports:
             export_structure(written, fmt, folder / EXPORT_FILES[fmt])
     timings["total"] = time.perf_counter() - t_start

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from vidstruct import __version__
 from vidstruct.atomic import write_text_atomic
-from vidstruct.structure.files import read_structure
+from vidstruct.structure.files import Structure, read_structure
 
 __all__ = ["MAX_THUMBNAIL_BYTES", "REPORT_FILE", "render_report", "write_report"]
 
@@ -195,19 +195,20 @@ def render_report(
 
 
 def write_report(
-    structure_path: str | os.PathLike[str],
+    structure_path: str | os.PathLike[str] | Structure,
     out_path: str | os.PathLike[str] | None = None,
     *,
     video_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Read and validate ``structure_path`` (a ``structure.json`` or its folder), write its report to
+    """Read and validate ``structure_path`` (a ``structure.json`` or its folder; a :class:`Structure` already
+    validated is used as it is, not read again), write its report to
     ``out_path`` (default: ``report.html`` beside it; an existing folder: ``report.html`` in it) atomically,
     and return the report's path.
 
     Raises :class:`~vidstruct.structure.errors.StructureError` (a ``VidstructError``) when the document is
     missing, is not JSON, or breaks ``vidstruct.structure/1``.
     """
-    structure = read_structure(structure_path)
+    structure = structure_path if isinstance(structure_path, Structure) else read_structure(structure_path)
     out = Path(out_path) if out_path is not None else structure.folder / REPORT_FILE
     if out.is_dir():
         out = out / REPORT_FILE
