@@ -9,6 +9,7 @@ other place is given: the embedded SQLite database (``vidstruct.db``, WAL mode),
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,33 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """What workers need besides the store: where profiles are, the lease and the attempts."""
+    parser.add_argument(
+        "--profile-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of analysis profiles NAME.yaml (repeatable; DATA/profiles first, then these, then "
+        "configs/analyze)",
+    )
+    parser.add_argument("--default-profile", default="default", metavar="NAME", help="profile of jobs naming none")
+    parser.add_argument("--lease-s", type=float, default=60.0, help="seconds a claimed job stays a worker's unrenewed")
+    parser.add_argument("--max-attempts", type=int, default=3, help="claims of a job before it fails for good")
+
+
 def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
-    """:class:`ServiceSettings` from ``--data-dir`` / ``--db`` and ``more`` fields."""
-    return ServiceSettings(data_dir=Path(args.data_dir), db_url=args.db, **more)
+    """:class:`ServiceSettings` from ``--data-dir`` / ``--db`` (or the ``VIDSTRUCT_DB`` environment variable, how
+    ``serve`` hands the URL to its workers without showing it in the process list), the worker options when the
+    command has them, and ``more`` fields."""
+    fields: dict[str, Any] = {}
+    if hasattr(args, "lease_s"):
+        fields.update(
+            profile_dirs=(*(Path(p) for p in args.profile_dir), Path("configs/analyze")),
+            default_profile=args.default_profile,
+            lease_s=args.lease_s,
+            max_attempts=args.max_attempts,
+            heartbeat_s=min(5.0, args.lease_s / 3),
+        )
+    db = args.db or os.environ.get("VIDSTRUCT_DB") or None
+    return ServiceSettings(data_dir=Path(args.data_dir), db_url=db, **{**fields, **more})

@@ -85,6 +85,7 @@ def claim_job(factory: sessionmaker[Session], worker_id: str, *, lease_s: float,
             "attempts": Job.attempts + 1,
             "started_at": now,
             "error": None,
+            "progress": {},
         }
         claimable = _claimable(now, max_attempts)
         if session.get_bind().dialect.name == "postgresql":
@@ -158,7 +159,8 @@ def fail_job(factory: sessionmaker[Session], job_id: str, worker_id: str, error:
 def release_job(factory: sessionmaker[Session], job_id: str, worker_id: str) -> bool:
     """Give a held job back to the queue (a worker shutting down): QUEUED again, this attempt not counted."""
     with transaction(factory) as session:
-        values = {"status": "QUEUED", "lease_owner": None, "lease_expires_at": None, "attempts": Job.attempts - 1}
+        values = {"status": "QUEUED", "lease_owner": None, "lease_expires_at": None, "attempts": Job.attempts - 1,
+                  "progress": {}}  # fmt: skip
         return bool(session.execute(update(Job).where(_held(job_id, worker_id)).values(**values)).rowcount)
 
 

@@ -1,11 +1,12 @@
 """A worker: claims jobs from the database, runs their analysis, stores the results, one job at a time.
 
-While a job runs, a lease thread renews the lease (with the per-stage progress, in percent) every third of the
-lease and records the worker's heartbeat. When the renewal finds the job no longer held (canceled, or taken by
-another worker after this one stalled past its lease) the analysis stops at its next progress report and
-nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`) ends the worker after
-releasing the job in hand back to the queue. Any error of the analysis (a corrupt video, a bad profile, a full
-disk) fails the job for good with a one-line reason; the worker goes on with the next job.
+While a job runs, its progress (percent per stage) is stored at its first report and then at most once a
+second, renewing the lease; a lease thread also renews it every third of the lease (model loading and long
+stages report nothing) and records the worker's heartbeat. When a renewal finds the job no longer held
+(canceled, or taken by another worker after this one stalled past its lease) the analysis stops at its next
+progress report and nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`)
+ends the worker after releasing the job in hand back to the queue. Any error of the analysis (a corrupt video,
+a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 import uuid
 from pathlib import Path
 from types import FrameType
@@ -38,6 +40,7 @@ from vidstruct.service.jobs.queue import (
 from vidstruct.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+_PROGRESS_EVERY_S = 1.0
 
 
 class _LeaseLost(Exception):
@@ -117,8 +120,15 @@ class JobWorker:
         progress: dict[str, float] = {}
         keeper = _LeaseKeeper(self, job, progress)
 
+        last_write = [-float("inf")]
+
         def on_progress(stage: str, done_s: float, total_s: float) -> None:
             progress[stage] = round(100.0 * min(1.0, done_s / total_s) if total_s > 0 else 100.0, 1)
+            now = time.monotonic()
+            if now - last_write[0] >= _PROGRESS_EVERY_S:  # the first report at once, then at most once a second
+                last_write[0] = now
+                if not renew_lease(self.factory, job.id, self.id, self.settings.lease_s, progress):
+                    keeper.lost.set()
             if keeper.lost.is_set():
                 raise _LeaseLost
             if self.stop.is_set():
@@ -150,6 +160,8 @@ class JobWorker:
             self.factory, job, self.id, output.document, output.folder, progress
         ):
             return self._discard(out_name, "lost")
+        for attempt in range(1, job.attempts):  # what workers that died on this job had started writing
+            shutil.rmtree(self.settings.analyses_dir / f"{job.id}-{attempt}", ignore_errors=True)
         return "succeeded"
 
     def _failed(self, job: Job, out_name: str, reason: str) -> str:

@@ -1,0 +1,165 @@
+"""Real processes, on SQLite and PostgreSQL: ``vidstruct worker`` releases its job on SIGTERM; a worker killed
+with SIGKILL mid-job loses it when its lease expires and another worker completes it exactly once; ``vidstruct
+serve`` with one worker process answers over loopback HTTP and finishes a job; an unmigrated database is refused.
+
+Every wait is bounded (it fails the test, it never hangs) and asserts on states, not on durations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pgcluster import free_port
+from servicekit import cut_video
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vidstruct.cli.main import main
+from vidstruct.service.auth import create_key
+from vidstruct.service.db.models import Analysis, Job, Segment
+from vidstruct.service.db.session import make_engine, session_factory, transaction
+from vidstruct.service.jobs.intake import new_video, probe_or_refuse
+from vidstruct.service.jobs.queue import submit_job
+from vidstruct.service.jobs.worker import JobWorker
+from vidstruct.service.settings import ServiceSettings
+
+DEADLINE_S = 180.0
+
+
+def _wait(what: str, check: Callable[[], Any], proc: subprocess.Popen | None = None) -> Any:
+    end = time.monotonic() + DEADLINE_S
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process exited ({proc.returncode}) before: {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"not reached within {DEADLINE_S} s: {what}")
+
+
+def _env(settings: ServiceSettings) -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "VIDSTRUCT_DB": settings.database_url}
+
+
+def _worker(settings: ServiceSettings, lease_s: float) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "vidstruct", "worker", "--quiet", "--data-dir", str(settings.data_dir),
+            "--profile-dir", str(settings.profile_dirs[0]), "--default-profile", "tiny", "--lease-s", str(lease_s),
+            "--poll-s", "0.1"]  # fmt: skip
+    return subprocess.Popen(argv, env=_env(settings))
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s, so a worker is still busy with it when it is stopped."""
+    return cut_video(tmp_path_factory.mktemp("long") / "long.mp4", 12.0, cut_s=6.0)
+
+
+def _long_job(settings: ServiceSettings, long_video: Path) -> tuple[sessionmaker[Session], str]:
+    factory = session_factory(make_engine(settings.database_url))
+    info = probe_or_refuse(long_video)
+    with factory() as session:
+        video = new_video("a" * 64, str(long_video), stored=False, size=1, info=info, filename=None)
+        session.add(video)
+        session.commit()
+        job, _ = submit_job(session, video_id=video.id, features=["segments"], profile="tiny", min_confidence=0.0)
+    return factory, job.id
+
+
+def _state(factory: sessionmaker[Session], job_id: str) -> Job:
+    with factory() as session:
+        return session.get(Job, job_id)
+
+
+# the HTTP API runs on both databases in the other test files; these start processes (seconds each on a busy
+# machine), so the release on SIGTERM and `vidstruct serve` run on SQLite, the SIGKILL takeover on both
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sigterm_releases_the_job_in_hand(settings: ServiceSettings, long_video: Path) -> None:
+    factory, job_id = _long_job(settings, long_video)
+    proc = _worker(settings, lease_s=30)
+    _wait("the worker reports progress", lambda: _state(factory, job_id).progress, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=DEADLINE_S) == 0
+    released = _state(factory, job_id)
+    # back in the queue, the attempt not counted, nothing half-written left
+    assert (released.status, released.attempts, released.lease_owner, released.progress) == ("QUEUED", 0, None, {})
+    assert list(settings.analyses_dir.glob("*/*")) == []
+    factory.kw["bind"].dispose()
+
+
+def test_a_killed_worker_loses_its_job_to_another_and_results_are_stored_once(
+    settings: ServiceSettings, long_video: Path
+) -> None:
+    factory, job_id = _long_job(settings, long_video)
+    proc = _worker(settings, lease_s=2)
+    _wait("the worker reports progress", lambda: _state(factory, job_id).progress, proc)
+    proc.kill()
+    proc.wait(timeout=DEADLINE_S)
+    dead = _state(factory, job_id)
+    assert (dead.status, dead.attempts) == ("IN_PROGRESS", 1) and dead.lease_owner
+    assert JobWorker(settings, factory=factory).run(exit_when_idle=True) == 0  # still leased: not taken
+    _wait("the lease expires", lambda: _state(factory, job_id).lease_expires_at < datetime.now(timezone.utc))
+    assert JobWorker(settings, factory=factory).run(exit_when_idle=True) == 1
+    done = _state(factory, job_id)
+    assert (done.status, done.attempts, done.error) == ("SUCCEEDED", 2, None)
+    with factory() as session:
+        analyses = session.scalars(select(Analysis)).all()
+        segments = session.scalar(select(func.count()).select_from(Segment))
+    assert len(analyses) == 1 and segments == len(analyses[0].document["segments"]) > 0  # stored exactly once
+    assert sorted(p.name for p in settings.analyses_dir.iterdir()) == [f"{job_id}-2"]  # the dead one's folder went
+    factory.kw["bind"].dispose()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_serve_with_a_worker_process_over_http(settings: ServiceSettings, video_bytes: bytes) -> None:
+    factory = session_factory(make_engine(settings.database_url))
+    with transaction(factory) as session:
+        key, _ = create_key(session, "write")
+    factory.kw["bind"].dispose()
+    port = free_port()
+    argv = [sys.executable, "-m", "vidstruct", "serve", "--quiet", "--data-dir", str(settings.data_dir),
+            "--profile-dir", str(settings.profile_dirs[0]), "--default-profile", "tiny", "--workers", "1",
+            "--port", str(port), "--lease-s", "10"]  # fmt: skip
+    proc = subprocess.Popen(argv, env=_env(settings))
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+    try:
+
+        def health() -> dict | None:
+            try:
+                body = httpx.get(f"{base}/healthz", timeout=5).json()
+            except httpx.TransportError:
+                return None
+            return body if body["workers"]["alive"] == 1 else None
+
+        assert _wait("the API answers with one live worker", health, proc)["status"] == "ok"
+        files = {"file": ("clip.mp4", video_bytes, "video/mp4")}
+        job_id = httpx.post(f"{base}/v1/jobs", headers=auth, files=files, timeout=30).json()["job_id"]
+
+        def finished() -> dict | None:
+            body = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=5).json()
+            return body if body["status"] in ("SUCCEEDED", "FAILED") else None
+
+        job = _wait("the job finishes", finished, proc)
+        assert job["status"] == "SUCCEEDED", job["error"]
+        segments = httpx.get(f"{base}/v1/videos/{job['video_id']}/segments", headers=auth, timeout=5).json()
+        assert len(segments["segments"]) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=DEADLINE_S)
+    assert code == 0
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--data-dir", str(tmp_path / "data"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the database has no vidstruct schema") and err.count("\n") == 1
