@@ -31,7 +31,9 @@ class ServiceSettings:
     - ``lease_s``: how long a claimed job stays a worker's without renewal; ``max_attempts``: claims before a job
       fails for good; ``poll_s``: how often an idle worker looks for work;
     - ``profile_dirs``: folders searched for ``NAME.yaml`` after ``data_dir / profiles``;
-    - ``cors_origins``: origins allowed to call the API from a browser (none by default).
+    - ``cors_origins``: origins allowed to call the API from a browser (none by default);
+    - ``webhook_*``: the signing secret (None: see :mod:`vidstruct.service.jobs.webhooks`), tries, the first
+      retry's wait (doubling after each try) and each call's timeout.
     """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
@@ -46,6 +48,10 @@ class ServiceSettings:
     default_profile: str = "default"
     cors_origins: tuple[str, ...] = ()
     heartbeat_s: float = field(default=5.0)
+    webhook_secret: str | None = None
+    webhook_attempts: int = 5
+    webhook_backoff_s: float = 1.0
+    webhook_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes <= 0 or self.max_form_bytes <= 0:

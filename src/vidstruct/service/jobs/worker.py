@@ -7,6 +7,8 @@ stages report nothing) and records the worker's heartbeat. When a renewal finds 
 progress report and nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`)
 ends the worker after releasing the job in hand back to the queue. Any error of the analysis (a corrupt video,
 a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
+A job that ends (SUCCEEDED or FAILED) with a webhook URL has it called in a background thread
+(:mod:`.webhooks`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from vidstruct.service.jobs.queue import (
     worker_gone,
     worker_heartbeat,
 )
+from vidstruct.service.jobs.webhooks import deliver_in_background
 from vidstruct.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ class JobWorker:
         self.id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.stop = threading.Event()
         self.cache = ModelCache()
+        self._deliveries: list[threading.Thread] = []
 
     def run(self, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
         """Claim and run jobs until stopped (or ``max_jobs`` ran, or none is left with ``exit_when_idle``);
@@ -106,6 +110,8 @@ class JobWorker:
                 self.process(job)
                 done += 1
         finally:
+            for thread in self._deliveries:  # webhooks under way finish their tries (a stop request cuts the waits)
+                thread.join()
             worker_gone(self.factory, self.id)
         return done
 
@@ -160,13 +166,20 @@ class JobWorker:
             self.factory, job, self.id, output.document, output.folder, progress
         ):
             return self._discard(out_name, "lost")
+        self._webhook(job)
         for attempt in range(1, job.attempts):  # what workers that died on this job had started writing
             shutil.rmtree(self.settings.analyses_dir / f"{job.id}-{attempt}", ignore_errors=True)
         return "succeeded"
 
     def _failed(self, job: Job, out_name: str, reason: str) -> str:
-        fail_job(self.factory, job.id, self.id, reason)
+        if fail_job(self.factory, job.id, self.id, reason):
+            self._webhook(job)
         return self._discard(out_name, "failed")
+
+    def _webhook(self, job: Job) -> None:
+        if job.webhook_url:
+            self._deliveries = [t for t in self._deliveries if t.is_alive()]
+            self._deliveries.append(deliver_in_background(self.factory, self.settings, job.id, stop=self.stop))
 
     def _discard(self, out_name: str, outcome: str) -> str:
         shutil.rmtree(self.settings.analyses_dir / out_name, ignore_errors=True)
