@@ -56,3 +56,13 @@ class ScopeError(ServiceError):
     """A valid API key without the scope the request needs (403)."""
 
     status, title = 403, "Forbidden"
+
+
+class RateLimitedError(ServiceError):
+    """Too many requests with one key (429); ``retry_after``: whole seconds until the next is allowed."""
+
+    status, title = 429, "Too Many Requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

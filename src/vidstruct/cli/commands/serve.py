@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a folder whose files jobs may name by 'path' (repeatable; default: uploads only)",
     )
     parser.add_argument("--max-upload-mb", type=float, default=2048.0, help="largest upload in MiB (default 2048)")
+    parser.add_argument("--log-json", action="store_true", help="logs as one JSON object per line (stderr)")
     parser.add_argument(
         "--cors-origin", action="append", default=[], metavar="URL", help="allow browsers from this origin"
     )
@@ -43,7 +44,7 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--profile-dir", folder]
     argv += ["--default-profile", args.default_profile, "--lease-s", str(args.lease_s)]
     argv += ["--max-attempts", str(args.max_attempts)]
-    return argv + (["--quiet"] if args.quiet else [])
+    return argv + (["--quiet"] if args.quiet else []) + (["--log-json"] if args.log_json else [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from vidstruct.errors import InputError
     from vidstruct.service.db.migrate import require_current
     from vidstruct.service.db.session import make_engine
+    from vidstruct.service.logs import use_json_logs
     from vidstruct.service.settings import store_settings
 
     if args.workers < 0:
@@ -89,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
         from vidstruct.service.api.app import create_app
 
         app = create_app(settings)
+        level = "warning" if args.quiet else "info"
+        if args.log_json:
+            use_json_logs()
         if not stopping:
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+            # log_config None: uvicorn keeps the logging set up here (JSON lines, or the CLI's format)
+            uvicorn.run(app, host=args.host, port=args.port, log_level=level, log_config=None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-s", type=float, default=1.0, help="seconds between looks for work when idle")
     parser.add_argument("--max-jobs", type=int, default=None, help="stop after this many jobs (default: never)")
     parser.add_argument("--exit-when-idle", action="store_true", help="stop when no job is waiting")
+    parser.add_argument("--log-json", action="store_true", help="logs as one JSON object per line (stderr)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from vidstruct.service.jobs.worker import JobWorker, install_signal_handlers
     from vidstruct.service.settings import store_settings
 
+    if args.log_json:
+        from vidstruct.service.logs import use_json_logs
+
+        use_json_logs()
     settings = store_settings(args, poll_s=args.poll_s)
     engine = make_engine(settings.database_url)
     try:

@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vidstruct import __version__
-from vidstruct.service.api import health, jobs, videos
+from vidstruct.service.api import health, jobs, metrics, videos
 from vidstruct.service.api.deps import ServiceState
 from vidstruct.service.api.limits import BodyLimit
+from vidstruct.service.api.metrics import RequestTimer, make_registry
 from vidstruct.service.api.problems import install_problem_handlers
 from vidstruct.service.db.migrate import require_current
 from vidstruct.service.db.session import make_engine, session_factory
@@ -37,8 +38,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         "result names the models that made it. Send 'Authorization: Bearer KEY' (vidstruct keys create).",
     )
     app.state.service = ServiceState(settings, engine, session_factory(engine))
+    app.state.metrics, request_latency = make_registry(app.state.service.factory, settings.heartbeat_s)
     install_problem_handlers(app)
-    for router in (jobs.router, videos.router, health.router):
+    for router in (jobs.router, videos.router, health.router, metrics.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(
@@ -48,4 +50,5 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + 16 * settings.max_form_bytes)
+    app.add_middleware(RequestTimer, histogram=request_latency)
     return app

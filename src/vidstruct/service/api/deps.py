@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from vidstruct.service.api.ratelimit import RateLimiter
 from vidstruct.service.auth import authenticate
 from vidstruct.service.db.models import ApiKey
 from vidstruct.service.settings import ServiceSettings
@@ -22,6 +23,7 @@ class ServiceState:
     settings: ServiceSettings
     engine: Engine
     factory: sessionmaker[Session]
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
 def state(request: Request) -> ServiceState:
@@ -35,7 +37,8 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def require(scope: str) -> Callable[..., ApiKey]:
-    """A dependency: the request's API key, which must grant ``scope`` (401 / 403 as problem JSON)."""
+    """A dependency: the request's API key, which must grant ``scope`` (401 / 403 as problem JSON) and be under
+    its rate limit (429)."""
 
     def check(
         request: Request,
@@ -45,6 +48,7 @@ def require(scope: str) -> Callable[..., ApiKey]:
         with state(request).factory() as session:
             key = authenticate(session, header, scope)
             session.expunge(key)
+        state(request).limiter.check(key.id, key.rate_limit_per_min)
         request.state.api_key_id = key.id
         return key
 
