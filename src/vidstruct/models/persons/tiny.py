@@ -7,6 +7,9 @@ per image; a two-stage detector must first learn proposals before its box head s
 is four 3 x 3 convolution stages (GroupNorm, so small batches and eval mode behave alike) that give feature maps
 at strides 8 and 16, i.e. a 16 x 16 and an 8 x 8 grid on a 128 px frame; the synthetic actors (15-40 px) all
 fall on the stride-8 level (FCOS assigns a box to a level by its size: up to 8 x stride on the finest).
+The box-regression bias starts at ``box_init`` (see :func:`fcos_tiny`): with torchvision's zero start, runs
+from scratch often stalled with the box loss flat (AP 0 after 160 steps on one synthetic set, 0.13 after 80
+on another); starting at 2 strides, 80 steps reached AP@0.5 0.83-0.98 on three synthetic sets.
 
 ``image_size``: the model's own resize (short side to ``image_size`` px, long side at most ``max_size``);
 ``image_mean`` / ``image_std``: its input normalization of RGB in ``[0, 1]``.
@@ -25,14 +28,18 @@ from torchvision.models.detection.fcos import FCOSHead
 __all__ = ["TinyBackbone", "fcos_tiny"]
 
 
-def _stage(cin: int, cout: int, groups: int) -> nn.Sequential:
-    """3 x 3 conv with stride 2, GroupNorm, ReLU, then a 3 x 3 conv with stride 1, GroupNorm, ReLU."""
+def _norm(kind: str, channels: int, groups: int) -> nn.Module:
+    return nn.GroupNorm(groups, channels) if kind == "group" else nn.BatchNorm2d(channels)
+
+
+def _stage(cin: int, cout: int, groups: int, norm: str) -> nn.Sequential:
+    """3 x 3 conv with stride 2, norm, ReLU, then a 3 x 3 conv with stride 1, norm, ReLU."""
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False),
-        nn.GroupNorm(groups, cout),
+        _norm(norm, cout, groups),
         nn.ReLU(inplace=True),
         nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.GroupNorm(groups, cout),
+        _norm(norm, cout, groups),
         nn.ReLU(inplace=True),
     )
 
@@ -40,12 +47,16 @@ def _stage(cin: int, cout: int, groups: int) -> nn.Sequential:
 class TinyBackbone(nn.Module):
     """float ``[B, 3, H, W]`` → ``{"0": [B, C, H/8, W/8], "1": [B, C, H/16, W/16]}`` (``C = out_channels``)."""
 
-    def __init__(self, width: int = 32, out_channels: int = 64, groups: int = 8) -> None:
+    def __init__(self, width: int = 32, out_channels: int = 64, groups: int = 8, norm: str = "group") -> None:
         super().__init__()
+        if norm not in ("group", "batch"):
+            raise ValueError(f"norm must be 'group' or 'batch', got {norm!r}")
         self.out_channels = out_channels
-        self.stem = nn.Sequential(_stage(3, width // 2, groups // 2), _stage(width // 2, width, groups))  # stride 4
-        self.stage8 = _stage(width, out_channels, groups)
-        self.stage16 = _stage(out_channels, out_channels, groups)
+        self.stem = nn.Sequential(
+            _stage(3, width // 2, groups // 2, norm), _stage(width // 2, width, groups, norm)
+        )  # stride 4
+        self.stage8 = _stage(width, out_channels, groups, norm)
+        self.stage16 = _stage(out_channels, out_channels, groups, norm)
 
     def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         c8 = self.stage8(self.stem(x))
@@ -58,6 +69,8 @@ def fcos_tiny(
     width: int = 32,
     out_channels: int = 64,
     head_convs: int = 2,
+    norm: str = "group",
+    box_init: float = 2.0,
     image_size: int = 128,
     max_size: int | None = None,
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5),
@@ -70,9 +83,13 @@ def fcos_tiny(
 
     ``num_classes`` counts the background (label 0): 2 = background + person (label 1).
     """
-    backbone = TinyBackbone(width, out_channels)
+    backbone = TinyBackbone(width, out_channels, norm=norm)
     anchors = AnchorGenerator(sizes=((8,), (16,)), aspect_ratios=((1.0,), (1.0,)))  # one "anchor" = the stride
     head = FCOSHead(out_channels, 1, num_classes, num_convs=head_convs)
+    # torchvision's box regression is ReLU(conv) with a zero bias: half the outputs start at the ReLU's dead side,
+    # and one large early step can push them all there (no gradient: the box loss stalls). Starting every
+    # distance at ``box_init`` strides (2: a 4 x 4-stride box, about the actors' size) keeps them alive.
+    nn.init.constant_(head.regression_head.bbox_reg.bias, box_init)
     return FCOS(
         backbone,
         num_classes,
