@@ -3,7 +3,9 @@ origins are configured). :func:`create_app` refuses an unmigrated database with 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -30,7 +32,14 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         engine.dispose()
         raise
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()  # the server stops: close the database connections
+
     app = FastAPI(
+        lifespan=lifespan,
         title="vidstruct",
         version=__version__,
         description="Video structuring service: submit videos, get shots, labelled segments, actors and exports. "
