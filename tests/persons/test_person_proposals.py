@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -89,3 +91,24 @@ def test_bad_requests(tmp_path: Path) -> None:
         person_box_source(proposals=_write(tmp_path / "p.txt", PROPOSALS))
     with pytest.raises(AnnotationError, match="not found"):
         person_box_source(proposals=tmp_path / "missing.csv")
+
+
+def test_pickle_proposals(tmp_path: Path) -> None:
+    path = tmp_path / "props.pkl"
+    table = {
+        # rows x1, y1, x2, y2, score; the first overshoots [0, 1] by 0.005 (an unclipped detector): clipped
+        "clipA,0902": np.array([[-0.005, 0.1, 0.5, 1.004, 0.3], [0.6, 0.2, 0.9, 0.8, 0.7]], dtype=np.float32),
+        "clipA,0903": np.zeros((0, 5), dtype=np.float32),  # a keyframe without proposals
+    }
+    with path.open("wb") as fh:
+        pickle.dump(table, fh)
+    source = person_box_source(proposals=path, min_score=0.0)
+    at_902, at_903 = source.boxes_at("clipA.mp4", [902.0, 903.0])
+    _check_valid(at_902)
+    assert torch.allclose(at_902.boxes, torch.tensor([[0.6, 0.2, 0.9, 0.8], [0.0, 0.1, 0.5, 1.0]]))
+    assert torch.allclose(at_902.scores, torch.tensor([0.7, 0.3]))
+    assert len(at_903) == 0
+    with path.open("wb") as fh:
+        pickle.dump([1, 2], fh)
+    with pytest.raises(AnnotationError, match=r"props\.pkl: expected a dict"):
+        person_box_source(proposals=path)
