@@ -64,22 +64,26 @@ def make_files(
             if rng.random() < 0.01:
                 excluded.append(f"{vid},{ts}")
             persons = rng.integers(1, 5)
-            boxes = []
+            boxes, actions = [], []
             for p in range(persons):
                 x1, y1 = rng.random(2) * 0.6
                 w, h = 0.1 + rng.random(2) * 0.3
                 box = np.round([x1, y1, x1 + w, y1 + h], 3)
                 boxes.append(box)
-                for a in rng.choice(classes, size=rng.integers(1, 4), replace=False):
+                actions.append(set(rng.choice(classes, size=rng.integers(1, 4), replace=False).tolist()))
+                for a in sorted(actions[-1]):
                     gt_lines.append(f"{vid},{ts},{box[0]:.3f},{box[1]:.3f},{box[2]:.3f},{box[3]:.3f},{a},{p}")
             x1, y1 = rng.random(2) * 0.6
             boxes.append(np.round([x1, y1, x1 + 0.2, y1 + 0.3], 3))  # a false box
-            for box in boxes:
+            actions.append(set())
+            for box, true_actions in zip(boxes, actions):
                 jit = np.clip(box + rng.normal(0, 0.03, 4), 0, 1)
                 if jit[2] <= jit[0] or jit[3] <= jit[1]:
                     jit = box
-                for a in rng.choice(classes, size=classes_per_box, replace=False):
-                    s = round(float(rng.random()), score_decimals)
+                others = [a for a in rng.choice(classes, size=classes_per_box, replace=False) if a not in true_actions]
+                for a in [*true_actions, *others][:classes_per_box]:
+                    # a true action usually scores higher: a detector that is right about half the time
+                    s = round(float(rng.random() ** (0.3 if a in true_actions else 2.0)), score_decimals)
                     det_lines.append(
                         f"{vid},{ts},{jit[0]:.4f},{jit[1]:.4f},{jit[2]:.4f},{jit[3]:.4f},{a},{s:.{score_decimals}f}"
                     )

@@ -20,14 +20,16 @@ __all__ = ["AvaBoxes", "pairwise_iou_rows"]
 class AvaBoxes:
     """AVA rows in input (file) order, one array per column.
 
-    - ``video_ids``: ``[N]`` str (object array);
+    - ``video_names``: ``[U]`` str (object array), the distinct video ids;
+    - ``video_codes``: ``[N]`` int64, each row's index into ``video_names``;
     - ``timestamps``: ``[N]`` float64, keyframe time in seconds;
     - ``boxes``: ``[N, 4]`` float64 ``[x1, y1, x2, y2]`` normalized to ``[0, 1]``;
     - ``action_ids``: ``[N]`` int64, label-map ids;
     - ``scores``: ``[N]`` float64 (1.0 for ground truth).
     """
 
-    video_ids: np.ndarray
+    video_names: np.ndarray
+    video_codes: np.ndarray
     timestamps: np.ndarray
     boxes: np.ndarray
     action_ids: np.ndarray
@@ -36,24 +38,51 @@ class AvaBoxes:
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
 
+    @property
+    def video_ids(self) -> np.ndarray:
+        """``[N]`` str (object array): each row's video id."""
+        return self.video_names[self.video_codes]
+
+    @classmethod
+    def from_columns(
+        cls,
+        video_ids: Sequence[str],
+        timestamps: np.ndarray,
+        boxes: np.ndarray,
+        action_ids: np.ndarray,
+        scores: np.ndarray,
+    ) -> AvaBoxes:
+        """Rows from per-row video ids (coded here) and the numeric columns."""
+        vocab: dict[str, int] = {}
+        codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in video_ids), np.int64, count=len(video_ids))
+        names = np.empty(len(vocab), dtype=object)
+        names[:] = list(vocab)
+        return cls(
+            names,
+            codes,
+            np.asarray(timestamps, dtype=np.float64),
+            np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+            np.asarray(action_ids, dtype=np.int64),
+            np.asarray(scores, dtype=np.float64),
+        )
+
     @classmethod
     def from_annotations(cls, rows: Sequence[BoxAnnotation]) -> AvaBoxes:
         """Columns of ``rows`` (their ``person_id`` is not used by the evaluation)."""
         n = len(rows)
-        video_ids = np.empty(n, dtype=object)
-        video_ids[:] = [r.video_id for r in rows]
-        return cls(
-            video_ids=video_ids,
-            timestamps=np.fromiter((r.timestamp_s for r in rows), np.float64, count=n),
-            boxes=np.array([r.box for r in rows], dtype=np.float64).reshape(n, 4),
-            action_ids=np.fromiter((r.action_id for r in rows), np.int64, count=n),
-            scores=np.fromiter((r.score for r in rows), np.float64, count=n),
+        return cls.from_columns(
+            [r.video_id for r in rows],
+            np.fromiter((r.timestamp_s for r in rows), np.float64, count=n),
+            np.array([r.box for r in rows], dtype=np.float64).reshape(n, 4),
+            np.fromiter((r.action_id for r in rows), np.int64, count=n),
+            np.fromiter((r.score for r in rows), np.float64, count=n),
         )
 
     def take(self, index: np.ndarray) -> AvaBoxes:
         """The rows ``index`` (a bool mask or integer indices), in that order."""
         return AvaBoxes(
-            self.video_ids[index],
+            self.video_names,
+            self.video_codes[index],
             self.timestamps[index],
             self.boxes[index],
             self.action_ids[index],

@@ -158,12 +158,24 @@ def _keyframe_index(
     keys numbered 0..K-1.
     """
     excl = list(excluded)
-    id_lists = (gt.video_ids, det.video_ids, [e[0] for e in excl])
-    vocab = {v: i for i, v in enumerate(dict.fromkeys(v for ids in id_lists for v in ids))}
-    codes = np.concatenate([np.fromiter(map(vocab.__getitem__, ids), np.int64, count=len(ids)) for ids in id_lists])
-    stamps = [gt.timestamps, det.timestamps, np.array([float(e[1]) for e in excl], dtype=np.float64)]
-    stamp_values, stamp_codes = np.unique(np.concatenate(stamps) + 0.0, return_inverse=True)  # -0.0 == 0.0
-    combined = codes * max(stamp_values.size, 1) + stamp_codes.reshape(-1)
+    # one video vocabulary: each file's few names mapped onto it, then its codes through that table
+    vocab: dict[str, int] = {}
+    for v in [*gt.video_names, *det.video_names, *(e[0] for e in excl)]:
+        vocab.setdefault(v, len(vocab))
+    codes = np.concatenate(
+        [
+            np.fromiter(map(vocab.__getitem__, gt.video_names), np.int64, count=len(gt.video_names))[gt.video_codes],
+            np.fromiter(map(vocab.__getitem__, det.video_names), np.int64, count=len(det.video_names))[det.video_codes],
+            np.fromiter((vocab[e[0]] for e in excl), np.int64, count=len(excl)),
+        ]
+    )
+    stamps = np.concatenate([gt.timestamps, det.timestamps, np.array([float(e[1]) for e in excl])]) + 0.0
+    if stamps.size and (stamps == np.round(stamps)).all() and np.abs(stamps).max() < 2**31:
+        low = int(stamps.min())  # whole seconds (AVA): one integer per keyframe directly
+        combined = codes * (int(stamps.max()) - low + 1) + (stamps.astype(np.int64) - low)
+    else:
+        stamp_values, stamp_codes = np.unique(stamps, return_inverse=True)  # + 0.0 above: -0.0 == 0.0
+        combined = codes * max(stamp_values.size, 1) + stamp_codes.reshape(-1)
     uniq, inverse = np.unique(combined, return_inverse=True)
     inverse = inverse.reshape(-1)
     n_gt, n_det = len(gt), len(det)
@@ -298,9 +310,12 @@ def evaluate_ava_boxes(
         tp, _ = _match(d_group, d_pos, d_boxes, g_group, g_rank, gt.boxes, AVA_IOU_THRESHOLD)
 
     # the official per-class score array: keyframes in order of their first detection row, rows in keyframe order
-    first_row = np.full(int(det_keys.max()) + 1 if det_keys.size else 0, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_row, det_keys, np.arange(det_keys.size))
-    layout = np.lexsort((d_pos, first_row[d_keys], d_cls))
+    n_keys = int(det_keys.max()) + 1 if det_keys.size else 0
+    _, first_row = np.unique(det_keys, return_index=True)  # first row of each keyframe present
+    key_rank = np.zeros(n_keys, dtype=np.int64)
+    key_rank[det_keys[np.sort(first_row)]] = np.arange(first_row.size)  # keyframes by first appearance
+    width = int(d_pos.max()) + 1 if d_pos.size else 1
+    layout = np.argsort((d_cls * max(first_row.size, 1) + key_rank[d_keys]) * width + d_pos, kind="stable")
     cls_sorted = d_cls[layout]
     bounds = np.searchsorted(cls_sorted, np.arange(n_cls + 1))
     num_gt = np.bincount(g_cls, minlength=n_cls)

@@ -71,19 +71,23 @@ def _needs_replay(
     score, rank [N] position of each sorted row within its keyframe)``.
     """
     n_keys = int(keys.max()) + 1 if keys.size else 0
-    # integer codes, so one int64 sort replaces a multi-key lexsort
-    score_values, score_code = np.unique(scores, return_inverse=True)
-    n_scores = score_values.size
-    by_score = np.argsort(keys * n_scores + (n_scores - 1 - score_code), kind="stable")  # key, then score desc
+    by_score = np.lexsort((-scores, keys))  # keyframe, then descending score, then file order
     k_sorted, s_sorted = keys[by_score], scores[by_score]
     starts = np.searchsorted(k_sorted, np.arange(n_keys), side="left")
     rank = np.arange(keys.size) - starts[k_sorted]
     needs = np.zeros(n_keys, dtype=bool)
-    # equal scores of one class in one keyframe: their relative order is the heap's
-    action_values, action_code = np.unique(actions, return_inverse=True)
-    combined = np.sort((keys * action_values.size + action_code) * n_scores + score_code)
-    repeated = combined[1:][combined[1:] == combined[:-1]]
-    needs[repeated // (action_values.size * n_scores)] = True
+    # equal scores of one class in one keyframe: their relative order is the heap's. Equal scores of a
+    # keyframe are adjacent here; look for a repeated class inside each run of them.
+    tied = (k_sorted[1:] == k_sorted[:-1]) & (s_sorted[1:] == s_sorted[:-1])
+    if tied.any():
+        in_run = np.zeros(keys.size, dtype=bool)
+        in_run[1:] |= tied
+        in_run[:-1] |= tied
+        run_id = np.cumsum(np.concatenate(([True], ~tied)))[in_run]
+        members = by_score[in_run]
+        pairs = np.unique(np.stack([run_id, actions[members]], axis=1), axis=0, return_counts=True)
+        repeated_runs = pairs[0][pairs[1] > 1, 0]
+        needs[k_sorted[in_run][np.isin(run_id, repeated_runs)]] = True
     if capacity >= 1:
         # equal scores straddling the cap: which of them are kept is the heap's choice
         at_cap = np.flatnonzero(rank == capacity)

@@ -7,8 +7,8 @@ as ``video_id, timestamp``) and ``video_id, timestamp, x1, y1, x2, y2,
 action_id, score`` (detections; a row without ``score`` scores 1.0, as
 officially).
 
-Fast path: numpy's C ``loadtxt`` parses the numeric columns and one Python
-pass takes the video ids (no Python object per number), then every rule is
+Fast path: numpy's C ``loadtxt`` parses the numeric columns and the video ids
+are coded with numpy alone (no Python object per row), then every rule is
 checked on whole columns. Any
 file the fast path does not accept (a malformed row, quotes, a mixed column
 count) is read again row by row with the located checks of
@@ -50,55 +50,90 @@ _GT_DTYPE = np.dtype([("t", "f8"), ("x1", "f8"), ("y1", "f8"), ("x2", "f8"), ("y
 _DET_DTYPE = np.dtype([("t", "f8"), ("x1", "f8"), ("y1", "f8"), ("x2", "f8"), ("y2", "f8"), ("a", "i8"), ("s", "f8")])
 
 
-def _read_text(path: str | Path) -> str:
+def _first_column_codes(buf: np.ndarray, line_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(distinct texts [U] object, code [N])`` of each line's first field (up to its first comma).
+
+    ``buf``: the file's bytes (``uint8``); ``line_starts``: ``[N]`` offsets of the
+    lines. A 64-bit polynomial hash per field, over its bytes read 8 at a time,
+    groups the fields; every field is then compared with its group's first one
+    word by word, so a hash collision cannot merge two ids (it falls back to an
+    exact ``np.unique`` over the words). ``None`` for an empty or non-UTF-8 id.
+    """
+    commas = np.flatnonzero(buf == ord(","))
+    ends = commas[np.searchsorted(commas, line_starts)]
+    width = ends - line_starts
+    if (width <= 0).any() or int(width.max()) > 256:
+        return None
+    # 8 bytes at a time: windows[i] is bytes i..i+7 as one little-endian uint64 (bytes past the field masked)
+    padded = np.concatenate([buf, np.zeros(8, dtype=np.uint8)])
+    windows = np.lib.stride_tricks.as_strided(padded, shape=(buf.size, 8), strides=(1, 1))
+    words = []
+    digest = width.astype(np.uint64)
+    for j in range(0, int(width.max()), 8):
+        word = windows[np.minimum(line_starts + j, buf.size - 1)].view("<u8").reshape(-1)
+        left = np.clip(width - j, 0, 8).astype(np.uint64)
+        word &= np.where(left == 8, np.uint64(2**64 - 1), (np.uint64(1) << (np.uint64(8) * left)) - np.uint64(1))
+        words.append(word)
+        digest = digest * np.uint64(1099511628211) + word
+    _, first, code = np.unique(digest, return_index=True, return_inverse=True)
+    code = code.reshape(-1)
+    if not all((word == word[first][code]).all() for word in words):  # a collision: compare the words exactly
+        _, first, code = np.unique(
+            np.stack([width.astype(np.uint64), *words], axis=1), axis=0, return_index=True, return_inverse=True
+        )
+        code = code.reshape(-1)
+    data = buf.tobytes()
+    try:
+        texts = [data[a:b].decode("utf-8") for a, b in zip(line_starts[first].tolist(), ends[first].tolist())]
+    except UnicodeDecodeError:
+        return None
+    names = np.empty(len(texts), dtype=object)
+    names[:] = texts
+    return names, code
+
+
+def _fast_columns(path: str | Path, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(video_names [U], video_codes [N], rows [N] structured)`` of a plain 8-column file, or ``None``."""
     p = Path(path)
     if not p.is_file():
         raise AnnotationError(f"{path}: annotation file not found")
-    try:
-        return p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise AnnotationError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
-
-
-def _fast_columns(path: str | Path, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(video_ids [N] object, rows [N] structured)`` of a plain 8-column file, or ``None`` to take the slow path."""
-    text = _read_text(path)
-    if '"' in text:  # quoted fields: the csv module's job
+    data = p.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if b'"' in data or b"\r" in data or b" " in data:  # quotes, lone CR, spaces: the row-by-row reader's job
         return None
-    lines = text.splitlines()
-    if lines.count(""):
-        lines = [line for line in lines if line]
-        text = "\n".join(lines)
-    if not lines:
-        return np.empty(0, dtype=object), np.empty(0, dtype=dtype)
+    data = data.strip(b"\n")
+    while b"\n\n" in data:  # blank lines
+        data = data.replace(b"\n\n", b"\n")
+    if not data:
+        return np.empty(0, dtype=object), np.zeros(0, dtype=np.int64), np.empty(0, dtype=dtype)
+    n_lines = data.count(b"\n") + 1
     # 8 columns everywhere: loadtxt fails on a row with fewer, so with 7 commas per line on average none has more
-    if text.count(",") != 7 * len(lines):
+    if data.count(b",") != 7 * n_lines:
         return None
     try:
+        text = data.decode("utf-8")
         rows = np.loadtxt(io.StringIO(text), delimiter=",", usecols=range(1, 8), dtype=dtype, ndmin=1, comments=None)
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         return None
-    video_ids = np.empty(len(lines), dtype=object)
-    video_ids[:] = [line[: line.index(",")] for line in lines]
-    return video_ids, rows
+    buf = np.frombuffer(data, dtype=np.uint8)
+    line_starts = np.concatenate(([0], np.flatnonzero(buf == ord("\n")) + 1))
+    coded = _first_column_codes(buf, line_starts)
+    if coded is None or rows.shape[0] != n_lines:
+        return None
+    return coded[0], coded[1], rows
 
 
-def _columns_ok(video_ids: np.ndarray, rows: np.ndarray, *, low: float, high: float, extra: np.ndarray) -> bool:
-    boxes = np.stack([rows["x1"], rows["y1"], rows["x2"], rows["y2"]], axis=1)
-    ok = np.isfinite(boxes).all() and np.isfinite(rows["t"]).all() and bool(extra.all())
+def _columns_ok(rows: np.ndarray, boxes: np.ndarray, *, low: float, high: float, extra: bool = True) -> bool:
+    ok = extra and bool(np.isfinite(boxes).all() and np.isfinite(rows["t"]).all())
     ok = ok and bool((boxes >= low).all() and (boxes <= high).all())
-    ok = ok and bool((rows["x1"] < rows["x2"]).all() and (rows["y1"] < rows["y2"]).all())
-    return ok and all(v and v == v.strip() for v in set(video_ids.tolist()))
+    return ok and bool((boxes[:, 0] < boxes[:, 2]).all() and (boxes[:, 1] < boxes[:, 3]).all())
 
 
-def _to_boxes(video_ids: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> AvaBoxes:
-    return AvaBoxes(
-        video_ids=video_ids,
-        timestamps=rows["t"].astype(np.float64),
-        boxes=np.stack([rows["x1"], rows["y1"], rows["x2"], rows["y2"]], axis=1),
-        action_ids=rows["a"].astype(np.int64),
-        scores=scores,
-    )
+def _box_array(rows: np.ndarray) -> np.ndarray:
+    return np.stack([rows["x1"], rows["y1"], rows["x2"], rows["y2"]], axis=1)
 
 
 def read_ground_truth_boxes(path: str | Path, label_map: Mapping[int, AvaLabel]) -> AvaBoxes:
@@ -109,10 +144,11 @@ def read_ground_truth_boxes(path: str | Path, label_map: Mapping[int, AvaLabel])
     """
     fast = _fast_columns(path, _GT_DTYPE)
     if fast is not None:
-        video_ids, rows = fast
-        known = np.isin(rows["a"], np.fromiter(label_map, np.int64))
-        if _columns_ok(video_ids, rows, low=0.0, high=1.0, extra=known):
-            return _to_boxes(video_ids, rows, np.ones(rows.shape[0]))
+        names, codes, rows = fast
+        boxes = _box_array(rows)
+        known = bool(np.isin(rows["a"], np.fromiter(label_map, np.int64)).all())
+        if _columns_ok(rows, boxes, low=0.0, high=1.0, extra=known):
+            return AvaBoxes(names, codes, rows["t"].copy(), boxes, rows["a"].copy(), np.ones(rows.shape[0]))
     records = read_ava(str(path), label_map=label_map, duplicates="keep")
     return AvaBoxes.from_annotations(records)
 
@@ -124,9 +160,11 @@ def read_detection_boxes(path: str | Path, *, tolerance: float) -> AvaBoxes:
     """
     fast = _fast_columns(path, _DET_DTYPE)
     if fast is not None:
-        video_ids, rows = fast
-        if _columns_ok(video_ids, rows, low=-tolerance, high=1.0 + tolerance, extra=np.isfinite(rows["s"])):
-            return _to_boxes(video_ids, rows, rows["s"].astype(np.float64))
+        names, codes, rows = fast
+        boxes = _box_array(rows)
+        finite = bool(np.isfinite(rows["s"]).all())
+        if _columns_ok(rows, boxes, low=-tolerance, high=1.0 + tolerance, extra=finite):
+            return AvaBoxes(names, codes, rows["t"].copy(), boxes, rows["a"].copy(), rows["s"].copy())
     return _read_detections_slowly(path, tolerance=tolerance)
 
 
@@ -146,12 +184,4 @@ def _read_detections_slowly(path: str | Path, *, tolerance: float) -> AvaBoxes:
         actions.append(to_int(row["action_id"], path, line, "action_id"))
         scores.append(to_float(row["score"], path, line, "score") if row["score"] else 1.0)
         video_ids.append(row["video_id"])
-    ids = np.empty(len(video_ids), dtype=object)
-    ids[:] = video_ids
-    return AvaBoxes(
-        video_ids=ids,
-        timestamps=np.array(stamps, dtype=np.float64),
-        boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4),
-        action_ids=np.array(actions, dtype=np.int64),
-        scores=np.array(scores, dtype=np.float64),
-    )
+    return AvaBoxes.from_columns(video_ids, np.array(stamps), np.array(boxes), np.array(actions), np.array(scores))
