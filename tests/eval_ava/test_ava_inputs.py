@@ -170,3 +170,28 @@ def test_proposals_pickle_refuses_code(tmp_path: Path) -> None:
     path = _pickle(tmp_path / "evil.pkl", {"v,0902": _NotData()})
     with pytest.raises(AnnotationError, match="refused to load global"):
         read_ava_proposals(path)
+
+
+def test_fast_reader_takes_ids_of_any_length_bom_crlf_and_blank_lines(tmp_path: Path) -> None:
+    # video ids that are prefixes of each other, longer than 8 bytes, non-ASCII; a BOM, CRLF, blank lines
+    ids = ["a", "ab", "abcdefgh", "abcdefghi", "-5KQ66BBWC4", "vidéo_ü", "a_very_long_video_identifier_0001"]
+    gt_rows = [f"{v},0902,0.1,0.1,0.5,0.5,1,0" for v in ids]
+    det_rows = [f"{v},0902,0.1,0.1,0.5,0.5,1,0.{i + 1}" for i, v in enumerate(ids[::2])]  # every other id found
+    gt, det, lm = _files(tmp_path, "", "")
+    gt.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(gt_rows).encode() + b"\r\n\r\n")
+    det.write_bytes(("\n\n".join(det_rows) + "\n").encode())
+    r = evaluate_ava_files(gt, det, lm)
+    # 4 of 7 boxes found, each a TP, no FP: precision 1 throughout, recall 4/7 -> AP = 4/7
+    assert r.mAP == pytest.approx(4 / 7, abs=1e-12) and r.num_keyframes == 7
+
+
+def test_in_memory_rows_are_checked() -> None:
+    from vidstruct.data.records import BoxAnnotation
+    from vidstruct.eval.spatiotemporal import evaluate_ava
+
+    truth = [BoxAnnotation("v", 902.0, (0.1, 0.1, 0.5, 0.5), 1, 0)]
+    bad = [BoxAnnotation("v", 902.0, (0.5, 0.1, 0.5, 0.5), 1, -1, 0.9)]
+    with pytest.raises(AnnotationError, match=r"detections\[0\]: expected .* x1 < x2"):
+        evaluate_ava(truth, bad, {1: "stand"})
+    with pytest.raises(AnnotationError, match=r"ground truth\[0\], field 'action_id': action id 1 is not"):
+        evaluate_ava(truth, [], {2: "sit"})
