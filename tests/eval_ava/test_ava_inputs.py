@@ -195,3 +195,21 @@ def test_in_memory_rows_are_checked() -> None:
         evaluate_ava(truth, bad, {1: "stand"})
     with pytest.raises(AnnotationError, match=r"ground truth\[0\], field 'action_id': action id 1 is not"):
         evaluate_ava(truth, [], {2: "sit"})
+
+
+@pytest.mark.parametrize(
+    ("reader", "row", "field"),
+    [
+        (read_ava, "v,0902,0.4,0.1,0.4,0.8,1,0", "x2"),  # zero width: x1 == x2
+        (read_ava, "v,0902,0.1,0.8,0.4,0.8,1,0", "y2"),  # zero height
+        (read_ava_proposals, "v,0902,0.4,0.1,0.4,0.8,,0.9", "x2"),
+        (read_ava_proposals, "v,0902,0.1,0.1,1.2,0.8,,0.9", "x2"),
+        (read_ava_proposals, "v,09:02,0.1,0.1,0.4,0.8,,0.9", "timestamp"),
+    ],
+)
+def test_data_readers_reject_degenerate_and_outside_boxes(tmp_path: Path, reader, row: str, field: str) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text(row + "\n")
+    with pytest.raises(AnnotationError) as exc:
+        reader(str(path))
+    assert str(exc.value).startswith(f"{path}, line 1, field {field!r}"), str(exc.value)
