@@ -38,6 +38,19 @@ def test_json_keys_and_numbers(files: dict[str, Path], capsys: pytest.CaptureFix
     assert out["per_class_AP"] == {"stand": pytest.approx(5 / 6, abs=1e-12)}
     assert out["classes_without_ground_truth"] == ["sit"]
     assert out["num_detections"] == 3 and out["max_detections_per_keyframe"] == 50
+    assert out["tie_order"] == "official"
+
+
+def test_tie_order_option(files: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    # 0903's miss ties with 0902's hit at 0.9; 0902 is listed first, so its hit ranks first under "stable":
+    # TP, FP, TP over 2 ground truth -> AP 5/6 (the fixture's numbers)
+    files["det"].write_text(
+        "v,0902,0.1,0.1,0.5,0.5,1,0.9\nv,0903,0.6,0.6,0.9,0.9,1,0.9\nv,0903,0.1,0.1,0.5,0.5,1,0.7\n"
+    )
+    args = ["eval", "ava", str(files["gt"]), str(files["det"]), "--labelmap", str(files["map"]), "--json"]
+    assert main([*args, "--tie-order", "stable"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tie_order"] == "stable" and out["mAP"] == pytest.approx(5 / 6, abs=1e-12)
 
 
 def test_out_file_and_text(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -164,3 +164,13 @@ def test_files_give_the_in_memory_numbers(tmp_path: Path) -> None:
     r = evaluate_ava_files(tmp_path / "gt.csv", tmp_path / "det.csv", tmp_path / "map.pbtxt", tmp_path / "excl.csv")
     # the PR curve of test_one_class_known_pr_curve_with_a_missed_box (0905 is excluded): AP 5/9
     assert r.per_class_AP == {"stand": pytest.approx(5 / 9, abs=1e-12)} and r.classes_without_ground_truth == ["sit"]
+
+
+def test_stable_tie_order_ranks_equal_scores_first_listed_first() -> None:
+    truth = [gt(902, A, 1), gt(903, A, 1)]
+    hit_902, miss_903, hit_903 = det(902, A, 1, 0.5), det(903, FAR, 1, 0.5), det(903, A, 1, 0.4)
+    # layout (keyframes by first detection row): 902 first -> [TP 0.5, FP 0.5, TP 0.4]: TP first, AP 5/6
+    assert evaluate_ava(truth, [hit_902, miss_903, hit_903], LABELS, tie_order="stable").mAP == pytest.approx(5 / 6)
+    # 903 first -> [FP 0.5, TP 0.4, TP 0.5]: the FP is listed before the tied TP, AP 2/3
+    r = evaluate_ava(truth, [miss_903, hit_903, hit_902], LABELS, tie_order="stable")
+    assert r.mAP == pytest.approx(2 / 3) and r.to_dict()["tie_order"] == "stable"

@@ -23,6 +23,15 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
         "--labelmap", required=True, metavar="LABELMAP.pbtxt", help="classes to evaluate (e.g. the 60-class file)"
     )
     p.add_argument("--exclusions", metavar="EXCL.csv", help="video_id,timestamp keyframes left out of both files")
+    p.add_argument(
+        "--tie-order",
+        choices=["official", "stable"],
+        default="official",
+        help="how equal scores of a class are ranked: 'official' (default) = as get_ava_performance.py, numpy's "
+        "default argsort reversed over the class's scores (keyframes in order of their first detection row): equal "
+        "to its numbers with the same numpy on the same CPU; 'stable' = equal scores in that order, first listed "
+        "first, the same on every machine. The 50-per-keyframe cap and matching follow the official rules with both",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.add_argument("--out", metavar="FILE", help="also write the metrics as JSON to FILE (written atomically)")
     return {"ava": run}
@@ -33,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from vidstruct.cli.output import print_json
     from vidstruct.eval.spatiotemporal import evaluate_ava_files
 
-    result = evaluate_ava_files(args.ground_truth, args.detections, args.labelmap, args.exclusions).to_dict()
+    result = evaluate_ava_files(
+        args.ground_truth, args.detections, args.labelmap, args.exclusions, tie_order=args.tie_order
+    ).to_dict()
     if args.out:
         write_json_atomic(args.out, result)
     if args.json:
@@ -42,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"keyframes: {result['num_keyframes']}  ground truth: {result['num_ground_truth']}  detections: "
         f"{result['num_detections']} (over the 50 cap: {result['num_detections_over_cap']}, outside the label map: "
-        f"{result['num_detections_ignored']})"
+        f"{result['num_detections_ignored']})  tie order: {result['tie_order']}"
     )
     width = max((len(name) for name in result["per_class_AP"]), default=5)
     for name, ap in result["per_class_AP"].items():

@@ -26,7 +26,13 @@ script wraps the TF object-detection ``PascalDetectionEvaluator``):
    class's scores laid out as the official code lays them out (keyframes in
    order of their first detection row, rows in per-keyframe order): numpy's
    default sort, so equal scores come out in numpy's order, exactly as
-   officially with the same numpy on the same CPU;
+   officially with the same numpy on the same CPU (``tie_order="official"``,
+   the default). That order is not portable (numpy's introsort keeps up to 16
+   tied items in input order, so reversed they come out last-listed first;
+   AVX-512 CPUs use another sort); ``tie_order="stable"`` ranks equal scores
+   in that layout order instead (first listed first), the same everywhere.
+   Steps 3 and 4 follow the official rules under both: they are plain Python,
+   the same on every machine;
 7. precision and recall along that ranking (recall over the class's number of
    ground-truth rows); AP = VOC 2010+ area under the monotone precision
    envelope at the recall steps;
@@ -48,6 +54,7 @@ from vidstruct.data.records import BoxAnnotation
 from vidstruct.errors import AnnotationError, InputError
 from vidstruct.eval.spatiotemporal.boxes import AvaBoxes, pairwise_iou_rows
 from vidstruct.eval.spatiotemporal.keyframe_order import official_keyframe_order, replay_heap
+from vidstruct.eval.temporal.ranking import TieOrder, check_tie_order
 
 __all__ = [
     "AVA_IOU_THRESHOLD",
@@ -83,6 +90,7 @@ class AvaResult:
     num_detections: int = 0
     num_detections_ignored: int = 0
     num_detections_over_cap: int = 0
+    tie_order: str = "official"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +105,7 @@ class AvaResult:
             "num_detections_over_cap": self.num_detections_over_cap,
             "iou_threshold": AVA_IOU_THRESHOLD,
             "max_detections_per_keyframe": AVA_MAX_DETECTIONS_PER_KEYFRAME,
+            "tie_order": self.tie_order,
         }
 
 
@@ -260,6 +269,7 @@ def evaluate_ava_boxes(
     detections: AvaBoxes,
     labels: Mapping[int, Any],
     excluded: Iterable[tuple[str, float]] | None = None,
+    tie_order: TieOrder = "official",
 ) -> AvaResult:
     """Frame-mAP of ``detections`` against ``ground_truth`` (columns, file order), official protocol.
 
@@ -267,8 +277,10 @@ def evaluate_ava_boxes(
     :class:`~vidstruct.data.formats.ava.AvaLabel`); ``excluded``:
     ``(video_id, timestamp_s)`` keyframes to leave out. Ground-truth rows must
     use label-map ids (:class:`AnnotationError` otherwise); detection rows of
-    other ids are ignored.
+    other ids are ignored. ``tie_order``: how equal scores of a class are
+    ranked (see the module docstring, step 6).
     """
+    tie_order = check_tie_order(tie_order)
     names = _label_names(labels)
     class_ids = np.array(sorted(names), dtype=np.int64)
     if class_ids.size == 0:
@@ -327,7 +339,10 @@ def evaluate_ava_boxes(
             without_gt.append(names[cid])
             continue
         rows = layout[bounds[c] : bounds[c + 1]]
-        ranking = np.argsort(d_scores[rows])[::-1]  # the official call: numpy's default sort, reversed
+        if tie_order == "official":
+            ranking = np.argsort(d_scores[rows])[::-1]  # the official call: numpy's default sort, reversed
+        else:
+            ranking = np.argsort(-d_scores[rows], kind="stable")
         per_class[names[cid]] = voc_average_precision(tp[rows][ranking], int(num_gt[c]))
     if not per_class:
         raise AnnotationError("ground truth: no row of a label-map class is left after exclusions; nothing to evaluate")
@@ -340,6 +355,7 @@ def evaluate_ava_boxes(
         num_detections=int(kept.size),
         num_detections_ignored=num_ignored,
         num_detections_over_cap=int(num_over_cap),
+        tie_order=tie_order,
     )
 
 
@@ -348,6 +364,7 @@ def evaluate_ava(
     detections: Sequence[BoxAnnotation],
     labels: Mapping[int, Any],
     excluded: Iterable[tuple[str, float]] | None = None,
+    tie_order: TieOrder = "official",
 ) -> AvaResult:
     """Frame-mAP of in-memory rows (see :func:`evaluate_ava_boxes` for the protocol).
 
@@ -362,4 +379,4 @@ def evaluate_ava(
     det = AvaBoxes.from_annotations(detections)
     _check_rows(gt, "ground truth", tolerance=0.0)
     _check_rows(det, "detections", tolerance=DETECTION_BOX_TOLERANCE)
-    return evaluate_ava_boxes(gt, det, labels, excluded)
+    return evaluate_ava_boxes(gt, det, labels, excluded, tie_order)
