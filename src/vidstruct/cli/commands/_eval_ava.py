@@ -8,7 +8,7 @@ from collections.abc import Callable
 DESCRIPTION = (
     "ava: AVA / AVA-Kinetics frame-mAP@0.5 (the official get_ava_performance.py protocol: at most 50 detections "
     "per keyframe, detections of classes outside the label map ignored, detections on keyframes without ground "
-    "truth count as false positives, equal scores ranked as numpy's argsort ranks them). Files: AVA CSVs "
+    "truth count as false positives, equal scores ranked by --tie-order). Files: AVA CSVs "
     "video_id,timestamp,x1,y1,x2,y2,action_id,person_id (ground truth) / ...,action_id,score (detections), a pbtxt "
     "label map, an optional excluded-timestamps CSV."
 )
