@@ -1,6 +1,7 @@
-"""Real processes, on SQLite and PostgreSQL: ``vidstruct worker`` releases its job on SIGTERM; a worker killed
-with SIGKILL mid-job loses it when its lease expires and another worker completes it exactly once; ``vidstruct
-serve`` with one worker process answers over loopback HTTP and finishes a job; an unmigrated database is refused.
+"""Real processes: a ``vidstruct worker`` killed with SIGKILL mid-job loses the job when its lease expires and
+another worker completes it exactly once (PostgreSQL); ``vidstruct serve`` with one worker process answers over
+loopback HTTP, finishes a job, and on SIGTERM mid-job releases it and exits 0 (SQLite); an unmigrated database
+is refused.
 
 Every wait is bounded (it fails the test, it never hangs) and asserts on states, not on durations.
 """
@@ -81,22 +82,10 @@ def _state(factory: sessionmaker[Session], job_id: str) -> Job:
         return session.get(Job, job_id)
 
 
-# the HTTP API runs on both databases in the other test files; these start processes (seconds each on a busy
-# machine), so the release on SIGTERM and `vidstruct serve` run on SQLite, the SIGKILL takeover on both
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_sigterm_releases_the_job_in_hand(settings: ServiceSettings, long_video: Path) -> None:
-    factory, job_id = _long_job(settings, long_video)
-    proc = _worker(settings, lease_s=30)
-    _wait("the worker reports progress", lambda: _state(factory, job_id).progress, proc)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=DEADLINE_S) == 0
-    released = _state(factory, job_id)
-    # back in the queue, the attempt not counted, nothing half-written left
-    assert (released.status, released.attempts, released.lease_owner, released.progress) == ("QUEUED", 0, None, {})
-    assert list(settings.analyses_dir.glob("*/*")) == []
-    factory.kw["bind"].dispose()
-
-
+# these start processes (many seconds each on a busy machine: they import torch), so each runs on one database:
+# the SIGKILL takeover on PostgreSQL (the production setting; the same takeover with a simulated dead lease runs
+# on both in test_service_jobs.py), `vidstruct serve` on SQLite
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_killed_worker_loses_its_job_to_another_and_results_are_stored_once(
     settings: ServiceSettings, long_video: Path
 ) -> None:
@@ -121,15 +110,18 @@ def test_a_killed_worker_loses_its_job_to_another_and_results_are_stored_once(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_serve_with_a_worker_process_over_http(settings: ServiceSettings, video_bytes: bytes) -> None:
+def test_serve_over_http_and_a_graceful_stop_mid_job(
+    settings: ServiceSettings, video_bytes: bytes, long_video: Path
+) -> None:
+    """A job done over loopback HTTP; then SIGTERM while the worker is in the middle of a long one: the server
+    exits 0, the job is back in the queue (nothing lost) and a worker started later completes it."""
     factory = session_factory(make_engine(settings.database_url))
     with transaction(factory) as session:
         key, _ = create_key(session, "write")
-    factory.kw["bind"].dispose()
     port = free_port()
     argv = [sys.executable, "-m", "vidstruct", "serve", "--quiet", "--data-dir", str(settings.data_dir),
             "--profile-dir", str(settings.profile_dirs[0]), "--default-profile", "tiny", "--workers", "1",
-            "--port", str(port), "--lease-s", "10"]  # fmt: skip
+            "--port", str(port), "--lease-s", "10", "--allow-root", str(long_video.parent)]  # fmt: skip
     proc = subprocess.Popen(argv, env=_env(settings))
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
     try:
@@ -145,18 +137,29 @@ def test_serve_with_a_worker_process_over_http(settings: ServiceSettings, video_
         files = {"file": ("clip.mp4", video_bytes, "video/mp4")}
         job_id = httpx.post(f"{base}/v1/jobs", headers=auth, files=files, timeout=30).json()["job_id"]
 
-        def finished() -> dict | None:
-            body = httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=5).json()
-            return body if body["status"] in ("SUCCEEDED", "FAILED") else None
+        def job(job_id: str) -> dict:
+            return httpx.get(f"{base}/v1/jobs/{job_id}", headers=auth, timeout=5).json()
 
-        job = _wait("the job finishes", finished, proc)
-        assert job["status"] == "SUCCEEDED", job["error"]
-        segments = httpx.get(f"{base}/v1/videos/{job['video_id']}/segments", headers=auth, timeout=5).json()
+        done = _wait("the job finishes", lambda: (j := job(job_id))["status"] in ("SUCCEEDED", "FAILED") and j, proc)
+        assert done["status"] == "SUCCEEDED", done["error"]
+        segments = httpx.get(f"{base}/v1/videos/{done['video_id']}/segments", headers=auth, timeout=5).json()
         assert len(segments["segments"]) == 2
+        long_id = httpx.post(f"{base}/v1/jobs", headers=auth, data={"path": str(long_video)}, timeout=30).json()[
+            "job_id"
+        ]
+        _wait("the worker reports progress on the long job", lambda: job(long_id)["progress"], proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=DEADLINE_S)
     assert code == 0
+    released = _state(factory, long_id)
+    assert (released.status, released.attempts, released.lease_owner, released.progress) == ("QUEUED", 0, None, {})
+    assert list(settings.analyses_dir.glob(f"{long_id}-*")) == []  # nothing half-written left
+    # the server comes back (here: a worker alone) and the job is done, once
+    assert JobWorker(settings, factory=factory).run(exit_when_idle=True) == 1
+    finished = _state(factory, long_id)
+    assert (finished.status, finished.attempts) == ("SUCCEEDED", 1)
+    factory.kw["bind"].dispose()
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
