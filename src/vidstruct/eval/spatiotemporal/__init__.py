@@ -2,7 +2,8 @@
 
 - :mod:`.frame_map`: the protocol of ActivityNet's ``get_ava_performance.py``
   (PASCAL VOC AP at IoU 0.5 per class over keyframes, at most 50 detections per
-  keyframe, official tie rules), vectorized over whole columns;
+  keyframe, official tie rules; ``tie_order="stable"`` for a portable ranking of
+  equal scores), vectorized over whole columns;
 - :mod:`.keyframe_order`: which detections of a keyframe the official reader
   keeps (the 50 cap) and in which order;
 - :mod:`.reading`: strict, fast CSV reading into columns; :mod:`.files`:
