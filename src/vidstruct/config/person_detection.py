@@ -20,6 +20,7 @@ Example (``configs/person_detection/synth_fcos_tiny.yaml``)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,12 @@ class PersonModelSection(BaseModel):
 
     def builder_kwargs(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    def builder(self) -> Callable[..., Any]:
+        """The person detector's builder (what :func:`~vidstruct.config.tasks.check_model_kwargs` checks)."""
+        from vidstruct.models.persons import PERSON_DETECTORS  # torchvision's detectors load only when asked
+
+        return PERSON_DETECTORS.get(self.name)
 
 
 class PersonSplit(Strict):

@@ -149,10 +149,12 @@ def _missing_task_hint(composed: ComposedConfig) -> str:
 
 
 def check_model_kwargs(cfg: Any, composed: ComposedConfig | None = None) -> dict[str, Any]:
-    """``cfg.model``'s builder arguments checked against the registered ``model.name`` builder's signature.
+    """``cfg.model``'s builder arguments checked against the registered ``model.name`` builder's signature
+    (or against ``cfg.model.builder()`` when the section has one: person detectors come from their own registry).
 
     An unknown model name raises :class:`~vidstruct.errors.RegistryError` (with close matches), an unknown or
     mistyped argument :class:`ConfigError`. Returns the validated arguments.
     """
-    builder = MODELS.get(cfg.model.name)
+    builder = getattr(cfg.model, "builder", None)  # a section whose models come from another registry
+    builder = builder() if builder is not None else MODELS.get(cfg.model.name)
     return validate_kwargs(builder, cfg.model.builder_kwargs(), "model", composed)
