@@ -149,6 +149,11 @@ def test_equal_ious_pick_the_first_box_in_the_official_ground_truth_order() -> N
     truth = [gt(902, g2, 1), gt(902, g1, 1)]
     dets = [det(902, d1, 1, 0.9), det(902, g1, 1, 0.8)]
     assert evaluate_ava(truth, dets, LABELS).mAP == pytest.approx(0.5, abs=1e-12)
+    # the official reader takes the 8th column (person_id) of a ground-truth row as its score and sorts a
+    # keyframe's boxes by it, descending: with person 1 on g2 and 0 on g1, g2 comes first, d1 claims it and
+    # the copy of g1 takes g1: TP, TP -> AP 1
+    truth = [BoxAnnotation("v", 902, g1, 1, 0), BoxAnnotation("v", 902, g2, 1, 1)]
+    assert evaluate_ava(truth, dets, LABELS).mAP == 1.0
 
 
 def test_files_give_the_in_memory_numbers(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ The reference is ``plain_evaluate`` of ``benchmarks/ava_eval.py``: the official
 algorithm written out with ``csv``, ``heapq`` and Python loops. The random
 files are built to be tricky: scores on a coarse grid (many ties, inside a
 keyframe and class, at the 50 cap, across keyframes), boxes from a small grid
-(equal IoUs, duplicate boxes), keyframes with more than 50 rows, detections of
+(duplicate boxes) and pairs of ground-truth boxes with exactly equal IoU to a
+detection between them, keyframes with more than 50 rows, detections of
 classes outside the label map, on keyframes without ground truth and on
 excluded keyframes, unsorted detection files.
 """
@@ -48,6 +49,14 @@ def _tricky_files(folder: Path, seed: int) -> tuple[Path, Path, Path, Path]:
                 for p, b in enumerate(boxes):
                     for a in rng.choice(LABEL_IDS, size=rng.integers(1, 3), replace=False):
                         gt_rows.append(f"v{v},{ts:04d},{b[0]},{b[1]},{b[2]},{b[3]},{a},{p}")
+            if rng.random() < 0.3:  # two boxes with exactly equal IoU to a detection between them (dyadic)
+                x, y = (float(c) for c in rng.choice([0.0, 0.125, 0.25, 0.375, 0.5], 2))
+                a = int(rng.choice(LABEL_IDS))
+                pair = [(x, y, x + 0.375, y + 0.375), (x + 0.125, y, x + 0.5, y + 0.375)]
+                for p, b in enumerate(pair[:: int(rng.choice([-1, 1]))]):  # either file order
+                    gt_rows.append(f"v{v},{ts:04d},{b[0]},{b[1]},{b[2]},{b[3]},{a},{9 + p}")
+                for b in [(x + 0.0625, y, x + 0.4375, y + 0.375), pair[0], pair[1]]:
+                    det_rows.append(f"v{v},{ts:04d},{b[0]},{b[1]},{b[2]},{b[3]},{a},{rng.integers(1, 9) / 8:.4f}")
             n_det = int(rng.choice([5, 30, 60, 80]))  # often past the 50 cap
             for _ in range(n_det):
                 b = boxes[rng.integers(len(boxes))] if rng.random() < 0.7 else box()

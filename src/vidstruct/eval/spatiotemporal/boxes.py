@@ -25,7 +25,10 @@ class AvaBoxes:
     - ``timestamps``: ``[N]`` float64, keyframe time in seconds;
     - ``boxes``: ``[N, 4]`` float64 ``[x1, y1, x2, y2]`` normalized to ``[0, 1]``;
     - ``action_ids``: ``[N]`` int64, label-map ids;
-    - ``scores``: ``[N]`` float64 (1.0 for ground truth).
+    - ``scores``: ``[N]`` float64. For ground truth, what the official reader
+      takes as the score: the 8th column, ``person_id`` (1.0 when absent); it
+      only orders a keyframe's ground-truth boxes (descending), which decides
+      which of two boxes with equal IoU a detection claims.
     """
 
     video_names: np.ndarray
@@ -67,9 +70,17 @@ class AvaBoxes:
         )
 
     @classmethod
-    def from_annotations(cls, rows: Sequence[BoxAnnotation]) -> AvaBoxes:
-        """Columns of ``rows`` (their ``person_id`` is not used by the evaluation)."""
+    def from_annotations(cls, rows: Sequence[BoxAnnotation], *, ground_truth: bool = False) -> AvaBoxes:
+        """Columns of ``rows``; with ``ground_truth``, ``scores`` are the person ids (1.0 where ``person_id < 0``)."""
         n = len(rows)
+        if ground_truth:
+            return cls.from_columns(
+                [r.video_id for r in rows],
+                np.fromiter((r.timestamp_s for r in rows), np.float64, count=n),
+                np.array([r.box for r in rows], dtype=np.float64).reshape(n, 4),
+                np.fromiter((r.action_id for r in rows), np.int64, count=n),
+                np.fromiter((r.person_id if r.person_id >= 0 else 1.0 for r in rows), np.float64, count=n),
+            )
         return cls.from_columns(
             [r.video_id for r in rows],
             np.fromiter((r.timestamp_s for r in rows), np.float64, count=n),

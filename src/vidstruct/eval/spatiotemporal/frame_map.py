@@ -16,7 +16,9 @@ script wraps the TF object-detection ``PascalDetectionEvaluator``):
    overlaps most (the first of equal IoUs, in the official ground-truth order):
    a true positive if that IoU is >= 0.5 and the box is not matched yet, else a
    false positive (no fall-back to the next-best box; all boxes are neither
-   "difficult" nor "group-of" in AVA);
+   "difficult" nor "group-of" in AVA). The official ground-truth order: the
+   reader takes a ground-truth row's 8th column, ``person_id``, as its score,
+   so a keyframe's boxes come in descending person id (then heap order);
 5. detections on keyframes without ground truth (absent from the ground-truth
    file, or whose ground-truth rows are all of other classes) are **false
    positives** of their class: the official evaluator scores them against an
@@ -253,12 +255,17 @@ def _match(
 
 
 def _official_gt_rank(gt: AvaBoxes, gt_keys: np.ndarray, keyframes: np.ndarray, rank: np.ndarray) -> None:
-    """Overwrite ``rank`` for the ground truth of ``keyframes`` with the official (heap array) order."""
+    """Overwrite ``rank`` for the ground truth of ``keyframes`` with the official order.
+
+    The official reader heaps ground truth like detections, with the 8th column
+    (``person_id``) as the score: a keyframe's boxes come in descending person
+    id, equal ids in the heap array's order (``gt.scores`` holds those ids).
+    """
     for k in keyframes:
         rows = np.flatnonzero(gt_keys == k)
         tuples = [
-            (1.0, int(a), float(b[1]), float(b[0]), float(b[3]), float(b[2]))
-            for a, b in zip(gt.action_ids[rows], gt.boxes[rows])
+            (float(s), int(a), float(b[1]), float(b[0]), float(b[3]), float(b[2]))
+            for s, a, b in zip(gt.scores[rows], gt.action_ids[rows], gt.boxes[rows])
         ]
         order = replay_heap(tuples, 0)
         rank[rows[order]] = rank[rows].min() + np.arange(rows.size)
@@ -375,7 +382,7 @@ def evaluate_ava(
     official tool resolves them for rows in that order). Ground-truth boxes
     must lie in ``[0, 1]``; detection boxes may overshoot by 0.01.
     """
-    gt = AvaBoxes.from_annotations(ground_truth)
+    gt = AvaBoxes.from_annotations(ground_truth, ground_truth=True)
     det = AvaBoxes.from_annotations(detections)
     _check_rows(gt, "ground truth", tolerance=0.0)
     _check_rows(det, "detections", tolerance=DETECTION_BOX_TOLERANCE)

@@ -148,9 +148,11 @@ def read_ground_truth_boxes(path: str | Path, label_map: Mapping[int, AvaLabel])
         boxes = _box_array(rows)
         known = bool(np.isin(rows["a"], np.fromiter(label_map, np.int64)).all())
         if _columns_ok(rows, boxes, low=0.0, high=1.0, extra=known):
-            return AvaBoxes(names, codes, rows["t"].copy(), boxes, rows["a"].copy(), np.ones(rows.shape[0]))
+            # the official reader's "score" of a ground-truth row; a missing id (< 0 here) reads as 1.0
+            person = np.where(rows["p"] >= 0, rows["p"], 1).astype(np.float64)
+            return AvaBoxes(names, codes, rows["t"].copy(), boxes, rows["a"].copy(), person)
     records = read_ava(str(path), label_map=label_map, duplicates="keep")
-    return AvaBoxes.from_annotations(records)
+    return AvaBoxes.from_annotations(records, ground_truth=True)
 
 
 def read_detection_boxes(path: str | Path, *, tolerance: float) -> AvaBoxes:
