@@ -9,5 +9,5 @@ from vidstruct.data.synth import SynthSummary, generate
 
 @pytest.fixture(scope="session")
 def epic_set(tmp_path_factory: pytest.TempPathFactory) -> SynthSummary:
-    """20 videos (P01-P05, P05 unseen) of 64 x 64 px, 10 s at 15 fps."""
-    return generate("epic", tmp_path_factory.mktemp("epic"), 20, seed=0, size=64, fps=15, duration=10.0)
+    """40 videos (P01-P10; P05 and P10 unseen) of 64 x 64 px, 10 s at 15 fps."""
+    return generate("epic", tmp_path_factory.mktemp("epic"), 40, seed=0, size=64, fps=15, duration=10.0)

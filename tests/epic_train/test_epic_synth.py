@@ -46,15 +46,19 @@ def test_files_have_the_real_layouts(epic_set) -> None:
     assert [c.key for c in nouns] == [n.key for n in NOUNS] and nouns[0].instances == ["plate", "dish"]
     assert files["tail_verbs"].read_text().splitlines() == ["verb", "4", "5"]
     assert files["tail_nouns"].read_text().splitlines() == ["noun", "3", "4"]
-    assert files["unseen_participants"].read_text().splitlines() == ["participant_id", "P05"]
+    assert files["unseen_participants"].read_text().splitlines() == ["participant_id", "P05", "P10"]
 
 
 def test_splits_and_participants(epic_set) -> None:
     train = _rows(epic_set.annotation_files["train"])
     val = _rows(epic_set.annotation_files["val"])
-    # 4 videos per participant: P01_01..P01_04, ... P05_04; P05 is unseen, the 4th video of the others is val
-    assert {r["video_id"] for r in train} == {f"P0{p}_0{v}" for p in range(1, 5) for v in range(1, 4)}
-    assert {r["video_id"] for r in val} == {f"P0{p}_04" for p in range(1, 5)} | {f"P05_0{v}" for v in range(1, 5)}
+    # 4 videos per participant: P01_01..P01_04, ... P10_04; P05 and P10 are unseen, the 4th video of the others
+    # is a validation video
+    seen, unseen = [1, 2, 3, 4, 6, 7, 8, 9], [5, 10]
+    assert {r["video_id"] for r in train} == {f"P{p:02d}_0{v}" for p in seen for v in range(1, 4)}
+    assert {r["video_id"] for r in val} == {f"P{p:02d}_04" for p in seen} | {
+        f"P{p:02d}_0{v}" for p in unseen for v in range(1, 5)
+    }
     assert epic_set.splits == {"train": len(train), "validation": len(val)}
     for row in train + val:
         assert row["participant_id"] == row["video_id"][:3]

@@ -1,7 +1,7 @@
 """Task ``epic``: EPIC-Kitchens-100-style untrimmed videos with (verb, noun) segments and the EPIC-100 files.
 
-Each video shows a static textured worktop; several action segments follow one another with background gaps
-(nothing moves and no object is on screen there). In a segment one object appears and moves:
+Each video shows a static, textured, nearly grey worktop; several action segments follow one another with
+background gaps (nothing moves and no object is on screen there). In a segment one object appears and moves:
 
 - the **noun** is the object: one of :data:`NOUNS`, a fixed shape and colour per class, so one frame shows it;
 - the **verb** is its motion: one of :data:`VERBS` (left, right, up, down, rotation, shaking), so telling it
@@ -124,7 +124,8 @@ UNSEEN_EVERY = 5  # participants P05, P10, ... appear in validation only
 VIDEO_TEMPLATE = "{participant_id}/videos/{video_id}.MP4"
 SEGMENT_S = (1.0, 2.0)  # length range of an action segment
 GAP_S = (0.4, 1.2)  # length range of the background before / between segments
-OBJECT_RADIUS = (0.10, 0.14)  # fraction of the frame size
+OBJECT_RADIUS = (0.15, 0.2)  # fraction of the frame size: objects are large in an egocentric view
+WORKTOP_SATURATION = 0.3  # share of the background's colour kept (1: as the other tasks, 0: grey)
 COLOR_JITTER = 12.0  # per-channel uniform jitter of a noun's colour, grey levels
 NOISE_SIGMA = 4.0
 _TASK_CODE = 15  # seeds video rngs apart from the other synthetic tasks (1-3)
@@ -170,12 +171,20 @@ def _video_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, _TASK_CODE, index]))
 
 
+def _worktop(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A textured, nearly grey worktop (``[H, W, 3]`` float32 in [0, 255]): the textured background of the other
+    tasks with its colour saturation cut to :data:`WORKTOP_SATURATION`, so the saturated objects stand out."""
+    image, _ = make_background(rng, size, size)
+    grey = image.mean(axis=2, keepdims=True)
+    return (grey + WORKTOP_SATURATION * (image - grey)).astype(np.float32)
+
+
 def epic_scene(
     rng: np.random.Generator, size: int, fps: float, num_frames: int, *, antialias: bool = True
 ) -> tuple[Scene, list[EpicSegment]]:
     """Sample one untrimmed video: its scene (one object per segment, visible only during it) and its segments
     in time order."""
-    background, _ = make_background(rng, size, size)
+    background = _worktop(rng, size)
     margin = margin_px(size)
     frames = lambda seconds: max(2, round(rng.uniform(*seconds) * fps))  # noqa: E731
     verb_p = np.asarray(VERB_WEIGHTS) / sum(VERB_WEIGHTS)
