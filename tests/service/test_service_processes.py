@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,18 @@ def test_serve_over_http_and_a_graceful_stop_mid_job(
         assert done["status"] == "SUCCEEDED", done["error"]
         segments = httpx.get(f"{base}/v1/videos/{done['video_id']}/segments", headers=auth, timeout=5).json()
         assert len(segments["segments"]) == 2
+        # bounded loopback load: 240 status / list / health / result reads and 12 submissions sharing one
+        # idempotency token, 24 at a time: no 5xx, and the 12 submissions make exactly one job
+        urls = [f"/v1/jobs/{job_id}", "/v1/jobs?max_results=5", "/healthz",
+                f"/v1/videos/{done['video_id']}/segments"] * 60  # fmt: skip
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as client, ThreadPoolExecutor(24) as pool:
+            submit = lambda _: client.post("/v1/jobs", files=files, data={"client_request_token": "load-1"})  # noqa: E731
+            posts = list(pool.map(submit, range(12)))
+            gets = list(pool.map(client.get, urls))
+        assert sorted({r.status_code for r in gets}) == [200] and {r.status_code for r in posts} <= {200, 202}
+        assert len({r.json()["job_id"] for r in posts}) == 1 and sum(r.status_code == 202 for r in posts) == 1
+        loaded = posts[0].json()["job_id"]
+        assert _wait("the load's job finishes", lambda: job(loaded)["status"] == "SUCCEEDED", proc)
         long_id = httpx.post(f"{base}/v1/jobs", headers=auth, data={"path": str(long_video)}, timeout=30).json()[
             "job_id"
         ]
