@@ -63,7 +63,9 @@ def test_submission_scores_actions_by_the_verb_noun_product() -> None:
         "version": "0.2", "challenge": "action_recognition", "sls_pt": 0, "sls_tl": 3, "sls_td": 3,
     }  # fmt: skip
     entry = doc["results"]["P01_01_0"]
-    assert entry["verb"] == {"0": 0.7, "1": 0.3} and entry["noun"] == {"0": 0.1, "1": 0.5, "2": 0.4}
+    # verb / noun scores are log-probabilities (the official tools softmax them: softmax(log p) = p)
+    assert entry["verb"] == pytest.approx({"0": math.log(0.7), "1": math.log(0.3)}, rel=1e-6)
+    assert entry["noun"] == pytest.approx({"0": math.log(0.1), "1": math.log(0.5), "2": math.log(0.4)}, rel=1e-6)
     # by hand: 0.7*0.5 = .35, 0.7*0.4 = .28, 0.3*0.5 = .15 (then 0.3*0.4 = .12, 0.7*0.1 = .07 drop out)
     assert entry["action"] == pytest.approx({"0,1": 0.35, "0,2": 0.28, "1,1": 0.15})
 
@@ -87,9 +89,10 @@ def test_train_test_predict_end_to_end(epic_set, tmp_path, capsys) -> None:
     with open(out / "results.pkl", "rb") as f:
         results = pickle.load(f)
     assert [r["narration_id"] for r in results] == [r["narration_id"] for r in val]
-    verb = np.stack([r["verb_output"] for r in results])
-    noun = np.stack([r["noun_output"] for r in results])
-    assert verb.shape == (len(val), 6) and noun.shape == (len(val), 5) and verb.dtype == np.float32
+    assert results[0]["verb_output"].dtype == np.float32
+    verb = np.exp(np.stack([r["verb_output"] for r in results]))  # log-probabilities → probabilities
+    noun = np.exp(np.stack([r["noun_output"] for r in results]))
+    assert verb.shape == (len(val), 6) and noun.shape == (len(val), 5)
     assert np.allclose(verb.sum(1), 1, atol=1e-5) and np.allclose(noun.sum(1), 1, atol=1e-5)
     # top-1 accuracies recomputed from the results file equal the printed metrics
     targets = np.array([[int(r["verb_class"]), int(r["noun_class"])] for r in val])
@@ -97,6 +100,22 @@ def test_train_test_predict_end_to_end(epic_set, tmp_path, capsys) -> None:
     assert report["metrics"]["verb_top1"] == pytest.approx(v_ok.mean())
     assert report["metrics"]["noun_top1"] == pytest.approx(n_ok.mean())
     assert report["metrics"]["action_top1"] == pytest.approx((v_ok & n_ok).mean())
+    # the project's C1 evaluator (equal to the official evaluate.py) reads the results file to the same numbers
+    from vidstruct.eval.epic import evaluate_epic_recognition, load_epic_labels, load_recognition_results
+
+    official = evaluate_epic_recognition(
+        load_epic_labels(epic_set.annotation_files["val"], num_verbs=6, num_nouns=5),
+        load_recognition_results(out / "results.pkl"),
+        tail_verbs=[4, 5],
+        tail_nouns=[3, 4],
+        unseen_participants=["P05", "P10"],
+    )
+    for task in ("verb", "noun", "action"):
+        for k in (1, 5):
+            assert official[f"all_{task}_accuracy_at_{k}"] == pytest.approx(100 * report["metrics"][f"{task}_top{k}"])
+    unseen = np.array([r["participant_id"] in ("P05", "P10") for r in val])
+    assert official["num_unseen_segments"] == unseen.sum() > 0
+    assert official["unseen_noun_accuracy_at_1"] == pytest.approx(100 * n_ok[unseen].mean())
     doc = json.loads(zipfile.ZipFile(out / "submission.zip").read("test.json"))
     assert doc == json.loads((out / "submission.json").read_text()) and len(doc["results"]) == len(val)
     assert doc["sls_pt"] == 0 and len(doc["results"][val[0]["narration_id"]]["action"]) == 30  # 6 x 5 < 100

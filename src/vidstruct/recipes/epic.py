@@ -9,12 +9,16 @@ are then the *backbone* (checked against that builder), wrapped by the registere
 What ``vidstruct test --out DIR`` writes for such a model (besides ``metrics.json`` and ``probs.npz``):
 
 - ``results.pkl``: what the C1 challenge's ``evaluate.py`` / ``create_submission.py`` read, a list with one
-  ``{"narration_id": str, "verb_output": float32 [V], "noun_output": float32 [N]}`` per evaluated segment
-  (softmax probabilities averaged over the test views), in annotation order;
+  ``{"narration_id": str, "verb_output": float32 [V], "noun_output": float32 [N]}`` per evaluated segment, in
+  annotation order. The outputs are **log-probabilities**: the natural log of the softmax probabilities averaged
+  over the test views. The official script treats the outputs as logits and applies a softmax to them
+  (over the top-100 scores), and ``softmax(log p) = p``, so its verb x noun action scores are the products of
+  our probabilities (raw probabilities would be ranked by ``exp(p_verb + p_noun)`` there instead);
 - ``submission.json`` (and ``submission.zip`` holding it as ``test.json``, the upload form): ``{"version": "0.2",
   "challenge": "action_recognition", "sls_pt", "sls_tl", "sls_td", "results": {narration_id: {"verb": {class:
-  score}, "noun": {class: score}, "action": {"v,n": score}}}}`` with every verb and noun score and the 100 best
-  actions by ``p(verb) * p(noun)`` (the challenge scores actions from the top-100 pairs).
+  score}, "noun": {class: score}, "action": {"v,n": score}}}}``: every verb and noun score (the same
+  log-probabilities as ``results.pkl``, as the official ``create_submission.py`` copies them) and the 100 best
+  actions with their probability ``p(verb) * p(noun)`` (the challenge scores actions from the top-100 pairs).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ __all__ = [
     "epic_model_kwargs",
     "init_epic_backbone",
     "is_epic",
+    "log_probs",
     "loss_weights",
     "results_list",
     "submission",
@@ -110,11 +115,17 @@ def init_epic_backbone(model: torch.nn.Module, state: dict[str, torch.Tensor], h
     load_checkpoint_into(backbone, body, strict=True, reinit_head=False, checkpoint_model=held, where=where)
 
 
+def log_probs(probs: np.ndarray) -> np.ndarray:
+    """Natural log of probabilities (floored at 1e-30, so an underflowed 0 stays finite), float32."""
+    return np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-30)).astype(np.float32)
+
+
 def results_list(verb_probs: np.ndarray, noun_probs: np.ndarray, narration_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The C1 results list: ``[{"narration_id", "verb_output" float32 [V], "noun_output" float32 [N]}]``."""
+    """The C1 results list ``[{"narration_id", "verb_output" [V], "noun_output" [N]}]`` of probabilities
+    ``[N, V]`` / ``[N, N']``; the outputs are their log-probabilities (float32, module doc)."""
     return [
-        {"narration_id": str(nid), "verb_output": v.astype(np.float32), "noun_output": n.astype(np.float32)}
-        for nid, v, n in zip(narration_ids, verb_probs, noun_probs)
+        {"narration_id": str(nid), "verb_output": v, "noun_output": n}
+        for nid, v, n in zip(narration_ids, log_probs(verb_probs), log_probs(noun_probs))
     ]
 
 
@@ -126,17 +137,19 @@ def submission(
     sls: tuple[int, int, int],
     top_actions: int = TOP_ACTIONS,
 ) -> dict[str, Any]:
-    """The C1 submission document (module doc); ``sls`` = (pretraining, training labels, training data) levels."""
+    """The C1 submission document of probabilities ``[N, V]`` / ``[N, N']`` (module doc: verb / noun scores are
+    log-probabilities, actions probabilities); ``sls`` = (pretraining, training labels, training data) levels."""
     k = min(top_actions, verb_probs.shape[1] * noun_probs.shape[1]) if len(verb_probs) else 0
     results: dict[str, Any] = {}
     if len(verb_probs):
         verbs, nouns = action_topk(verb_probs, noun_probs, k)
+    log_v, log_n = log_probs(verb_probs), log_probs(noun_probs)
     for i, nid in enumerate(narration_ids):
         v, n = verb_probs[i], noun_probs[i]
         actions = {f"{a},{b}": float(v[a] * n[b]) for a, b in zip(verbs[i].tolist(), nouns[i].tolist())}
         results[str(nid)] = {
-            "verb": {str(c): float(s) for c, s in enumerate(v)},
-            "noun": {str(c): float(s) for c, s in enumerate(n)},
+            "verb": {str(c): float(s) for c, s in enumerate(log_v[i])},
+            "noun": {str(c): float(s) for c, s in enumerate(log_n[i])},
             "action": actions,
         }
     return {
