@@ -190,9 +190,19 @@ def test_in_memory_rows_are_checked() -> None:
     from vidstruct.eval.spatiotemporal import evaluate_ava
 
     truth = [BoxAnnotation("v", 902.0, (0.1, 0.1, 0.5, 0.5), 1, 0)]
-    bad = [BoxAnnotation("v", 902.0, (0.5, 0.1, 0.5, 0.5), 1, -1, 0.9)]
-    with pytest.raises(AnnotationError, match=r"detections\[0\]: expected .* x1 < x2"):
-        evaluate_ava(truth, bad, {1: "stand"})
+    pixels = [BoxAnnotation("v", 902.0, (10.0, 10.0, 50.0, 50.0), 1, -1, 0.9)]
+    with pytest.raises(AnnotationError, match=r"detections\[0\]: expected .* inside \[-0.01, 1.01\]"):
+        evaluate_ava(truth, pixels, {1: "stand"})
+    with pytest.raises(AnnotationError, match=r"ground truth\[0\]: expected .* x1 < x2"):
+        evaluate_ava([BoxAnnotation("v", 902.0, (0.5, 0.1, 0.5, 0.5), 1, 0)], [], {1: "stand"})
+    # a degenerate detection (a detector may output one) is dropped after the cap, as officially: here a
+    # zero-width box scored 0.95 would otherwise be a FP ranked first; left: one TP over one box -> AP 1
+    dets = [
+        BoxAnnotation("v", 902.0, (0.5, 0.1, 0.5, 0.5), 1, -1, 0.95),
+        BoxAnnotation("v", 902.0, (0.1, 0.1, 0.5, 0.5), 1, -1, 0.9),
+    ]
+    r = evaluate_ava(truth, dets, {1: "stand"})
+    assert r.mAP == 1.0 and r.num_detections_degenerate == 1 and r.num_detections == 1
     with pytest.raises(AnnotationError, match=r"ground truth\[0\], field 'action_id': action id 1 is not"):
         evaluate_ava(truth, [], {2: "sit"})
 

@@ -10,7 +10,10 @@ script wraps the TF object-detection ``PascalDetectionEvaluator``):
 2. a keyframe is ``(video_id, timestamp)``; excluded keyframes are removed from
    both ground truth and detections;
 3. each keyframe keeps at most 50 detections (all classes together), the
-   highest scores, with the official tie rule (:mod:`.keyframe_order`);
+   highest scores, with the official tie rule (:mod:`.keyframe_order`); then
+   degenerate boxes (``x1 >= x2`` or ``y1 >= y2``, only possible in memory: the
+   file readers refuse them) are dropped, as the official per-image evaluation
+   drops them;
 4. per keyframe and class, detections are taken in the official per-keyframe
    order (descending score); each one looks only at the ground-truth box it
    overlaps most (the first of equal IoUs, in the official ground-truth order):
@@ -92,6 +95,7 @@ class AvaResult:
     num_detections: int = 0
     num_detections_ignored: int = 0
     num_detections_over_cap: int = 0
+    num_detections_degenerate: int = 0
     tie_order: str = "official"
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +109,7 @@ class AvaResult:
             "num_detections": self.num_detections,
             "num_detections_ignored": self.num_detections_ignored,
             "num_detections_over_cap": self.num_detections_over_cap,
+            "num_detections_degenerate": self.num_detections_degenerate,
             "iou_threshold": AVA_IOU_THRESHOLD,
             "max_detections_per_keyframe": AVA_MAX_DETECTIONS_PER_KEYFRAME,
             "tie_order": self.tie_order,
@@ -144,11 +149,13 @@ def _label_names(labels: Mapping[int, Any]) -> dict[int, str]:
     return names
 
 
-def _check_rows(boxes: AvaBoxes, what: str, *, tolerance: float) -> None:
-    """In-memory rows: finite numbers, ``x1 < x2``, ``y1 < y2``, inside ``[-tolerance, 1 + tolerance]``."""
+def _check_rows(boxes: AvaBoxes, what: str, *, tolerance: float, degenerate_ok: bool = False) -> None:
+    """In-memory rows: finite numbers, ``x1 < x2``, ``y1 < y2`` (unless ``degenerate_ok``), inside
+    ``[-tolerance, 1 + tolerance]``."""
     b = boxes.boxes
-    finite = np.isfinite(b).all(axis=1) & np.isfinite(boxes.timestamps) & np.isfinite(boxes.scores)
-    ok = finite & (b[:, 0] < b[:, 2]) & (b[:, 1] < b[:, 3])
+    ok = np.isfinite(b).all(axis=1) & np.isfinite(boxes.timestamps) & np.isfinite(boxes.scores)
+    if not degenerate_ok:
+        ok &= (b[:, 0] < b[:, 2]) & (b[:, 1] < b[:, 3])
     ok &= (b >= -tolerance).all(axis=1) & (b <= 1.0 + tolerance).all(axis=1)
     bad = np.flatnonzero(~ok)
     if bad.size:
@@ -314,6 +321,10 @@ def evaluate_ava_boxes(
         det_keys, det.scores, det.action_ids, det.boxes, AVA_MAX_DETECTIONS_PER_KEYFRAME
     )
     num_over_cap = len(det) - kept.size
+    # the official per-image evaluation drops degenerate boxes after the cap (they took a slot)
+    valid = (det.boxes[kept, 0] < det.boxes[kept, 2]) & (det.boxes[kept, 1] < det.boxes[kept, 3])
+    num_degenerate = int((~valid).sum())
+    kept, position = kept[valid], position[valid]
     d_keys, d_pos = det_keys[kept], position
     d_cls = np.searchsorted(class_ids, det.action_ids[kept])
     d_scores, d_boxes = det.scores[kept], det.boxes[kept]
@@ -362,6 +373,7 @@ def evaluate_ava_boxes(
         num_detections=int(kept.size),
         num_detections_ignored=num_ignored,
         num_detections_over_cap=int(num_over_cap),
+        num_detections_degenerate=num_degenerate,
         tie_order=tie_order,
     )
 
@@ -380,10 +392,14 @@ def evaluate_ava(
     ``score`` the detection probability; ``person_id`` unused), in the order a
     file would list them (ties between equal scores are resolved as the
     official tool resolves them for rows in that order). Ground-truth boxes
-    must lie in ``[0, 1]``; detection boxes may overshoot by 0.01.
+    must lie in ``[0, 1]`` with ``x1 < x2``, ``y1 < y2``; detection boxes may
+    overshoot by 0.01, and a degenerate one (``x1 >= x2`` or ``y1 >= y2``, which
+    a detector may output) is dropped after the 50-per-keyframe cap, as the
+    official evaluator drops it, and counted in ``num_detections_degenerate``
+    (a detection *file* with one is refused instead).
     """
     gt = AvaBoxes.from_annotations(ground_truth, ground_truth=True)
     det = AvaBoxes.from_annotations(detections)
     _check_rows(gt, "ground truth", tolerance=0.0)
-    _check_rows(det, "detections", tolerance=DETECTION_BOX_TOLERANCE)
+    _check_rows(det, "detections", tolerance=DETECTION_BOX_TOLERANCE, degenerate_ok=True)
     return evaluate_ava_boxes(gt, det, labels, excluded, tie_order)
