@@ -10,7 +10,8 @@ windows (one backbone pass serves both in analyze). Shots: ``--shots`` (``transn
 or ``content``; ``--quick``: content).
 
 Rows (each the median of ``--repeats`` runs in this process, at least 7 for the backbone's pure forward rows,
-models loaded once beforehand, after a warm-up run; CPU = user + system time of every thread of the process,
+models loaded once beforehand, after a warm-up run; the rows' runs interleaved round by round, so that load
+from other processes falls on every row alike; CPU = user + system time of every thread of the process,
 ``time.process_time``):
 
 - ``analyze``: :func:`vidstruct.pipeline.analyze.analyze_video` (probe, hash, the one decode pass, shots,
@@ -133,16 +134,25 @@ def make_plain_video(path: Path, duration_s: float, size: int = 96, fps: int = 2
 
 
 # ----------------------------------------------------------------------------------------------- measuring
-def measure(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """Median (CPU seconds, wall seconds) of ``repeats`` calls after one warm-up call."""
-    fn()
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c0, w0 = time.process_time(), time.perf_counter()
+def measure_interleaved(rows: list[tuple[str, Callable[[], Any], int]]) -> list[tuple[str, float, float]]:
+    """``(name, median CPU seconds, median wall seconds)`` of each ``(name, fn, repeats)`` row.
+
+    One warm-up call per row, then rounds that call every row still short of its ``repeats`` once, in
+    order: a change of machine load (other processes) hits every row alike instead of the rows that
+    happened to run during it, so the ratios between rows hold even when the seconds do not.
+    """
+    for _, fn, _ in rows:
         fn()
-        cpu.append(time.process_time() - c0)
-        wall.append(time.perf_counter() - w0)
-    return statistics.median(cpu), statistics.median(wall)
+    cpu: list[list[float]] = [[] for _ in rows]
+    wall: list[list[float]] = [[] for _ in rows]
+    for round_ in range(max((r for _, _, r in rows), default=0)):
+        for k, (_, fn, repeats) in enumerate(rows):
+            if round_ < repeats:
+                c0, w0 = time.process_time(), time.perf_counter()
+                fn()
+                cpu[k].append(time.process_time() - c0)
+                wall[k].append(time.perf_counter() - w0)
+    return [(name, statistics.median(c), statistics.median(w)) for (name, _, _), c, w in zip(rows, cpu, wall)]
 
 
 def _settings(rec: Path, loc: Path, shots: str, engine: str | None = None) -> Any:
@@ -210,10 +220,10 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     out = work / "out"
     rows: list[dict[str, Any]] = []
 
+    registered: list[tuple[str, Callable[[], Any], int]] = []
+
     def add(name: str, fn: Callable[[], Any], repeats: int = args.repeats) -> None:
-        cpu, wall = measure(fn, repeats)
-        rows.append({"row": name, "cpu_s_per_min": cpu / minutes, "wall_s_per_min": wall / minutes})
-        print(f"  {name}: {cpu / minutes:.2f} CPU s / min of video ({wall / minutes:.2f} s wall)", flush=True)
+        registered.append((name, fn, repeats))
 
     print(f"video: {video} ({minutes * 60:.1f} s), shots: {args.shots}, torch threads {torch.get_num_threads()}")
     result = analyze_video(models, video, out / "torch")
@@ -284,6 +294,9 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
         window_s=rec.window_s,
     )
     add("pure forward: localizer", lambda: localize_features(models.localizer, feats))
+    for name, cpu, wall in measure_interleaved(registered):
+        rows.append({"row": name, "cpu_s_per_min": cpu / minutes, "wall_s_per_min": wall / minutes})
+        print(f"  {name}: {cpu / minutes:.2f} CPU s / min of video ({wall / minutes:.2f} s wall)", flush=True)
     return rows
 
 

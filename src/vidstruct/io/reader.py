@@ -45,7 +45,13 @@ from vidstruct.io.container import DEFAULT_MAX_PIXELS, open_video
 from vidstruct.io.errors import CorruptVideoError, NoFramesError
 from vidstruct.io.frame_buffers import empty_frames
 from vidstruct.io.index import FrameIndex, build_frame_index
-from vidstruct.io.pixel_format import FrameConverter, apply_rotation, output_size, rotation_quarter_turns
+from vidstruct.io.pixel_format import (
+    FrameConverter,
+    apply_rotation,
+    output_size,
+    rotation_quarter_turns,
+    usable_cores,
+)
 from vidstruct.io.planner import DEFAULT_SEEK_COST, plan_decode
 
 log = logging.getLogger(__name__)
@@ -64,8 +70,7 @@ FRAME_THREADING_MIN_CORES = 4
 
 def default_thread_type() -> ThreadType:
     """FFmpeg threading the reader uses unless told: "AUTO" (frame + slice) on 4+ usable cores, else "SLICE"."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return "AUTO" if cores >= FRAME_THREADING_MIN_CORES else "SLICE"
+    return "AUTO" if usable_cores() >= FRAME_THREADING_MIN_CORES else "SLICE"
 
 
 @dataclass

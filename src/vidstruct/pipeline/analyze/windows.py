@@ -4,13 +4,13 @@ Windows follow :func:`vidstruct.io.iter_windows` / :meth:`Recognizer.predict_win
 starts at ``j × stride_s`` (while the start lies inside the video) and holds ``num_frames`` samples
 ``start + m × window_s / num_frames`` (seconds); sample ``m`` is the frame displayed at that time (by pts);
 samples past the end repeat the last frame. Each frame is transformed once by the model's eval transform (short
-side, centre crop, normalization; frame by frame, so the same as transforming each window's clip) into the
-buffers of the windows that hold it (``float32 [C, T, H, W]``); complete windows are batched through the backbone,
-giving
+side, centre crop, normalization; frame by frame, so the same as transforming each window's clip), the frames fed
+since the last complete window in one call; complete windows (``float32 [C, T, H, W]``) are batched through the
+backbone, giving
 per window the pooled feature (``forward_features``, the embedding) and the softmax probabilities.
 
-Memory: the buffers of the windows overlapping one instant (``ceil(window_s / stride_s)`` windows of
-``num_frames`` transformed frames), one batch of clips, and the results (``dim + classes`` floats per
+Memory: the frames of the windows overlapping one instant (at most ``ceil(window_s / stride_s)`` windows of
+``num_frames`` frames), one batch of clips, and the results (``dim + classes`` floats per
 window).
 """
 
@@ -116,14 +116,16 @@ class WindowTap:
         for w, row in enumerate(plan.frame_indices.tolist()):
             for m, i in enumerate(row):
                 self._slots[i].append((w, m))
-        self._buffers: dict[int, np.ndarray] = {}
+        self._uses: dict[int, int] = {}  # frame index -> samples of windows not built yet that show it
+        self._raw: dict[int, torch.Tensor] = {}  # frames fed, not transformed yet (uint8 [H, W, 3])
+        self._done: dict[int, torch.Tensor] = {}  # transformed frames (float32 [C, crop, crop])
         self._missing = [plan.frame_indices.shape[1]] * plan.num_windows
         self._ready = 0
         self._pending: list[torch.Tensor] = []
         self._features: list[np.ndarray] = []
         self._probs: list[np.ndarray] = []
         self._has_probs = True
-        #: the most frames held in window buffers at once
+        #: the most frames held at once (fed, waiting for the windows that show them)
         self.peak_frames_held = 0
 
     def indices(self) -> np.ndarray:
@@ -132,22 +134,32 @@ class WindowTap:
     def feed(self, index: int, frame: torch.Tensor) -> None:
         slots = self._slots.pop(index, ())
         if slots:
-            # the eval transform works frame by frame (resize, crop, normalize), so each frame is transformed
-            # once, not once per window holding it (~2.5 with 1.28 s windows every 0.5 s)
-            image = self._transform(frame.unsqueeze(0))[:, 0]  # float32 [C, crop, crop]
-        for w, m in slots:
-            if w not in self._buffers:
-                num_frames = self.plan.frame_indices.shape[1]
-                self._buffers[w] = torch.empty((image.shape[0], num_frames, *image.shape[1:]), dtype=image.dtype)
-                self.peak_frames_held = max(self.peak_frames_held, len(self._buffers) * num_frames)
-            self._buffers[w][:, m] = image
+            self._raw[index] = frame
+            self._uses[index] = len(slots)
+            self.peak_frames_held = max(self.peak_frames_held, len(self._raw) + len(self._done))
+        for w, _ in slots:
             self._missing[w] -= 1
         while self._ready < self.plan.num_windows and self._missing[self._ready] == 0:
-            clip = self._buffers.pop(self._ready)  # float32 [C, T, crop, crop]
-            self._pending.append(clip)
+            self._transform_fed()
+            row = self.plan.frame_indices[self._ready].tolist()
+            self._pending.append(torch.stack([self._done[i] for i in row], dim=1))  # float32 [C, T, crop, crop]
+            for i in row:
+                self._uses[i] -= 1
+                if self._uses[i] == 0:
+                    del self._uses[i], self._done[i]
             self._ready += 1
             if len(self._pending) == self.batch_size:
                 self._flush()
+
+    def _transform_fed(self) -> None:
+        """Transform the frames fed since the last call in one call of the eval transform (it works frame by
+        frame: resize, crop, normalize): each frame once, not once per window that shows it (~2.5 with 1.28 s
+        windows every 0.5 s), and in batches (one frame per call costs 3.5x the CPU per frame of 8)."""
+        if self._raw:
+            clip = self._transform(torch.stack(list(self._raw.values())))  # float32 [C, n, crop, crop]
+            for k, i in enumerate(self._raw):
+                self._done[i] = clip[:, k]
+            self._raw.clear()
 
     def finish(self) -> None:
         if self._ready != self.plan.num_windows:
