@@ -168,6 +168,9 @@ def test_cancel_and_list(api: Api, video_bytes: bytes) -> None:
     assert _count(api, Video) == 1  # the same bytes: one video
     assert c.delete(f"/v1/jobs/{first}", headers=api.auth("write")).json()["status"] == "CANCELED"
     assert c.delete(f"/v1/jobs/{first}", headers=api.auth("write")).status_code == 409
+    with api.session() as session:
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "job.cancel")).one()
+    assert audit.target == f"job:{first}" and audit.actor.startswith("key:")
     listed = c.get("/v1/jobs?status=QUEUED", headers=api.auth("read")).json()["jobs"]
     assert [j["job_id"] for j in listed] == [second]
     assert [j["job_id"] for j in c.get("/v1/jobs?job_tag=a", headers=api.auth("read")).json()["jobs"]] == [first]

@@ -214,5 +214,5 @@ def list_jobs(
 
 
 @router.delete("/{job_id}", summary="cancel a job that has not finished")
-def cancel(job_id: str, session: Session = Depends(db_session), _: ApiKey = Depends(require("write"))) -> dict:
-    return job_view(cancel_job(session, job_id))
+def cancel(job_id: str, session: Session = Depends(db_session), key: ApiKey = Depends(require("write"))) -> dict:
+    return job_view(cancel_job(session, job_id, actor=f"key:{key.id}"))

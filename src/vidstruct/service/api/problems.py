@@ -2,7 +2,8 @@
 
 Every error response has ``type`` (``about:blank``), ``title``, ``status``, ``detail`` and ``instance`` (the
 request path); a request that fails validation adds ``errors`` (where and what, without echoing the input).
-An unexpected exception answers 500 with a fixed detail; its traceback goes to the server log only.
+An unexpected exception answers 500 with a fixed detail; the server log gets its type (its traceback at debug
+level only).
 """
 
 from __future__ import annotations
@@ -69,5 +70,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+        # the traceback only at debug level: its text may quote request data (a path, a form field)
+        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.debug("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem(500, "internal server error (see the server log)", instance=request.url.path)

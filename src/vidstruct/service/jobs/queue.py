@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vidstruct.service.db.models import Job, Worker, utc_now
+from vidstruct.service.db.models import AuditEntry, Job, Worker, utc_now
 from vidstruct.service.db.session import transaction
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.errors import ConflictError, NotFoundError
@@ -164,8 +164,9 @@ def release_job(factory: sessionmaker[Session], job_id: str, worker_id: str) -> 
         return bool(session.execute(update(Job).where(_held(job_id, worker_id)).values(**values)).rowcount)
 
 
-def cancel_job(session: Session, job_id: str) -> Job:
-    """Cancel a job that has not finished (a worker running it stops at its next lease renewal); 404 / 409."""
+def cancel_job(session: Session, job_id: str, actor: str = "cli") -> Job:
+    """Cancel a job that has not finished (a worker running it stops at its next lease renewal), noted in the
+    audit log as done by ``actor``; 404 / 409."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id!r}")
@@ -174,9 +175,11 @@ def cancel_job(session: Session, job_id: str) -> Job:
         .where(Job.id == job_id, Job.status.in_(("QUEUED", "IN_PROGRESS")))
         .values(status="CANCELED", finished_at=utc_now(), lease_owner=None, lease_expires_at=None)
     )
-    session.commit()
     if not result.rowcount:
+        session.rollback()
         raise ConflictError(f"job {job_id} has already finished ({job.status})")
+    session.add(AuditEntry(actor=actor, action="job.cancel", target=f"job:{job_id}", detail={}))
+    session.commit()
     session.refresh(job)
     return job
 

@@ -155,7 +155,9 @@ class JobWorker:
             reason = exc.strerror or type(exc).__name__
             return self._failed(job, out_name, f"{reason} (errno {exc.errno})" if exc.errno else reason)
         except Exception as exc:  # a bug: the job fails with the reason, the worker keeps serving
-            log.exception("job %s: internal error", job.id)
+            # the traceback only at debug level: its text may quote the video's path
+            log.error("job %s: internal error (%s)", job.id, type(exc).__name__)
+            log.debug("job %s: internal error", job.id, exc_info=exc)
             return self._failed(
                 job, out_name, f"internal error: {type(exc).__name__}: {_one_line(str(exc), path, video.id)}"
             )
