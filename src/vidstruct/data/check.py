@@ -1,5 +1,8 @@
 """Decode every sample of a dataset and report the ones that fail (``vidstruct check-data``).
 
+Localization datasets train on snippet features, not videos: :func:`check_features` reports the annotated
+videos that have no features in the feature directory (or whose feature files are missing or malformed).
+
 ``check_records(records, workers=2)`` checks records in a process pool. A
 check opens the video, builds its frame index and decodes every frame of the
 record's segment (``mode="full"``; nothing is converted to RGB) or only the
@@ -18,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from vidstruct.data.dataset import segment_frames
+from vidstruct.data.features import FeatureStore, FeatureStoreError
 from vidstruct.data.procpool import WorkerDied, map_surviving
 from vidstruct.errors import VidstructError
 from vidstruct.io.errors import VideoDecodeError
@@ -99,3 +103,31 @@ def iter_check(
             yield CheckResult(split_name, i, path, False, error="DecoderCrash", reason=reason)
         else:
             yield result
+
+
+def check_features(
+    store: FeatureStore, videos: Sequence[Any], *, split: str = "", mode: Mode = "full"
+) -> list[CheckResult]:
+    """One :class:`CheckResult` per untrimmed video (anything with ``video_id``), in order: ``MissingFeatures`` when
+    ``store`` has no entry for it (with the extraction's error when it recorded one); with ``mode="full"`` its
+    feature files are also read and checked (shape, dtype: ``FeatureStoreError``). ``path`` is the video id."""
+    results = []
+    for i, video in enumerate(videos):
+        vid = str(video.video_id)
+        if vid not in store:
+            reason = f"no features in {store.path} for this annotated video"
+            if vid in store.failed:
+                reason += f" (extract-features failed: {store.failed[vid]})"
+            results.append(CheckResult(split, i, vid, False, error="MissingFeatures", reason=reason))
+            continue
+        n = int(store.entry(vid)["num_snippets"])
+        if mode == "full":
+            try:
+                store.load(vid)
+            except FeatureStoreError as exc:
+                results.append(
+                    CheckResult(split, i, vid, False, expected=n, error="FeatureStoreError", reason=str(exc))
+                )
+                continue
+        results.append(CheckResult(split, i, vid, True, decoded=n, expected=n))
+    return results

@@ -1,4 +1,8 @@
-"""``vidstruct check-data CONFIG [key=value ...]``: decode every sample of the configured datasets."""
+"""``vidstruct check-data CONFIG [key=value ...]``: decode every sample of the configured datasets.
+
+A localization config (``task: localization``) trains on snippet features: its check reads each split's
+annotations and reports the annotated videos without usable features in ``data.features``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ import sys
 from typing import Any
 
 NAME = "check-data"
-HELP = "decode every sample of the config's datasets in parallel and list the broken ones (exit 1 if any)"
+HELP = (
+    "decode every sample of the config's datasets in parallel and list the broken ones (exit 1 if any); "
+    "localization configs: list the annotated videos without features"
+)
 SPLITS = ("train", "val", "test")
 
 
@@ -29,25 +36,56 @@ def load_split_records(config: str, overrides: list[str], splits: list[str]) -> 
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ConfigError(f"--splits: unknown split {unknown[0]!r} (expected some of {', '.join(SPLITS)})")
-    _, data = load_task_section(config, overrides, "data", tasks=("recognition", "mosi"), command="check-data")
+    tasks = ("recognition", "mosi", "localization")
+    task, data = load_task_section(config, overrides, "data", tasks=tasks, command="check-data")
+    if task == "localization":
+        return localization_videos(config, data, splits)
     records = {split: list(read_split(data, split)) for split in splits if getattr(data, split) is not None}
     if not records:
         raise ConfigError(f"{config}: no dataset configured under data.{'/'.join(splits)}")
     return records
 
 
+def localization_videos(config: str, data: Any, splits: list[str]) -> dict[str, list[Any]]:
+    """Annotated videos of each configured split of a localization ``data`` section (its reader; durations from
+    the feature directory, which must exist: a missing or malformed one is a one-line error)."""
+    from vidstruct.data.features import FeatureStore
+    from vidstruct.data.localization import read_localization_annotations
+    from vidstruct.errors import ConfigError
+
+    store = FeatureStore(data.features)
+    durations = {vid: float(store.entry(vid)["duration_s"]) for vid in store.video_ids}
+    videos = {}
+    for split in splits:
+        section = getattr(data, split, None)
+        if section is not None:
+            ann = read_localization_annotations(
+                data.format, section.annotations, subset=section.subset, classes=data.classes, durations=durations,
+                epic_label=data.epic_label,
+            )  # fmt: skip
+            videos[split] = list(ann.videos)
+    if not videos:
+        raise ConfigError(f"{config}: no dataset configured under data.{'/'.join(splits)}")
+    return videos
+
+
 def run(args: argparse.Namespace) -> int:
     # imported here, not at module top: `vidstruct --help` imports every command module (see train.py)
     from vidstruct.cli.output import print_json, progress
-    from vidstruct.data.check import iter_check
+    from vidstruct.data.check import check_features, iter_check
+    from vidstruct.data.features import FeatureStore
 
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     datasets = load_split_records(args.config, args.overrides, splits)
+    features = _features_dir(args.config, args.overrides)
     mode = "quick" if args.quick else "full"
     summary: dict[str, dict[str, int]] = {}
     bad = []
     for split, records in datasets.items():
-        results = iter_check(records, split=split, workers=args.workers, mode=mode)
+        if features is not None:
+            results = iter(check_features(FeatureStore(features), records, split=split, mode=mode))
+        else:
+            results = iter_check(records, split=split, workers=args.workers, mode=mode)
         failed = [r for r in progress(results, total=len(records), description=split, quiet=args.quiet) if not r.ok]
         summary[split] = {"samples": len(records), "bad": len(failed)}
         bad.extend(sorted(failed, key=lambda r: r.index))
@@ -59,6 +97,16 @@ def run(args: argparse.Namespace) -> int:
         for r in bad:
             print(f"BAD {r.split}[{r.index}] {r.path}: {r.error}: {r.reason}")
     if bad:
-        print(f"error: {len(bad)} sample(s) failed to decode", file=sys.stderr)
+        what = "annotated video(s) lack usable features" if features is not None else "sample(s) failed to decode"
+        print(f"error: {len(bad)} {what}", file=sys.stderr)
         return 1
     return 0
+
+
+def _features_dir(config: str, overrides: list[str]) -> str | None:
+    """``data.features`` of a localization config (its samples are feature files), else ``None``."""
+    from vidstruct.config import load_task_section
+
+    tasks = ("recognition", "mosi", "localization")
+    task, data = load_task_section(config, overrides, "data", tasks=tasks, command="check-data")
+    return str(data.features) if task == "localization" else None
