@@ -40,7 +40,7 @@ def _count(api: Api, table: type) -> int:
 
 def test_upload_to_results(api: Api, video_bytes: bytes) -> None:
     c, read = api.client, api.auth("read")
-    submitted = _submit(api, video_bytes, features="shots,segments", job_tag="e2e", client_request_token="tok-1")
+    submitted = _submit(api, video_bytes, features="shots,labels,segments", job_tag="e2e", client_request_token="tok-1")
     assert submitted["status"] == "QUEUED"
     job = _job(api, submitted["job_id"])
     assert (job["status"], job["progress"], job["error"], job["job_tag"]) == ("QUEUED", {}, None, "e2e")

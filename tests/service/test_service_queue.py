@@ -1,6 +1,6 @@
 """The queue under concurrent claims (threads, each with its own connections), on SQLite and PostgreSQL: every
-job is claimed by exactly one worker; and re-analysis keeps readers on the old results until the new ones
-commit."""
+job is claimed by exactly one worker; re-analysis keeps readers on the old results until the new ones commit;
+a job's features choose what is indexed."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_re_analysis_keeps_the_old_results_until_the_new_ones_commit(api: Api, v
     assert api.worker().run(exit_when_idle=True) == 1
     video_id = c.get(f"/v1/jobs/{first}", headers=read).json()["video_id"]
     old = c.get(f"/v1/videos/{video_id}", headers=read).json()["analysis"]["analysis_id"]
-    second = c.post("/v1/jobs", headers=api.auth("write"), files=files).json()["job_id"]
+    second = c.post("/v1/jobs", headers=api.auth("write"), files=files, data={"features": "shots"}).json()["job_id"]
     assert second != first
     factory = c.app.state.service.factory
     assert claim_job(factory, "busy", lease_s=60, max_attempts=3).id == second  # the re-analysis is under way
@@ -63,7 +63,10 @@ def test_re_analysis_keeps_the_old_results_until_the_new_ones_commit(api: Api, v
     after = c.get(f"/v1/videos/{video_id}", headers=read).json()
     assert after["analyses"] == 2 and after["analysis"]["analysis_id"] != old
     assert after["analysis"]["job_id"] == second
+    # the new analysis indexes only what its job asked for (shots); its document keeps everything
     segments = c.get(f"/v1/videos/{video_id}/segments", headers=read).json()
-    assert segments["analysis_id"] == after["analysis"]["analysis_id"] and len(segments["segments"]) == 2
+    assert segments["analysis_id"] == after["analysis"]["analysis_id"] and segments["segments"] == []
+    assert len(c.get(f"/v1/videos/{video_id}/shots", headers=read).json()["shots"]) == 2
+    assert len(c.get(f"/v1/videos/{video_id}/structure", headers=read).json()["segments"]) == 2
     with api.session() as session:
         assert len(session.scalars(select(Video)).all()) == 1

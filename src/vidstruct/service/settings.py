@@ -19,6 +19,8 @@ from vidstruct.errors import InputError
 DEFAULT_DATA_DIR = "vidstruct_data"
 SQLITE_FILE = "vidstruct.db"
 FEATURES = ("shots", "labels", "segments", "actors", "moderation")
+#: what a job indexes when it names no features (moderation: accepted, not implemented yet)
+DEFAULT_FEATURES = ("shots", "labels", "segments", "actors")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from vidstruct.service.db.models import JOB_STATUSES, ApiKey, Job, Video
 from vidstruct.service.errors import NotFoundError, ServiceError, UnprocessableError
 from vidstruct.service.jobs.intake import find_video, new_video, probe_or_refuse, resolve_allowed, sha256_of
 from vidstruct.service.jobs.queue import cancel_job, submit_job
-from vidstruct.service.settings import FEATURES
+from vidstruct.service.settings import DEFAULT_FEATURES, FEATURES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -35,7 +35,11 @@ _FORM_DOC = {
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "the video (or give path)"},
                         "path": {"type": "string", "description": "a server-side file under an --allow-root folder"},
-                        "features": {"type": "string", "description": f"comma list of {', '.join(FEATURES)}"},
+                        "features": {
+                            "type": "string",
+                            "description": f"comma list of {', '.join(FEATURES)} (default "
+                            f"{','.join(DEFAULT_FEATURES)}): the results indexed for queries",
+                        },
                         "profile": {"type": "string", "description": "analysis profile name"},
                         "client_request_token": {"type": "string", "description": "idempotency token (1-64 chars)"},
                         "job_tag": {"type": "string"},
@@ -76,7 +80,7 @@ def _job_fields(form: JobForm, service: ServiceState) -> dict[str, Any]:
     unknown = set(fields) - _FORM_FIELDS
     if unknown:
         raise UnprocessableError(f"unknown form field(s): {', '.join(sorted(unknown))}")
-    features = [f.strip() for f in fields.get("features", "").split(",") if f.strip()] or ["shots", "segments"]
+    features = [f.strip() for f in fields.get("features", "").split(",") if f.strip()] or list(DEFAULT_FEATURES)
     bad = [f for f in features if f not in FEATURES]
     if bad:
         raise UnprocessableError(f"unknown feature(s) {', '.join(bad)}: expected some of {', '.join(FEATURES)}")

@@ -8,6 +8,7 @@ analysis of a video: a re-analysis replaces the old results only once it has com
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -32,11 +33,13 @@ def add_analysis(
     job_id: str | None,
     folder: str,
     min_confidence: float = 0.0,
+    features: Collection[str] = ("shots", "labels", "segments", "actors"),
 ) -> Analysis:
     """Add the analysis of ``video_id`` that ``document`` describes (``folder``: relative to the data folder).
 
-    Segments scoring under ``min_confidence`` are left out of the ``segments`` table (the stored document keeps
-    them all, as analyze wrote it).
+    Only the rows of the ``features`` asked for go into the tables (``shots``; ``labels``: the recognition
+    windows; ``segments``; ``actors``), and segments scoring under ``min_confidence`` are left out; the stored
+    document keeps everything, as analyze wrote it.
     """
     profile = document.get("profile") or {}
     analysis = Analysis(
@@ -54,24 +57,24 @@ def add_analysis(
     session.add_all(
         Shot(**common, index=s["index"], start_s=s["start_s"], end_s=s["end_s"], confidence=s["confidence"],
              thumbnail=s.get("thumbnail"), model=s["model"])
-        for s in document.get("shots", [])
+        for s in (document.get("shots", []) if "shots" in features else [])
     )  # fmt: skip
     session.add_all(
         Segment(**common, label=s["label"], start_s=s["start_s"], end_s=s["end_s"], score=s["score"],
                 source=s["source"], model=s["model"], shot=s.get("shot"), track=s.get("track"),
                 thumbnail=s.get("thumbnail"))
-        for s in document.get("segments", [])
+        for s in (document.get("segments", []) if "segments" in features else [])
         if s["score"] >= min_confidence
     )  # fmt: skip
     session.add_all(
         Window(**common, start_s=w["start_s"], end_s=w["end_s"], embedding_row=w.get("embedding_row"), top=w["top"],
                model=w["model"])
-        for w in document.get("windows", [])
+        for w in (document.get("windows", []) if "labels" in features else [])
     )  # fmt: skip
     session.add_all(
         Actor(**common, track_id=a["track_id"], time_s=a["time_s"], box=a["box"], score=a["score"],
               actions=a["actions"], model=a["model"])
-        for a in document.get("actors", [])
+        for a in (document.get("actors", []) if "actors" in features else [])
     )  # fmt: skip
     session.add_all(
         Thumbnail(**common, path=t["path"], time_s=t["time_s"], kind=t["kind"], ref=t["ref"])

@@ -142,7 +142,7 @@ def complete_job(
             return False
         analysis = add_analysis(
             session, document, video_id=job.video_id or "", job_id=job.id, folder=folder,
-            min_confidence=job.min_confidence,
+            min_confidence=job.min_confidence, features=job.features,
         )  # fmt: skip
         session.execute(update(Job).where(Job.id == job.id).values(analysis_id=analysis.id))
     return True
