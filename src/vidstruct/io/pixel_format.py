@@ -41,9 +41,7 @@ def output_size(width: int, height: int, short_side: int | None) -> tuple[int, i
 
 
 #: output frames up to this many pixels are converted on one thread when the caller leaves the choice to us
-SMALL_FRAME_PIXELS = 640 * 360
-#: and so are all frames below this many usable cores
-THREADED_SCALING_MIN_CORES = 4
+SMALL_FRAME_PIXELS = 320 * 180
 
 
 def usable_cores() -> int:
@@ -53,14 +51,12 @@ def usable_cores() -> int:
 
 def scaling_threads(threads: int, width: int, height: int) -> int:
     """swscale threads for output frames of ``width × height``: ``threads`` when given (> 0); for 0 (our
-    choice) 1 on small frames or few cores, else 0 (FFmpeg's choice). Measured on 2 cores: swscale's own
-    threads cost 3x the CPU for 48 × 27 output (57 vs 18 µs per frame) and 1.4x for 640 × 360 from 720p,
-    without saving wall time."""
+    choice) 1 on small frames (up to :data:`SMALL_FRAME_PIXELS`), else 0 (FFmpeg's choice). On small frames
+    swscale's threads cost more than they save: 3x the CPU for 48 × 27 output (57 vs 18 µs per frame on 2
+    cores), 3.4x for 96 × 96 (31 vs 9 µs), with no gain in wall time."""
     if threads > 0:
         return threads
-    if width * height <= SMALL_FRAME_PIXELS or usable_cores() < THREADED_SCALING_MIN_CORES:
-        return 1
-    return 0
+    return 1 if width * height <= SMALL_FRAME_PIXELS else 0
 
 
 class FrameConverter:
