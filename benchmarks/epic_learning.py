@@ -13,7 +13,9 @@ One command runs the chain with the ``vidstruct`` CLI (each command is printed w
 
 The table shows each seed, their mean ± sd, the control, and the majority-class rate of the held-out segments
 (the accuracy of always answering the most frequent verb / noun / (verb, noun) pair: what "chance" means with
-the long-tailed classes). ``--steps`` overrides ``train.max_steps``; ``--quick`` is a smoke run. Outputs go to
+the long-tailed classes). A second table scores each run's ``results.pkl`` with ``vidstruct eval
+epic-recognition`` (the C1 challenge's metrics): top-1 on the tail classes and on the unseen participants.
+``--steps`` overrides ``train.max_steps``; ``--quick`` is a smoke run. Outputs go to
 ``--work`` (default ``bench_out/epic``); delete it to start over. Set ``OMP_NUM_THREADS`` on a shared machine.
 """
 
@@ -35,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs/recognition/synth_epic_tiny.yaml"
 METRICS = ("verb_top1", "noun_top1", "action_top1", "verb_top5", "noun_top5", "action_top5")
+C1_METRICS = tuple(f"{s}_{t}_accuracy_at_1" for s in ("tail", "unseen") for t in ("verb", "noun", "action"))
 LABEL_COLUMNS = ("verb", "verb_class", "noun", "noun_class", "all_nouns", "all_noun_classes", "narration")
 
 
@@ -94,6 +97,16 @@ def train_and_test(data: Path, run_dir: Path, seed: int, steps: int | None) -> d
     return json.loads(report.read_text())["metrics"]
 
 
+def c1_metrics(data: Path, run_dir: Path) -> dict[str, float]:
+    """``vidstruct eval epic-recognition`` of a run's ``results.pkl`` (percent)."""
+    out = run([
+        "eval", "epic-recognition", str(data / "EPIC_100_validation.csv"), str(run_dir / "test" / "results.pkl"),
+        "--tail-verbs", str(data / "EPIC_100_tail_verbs.csv"), "--tail-nouns", str(data / "EPIC_100_tail_nouns.csv"),
+        "--unseen-participants", str(data / "EPIC_100_unseen_participant_ids_validation.csv"), "--json",
+    ])  # fmt: skip
+    return json.loads(out)
+
+
 def majority(rows: list[dict[str, str]]) -> dict[str, float]:
     """Accuracy of always answering the most frequent verb, noun and (verb, noun) pair."""
     count = lambda key: Counter(key(r) for r in rows).most_common(1)[0][1] / len(rows)  # noqa: E731
@@ -131,6 +144,8 @@ def main() -> None:
     results = {seed: train_and_test(data, work / f"seed{seed}", seed, steps) for seed in seeds}
     control = train_and_test(shuffled_copy(data, work / "shuffled"), work / "shuffled_run", 0, steps)
     base = majority(val_rows)
+    c1 = {f"seed {seed}": c1_metrics(data, work / f"seed{seed}") for seed in seeds}
+    c1["shuffled labels (control)"] = c1_metrics(data, work / "shuffled_run")
     total = time.perf_counter() - start
 
     budget = f" (max_steps {steps})" if steps else ""
@@ -146,6 +161,14 @@ def main() -> None:
     print("| shuffled labels (control) | " + " | ".join(fmt([control[k]]) for k in METRICS) + " |")
     print("| majority class (held-out) | "
           + " | ".join(fmt([base[k]]) if k in base else "-" for k in METRICS) + " |")  # fmt: skip
+    print("\nC1 metrics of the same runs (vidstruct eval epic-recognition), top-1 in %")
+    print(f"| run | {' | '.join(C1_METRICS)} |")
+    print("|---|" + "---:|" * len(C1_METRICS))
+    for name, m in c1.items():
+        print(f"| {name} | " + " | ".join(f"{m[k]:5.1f}" if k in m else "-" for k in C1_METRICS) + " |")
+    counts = next(iter(c1.values()))
+    print(f"({counts.get('num_tail_action_segments', 0)} segments of a tail verb or noun, "
+          f"{counts.get('num_unseen_segments', 0)} of unseen participants)")  # fmt: skip
     print(f"\nwall time {total / 60:.1f} min (stages reused from earlier runs are not counted)")
 
 
