@@ -8,6 +8,8 @@
 Timestamps are ``HH:MM:SS.ss``. Each row is a segment of the untrimmed video
 ``{participant_id}/{video_id}.MP4`` (``video_template``), read as a
 :class:`ClipRecord` with ``start_s`` / ``end_s`` and ``labels = {"verb", "noun"}``.
+The EPIC-KITCHENS-100 download (and ``vidstruct synth --task epic``) keeps the videos at
+``P01/videos/P01_01.MP4``: ``video_template: "{participant_id}/videos/{video_id}.MP4"``.
 The action is the (verb, noun) pair; its index is ``verb * num_nouns + noun``
 (``labels["action"]``). ``label`` is the ``primary`` one of the three. Test
 CSVs (``EPIC_100_test_timestamps.csv``) lack the class columns → labels -1.
