@@ -123,3 +123,27 @@ def test_detect_actions_runs_to_the_end_of_a_real_video(checkpoint: Path, tmp_pa
     assert all(len(kf["actors"]) == 1 for kf in doc["keyframes"])
     assert {kf["actors"][0]["track_id"] for kf in doc["keyframes"]} == {0}  # the same box every second: one track
     assert probe(video).duration_s > 0
+
+
+def test_detect_actions_takes_person_boxes_from_a_person_detector(
+    detect_data: Path, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # a person detector trained by vidstruct (2 steps: its boxes are poor, the chain is what is checked)
+    persons = tmp_path / "persons"
+    cfg = Path(__file__).resolve().parents[2] / "configs" / "person_detection" / "synth_fcos_tiny.yaml"
+    overrides = [f"data.train.annotations={detect_data / 'train.csv'}", "data.val=null", "model.image_size=64",
+                 "train.batch_size=2", "train.device=cpu"]  # fmt: skip
+    assert main(["train", str(cfg), *overrides, "--out", str(persons), "--max-steps", "2", "-q"]) == 0
+    capsys.readouterr()
+    video = detect_data / "videos" / "synth_00009.mp4"
+    code = main(
+        ["detect-actions", str(video), "--checkpoint", str(checkpoint), "--detector", str(persons),
+         "--person-min-score", "0", "--device", "cpu", "--json"]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert str(persons) in doc["persons"] and [kf["time_s"] for kf in doc["keyframes"]] == [0.0, 1.0, 2.0]
+    for kf in doc["keyframes"]:
+        for a in kf["actors"]:
+            x1, y1, x2, y2 = a["box"]
+            assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 and 0 <= a["person_score"] <= 1
