@@ -146,3 +146,20 @@ def test_mosi_pretraining_then_fine_tuning_split_1(
     fresh = MODELS.build("r2plus1d_r18", depths=[1, 1, 1, 1], num_classes=len(classes)).state_dict()[stem]
     assert not torch.allclose(fresh, pretrained[stem], atol=1e-3)
     assert not any(k.startswith("head.") and "pretext" in k for k in tuned["state_dict"])
+
+
+def test_kinetics_recipe_tests_with_its_published_views(
+    zoo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``vidstruct test`` on the recipe: 10 clips x 3 crops per validation video, as PySlowFast tests X3D-M."""
+    monkeypatch.chdir(zoo_root)
+    recipe = "recognition/kinetics400_x3d_m.yaml"
+    train_recipe(recipe, ["data.sampler.clip_len=4"], tmp_path / "run", capsys)
+    code = run_cli(
+        "test", str(CONFIGS / recipe), *TINY_RUN, "data.sampler.clip_len=4", "--checkpoint", str(tmp_path / "run"),
+        "--out", str(tmp_path / "test"), "--quiet",
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "test/metrics.json").read_text())
+    assert report["views"] == 30 and report["num_videos"] == report["evaluated"] == 2
+    assert report["classes"] == sorted(KINETICS_CLASSES)
