@@ -47,6 +47,26 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
     return argv + (["--quiet"] if args.quiet else []) + (["--log-json"] if args.log_json else [])
 
 
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server that, asked to stop, passes the request on to the workers at once (they release
+        their jobs while the API drains its requests)."""
+
+        def __init__(self, config: uvicorn.Config, workers: list) -> None:
+            super().__init__(config)
+            self.workers = workers
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            for proc in self.workers:
+                if proc.poll() is None:
+                    proc.terminate()
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    return Server
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import signal
@@ -90,13 +110,15 @@ def run(args: argparse.Namespace) -> int:
 
         from vidstruct.service.api.app import create_app
 
+        server_class = _server_class()
         app = create_app(settings)
         level = "warning" if args.quiet else "info"
         if args.log_json:
             use_json_logs()
         if not stopping:
             # log_config None: uvicorn keeps the logging set up here (JSON lines, or the CLI's format)
-            uvicorn.run(app, host=args.host, port=args.port, log_level=level, log_config=None)
+            config = uvicorn.Config(app, host=args.host, port=args.port, log_level=level, log_config=None)
+            server_class(config, workers).run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
