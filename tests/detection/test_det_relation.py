@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -96,3 +99,21 @@ def test_detector_heads_differ_in_whether_actors_see_each_other(head: str) -> No
         assert delta < 1e-6  # the plain RoI head scores each actor alone
     else:
         assert delta > 1e-4  # the relation head: actor 0 attends to actor 1
+
+
+def test_roi_features_equal_a_per_box_reference_implementation() -> None:
+    # the straightforward loops of benchmarks/roi_align.py (RoIAlign aligned=True, adaptive sampling, max over bins)
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "roi_align.py"
+    spec = importlib.util.spec_from_file_location("bench_roi_align_reference", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    g = torch.Generator().manual_seed(1)
+    fmap = torch.randn(2, 6, 9, 7, generator=g)  # H != W
+    boxes = torch.cat([bench.random_boxes(5, g), torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.9, 0.95, 1.0, 1.0]])])
+    index = torch.tensor([0, 1, 1, 0, 1, 0, 1])
+    for size in (1, 3):
+        torch.testing.assert_close(
+            roi_features(fmap, boxes, index, size), bench.reference_roi_features(fmap, boxes, index, size),
+            rtol=0, atol=1e-5,
+        )  # fmt: skip
