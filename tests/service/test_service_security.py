@@ -4,12 +4,16 @@ the allowed roots (``..``, symlinks), malformed forms. Every case on SQLite and 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from conftest import Api, make_api
+from vidstruct.service.api import uploads
 from vidstruct.service.db.models import Job, Video
 from vidstruct.service.settings import ServiceSettings
 
@@ -139,3 +143,26 @@ def test_paths_outside_the_allowed_roots_are_refused(
         with api.session() as session:
             video = session.scalars(select(Video)).one()
         assert (video.path, video.stored) == (str(root / "sub" / "ok.mp4"), False)
+
+
+def test_a_full_disk_during_an_upload_is_a_507_and_leaves_nothing(
+    api: Api, video_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FullDisk(io.BytesIO):
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    opened: list[str] = []
+
+    def fake_open(path: object, mode: str = "r") -> FullDisk:
+        opened.append(str(path))
+        Path(str(path)).touch()  # as open() would have made it
+        return FullDisk()
+
+    monkeypatch.setattr(uploads, "open", fake_open, raising=False)
+    files = {"file": ("v.mp4", video_bytes, "video/mp4")}
+    body = _is_problem(api.client.post("/v1/jobs", headers=api.auth("write"), files=files), 507)
+    assert body["detail"] == "the upload could not be stored: No space left on device"
+    assert len(opened) == 1 and not Path(opened[0]).exists()
+    assert _stored(api) == (0, 0, [])
+    assert api.client.get("/healthz").status_code == 200

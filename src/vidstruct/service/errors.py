@@ -46,6 +46,12 @@ class ForbiddenPathError(ServiceError):
     status, title = 403, "Forbidden"
 
 
+class InsufficientStorageError(ServiceError):
+    """The server's disk is full (507)."""
+
+    status, title = 507, "Insufficient Storage"
+
+
 class AuthError(ServiceError):
     """No API key, or one that is not valid (401)."""
 

@@ -20,9 +20,10 @@ from fastapi import Request
 from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
 
 from vidstruct.atomic import fsync_dir
-from vidstruct.service.errors import ServiceError, TooLargeError
+from vidstruct.service.errors import InsufficientStorageError, ServiceError, TooLargeError
 
 _VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
 
@@ -151,11 +152,16 @@ async def read_job_form(request: Request, uploads: Path, *, max_upload: int, max
     parser = MultipartParser(boundary, reader.callbacks())
     try:
         async for chunk in request.stream():
-            parser.write(chunk)
+            await run_in_threadpool(parser.write, chunk)  # the file part is written to disk off the event loop
         parser.finalize()
     except MultipartParseError:
         reader.close()
         raise ServiceError("the multipart body is malformed") from None
+    except OSError as exc:  # a full disk: the server keeps serving, the client hears why
+        reader.close()
+        raise InsufficientStorageError(
+            f"the upload could not be stored: {exc.strerror or type(exc).__name__}"
+        ) from None
     except BaseException:
         reader.close()
         raise
