@@ -23,9 +23,13 @@ Example (``configs/analyze/example.yaml``)::
     segments: {gap_tolerance_s: 0.5, min_prob: 0.3, cross_shots: false, aggregate: mean}
     thumbnails: {width: 160, quality: 85, fps: 2.0}
     runtime: {engine: torch, device: auto}  # engine onnxruntime: the backbones exported to ONNX, run on the CPU
-
-Not here yet: actor detection (the AVA actor/action detector does not exist yet; the document's ``actors``
-stay empty).
+    actors:                                  # optional: person boxes with track ids and action probabilities
+      detector: ../../runs/det_roi           # action detector (detector.pt) or its run directory; null: no actors
+      persons: {proposals: ../../data/synth_detect/val.csv}   # or {detector: RUN} (person_detector.pt), or
+                                             # {detector: fasterrcnn_resnet50_fpn_v2, detector_weights: FILE}
+      every_s: 1.0                           # keyframes at 0, every_s, 2 * every_s... seconds
+      min_prob: 0.3                          # actions kept per actor (sigmoid probability)
+      min_person_score: 0.5                  # person boxes kept from this probability on
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ from pydantic import Field
 from vidstruct.config.schema import Strict
 
 __all__ = [
+    "ActorsSection",
     "AnalyzeProfile",
     "LocalizerSection",
+    "PersonsSection",
     "RecognizerSection",
     "RuntimeSection",
     "SegmentsSection",
@@ -76,6 +82,31 @@ class LocalizerSection(Strict):
     force: bool = Field(False, description="use backbone even if its SHA-256 differs from the recorded one")
     min_score: float = Field(0.0, ge=0, le=1, description="drop segments scoring below this probability")
     top_k: int = Field(0, ge=0, description="keep the best top_k segments (0: all the localizer keeps)")
+
+
+class PersonsSection(Strict):
+    """Where the actors' person boxes come from: exactly one of a ``proposals`` file or a person ``detector``."""
+
+    proposals: str | None = Field(
+        None, description="AVA-style CSV (video_id,time_s,x1,y1,x2,y2,[action],score) or the pickle; ids: file stems"
+    )
+    detector: str | None = Field(
+        None, description="person-detector checkpoint (person_detector.pt) or its run dir, or a torchvision model name"
+    )
+    detector_weights: str | None = Field(None, description="local weights file of a torchvision detector by name")
+
+
+class ActorsSection(Strict):
+    """Actors: person boxes at keyframes with track ids and the action detector's probabilities."""
+
+    detector: str | None = Field(None, description="action detector checkpoint (detector.pt) or its run directory")
+    persons: PersonsSection = Field(default_factory=PersonsSection)
+    every_s: float = Field(1.0, gt=0, description="seconds between keyframes (keyframes at 0, every_s, ...)")
+    min_prob: float = Field(0.3, ge=0, le=1, description="actions kept per actor from this sigmoid probability")
+    min_person_score: float = Field(0.5, ge=0, le=1, description="person boxes kept from this probability")
+    batch_size: int = Field(
+        8, ge=1, description="keyframe clips per forward pass (and frames per person-detector pass)"
+    )
 
 
 class SegmentsSection(Strict):
@@ -116,8 +147,9 @@ class AnalyzeProfile(Strict):
     localizer: LocalizerSection = Field(default_factory=LocalizerSection)
     segments: SegmentsSection = Field(default_factory=SegmentsSection)
     thumbnails: ThumbnailsSection = Field(default_factory=ThumbnailsSection)
+    actors: ActorsSection = Field(default_factory=ActorsSection)
     report: bool = Field(True, description="write report.html beside each structure.json")
-    exports: list[Literal["webvtt", "csv", "activitynet", "otio", "labelstudio"]] = Field(
-        default_factory=list, description="also export each document (vidstruct export-structure formats but ava)"
+    exports: list[Literal["webvtt", "csv", "activitynet", "ava", "otio", "labelstudio"]] = Field(
+        default_factory=list, description="also export each document (vidstruct export-structure formats)"
     )
     runtime: RuntimeSection = Field(default_factory=RuntimeSection)

@@ -7,11 +7,16 @@ it). :func:`analyze_settings` turns the validated profile into
 
 - relative checkpoint paths are resolved against the folder of the profile file that set them (the current
   folder for command-line options);
+- ``actors``: an action detector needs exactly one person-box source (``actors.persons.proposals`` or
+  ``actors.persons.detector``), and ``detector_weights`` only goes with a torchvision detector named in
+  ``actors.persons.detector`` (one-line ConfigError naming the keys and who set them); a person detector given by
+  name is not a path and stays as written;
 - the shot detector's ``options`` are checked against the detector's signature (one-line ConfigError);
 - the **profile hash** (``profile.sha256`` of every document, what a rerun compares to skip done videos) is the
   SHA-256 of the profile's canonical JSON without ``name``, ``report``, ``exports`` and ``runtime`` (they do not change
-  what is found), with each checkpoint path replaced by the SHA-256 of the checkpoint file (and TransNetV2's
-  weights file when it detects the shots): retraining a model in place changes the hash, moving it does not.
+  what is found), with each checkpoint path (and the proposals file) replaced by the SHA-256 of the file (and
+  TransNetV2's weights file when it detects the shots): retraining a model in place changes the hash, moving it
+  does not.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from vidstruct.pipeline.analyze import (
     ShotSettings,
     ThumbnailSettings,
 )
+from vidstruct.pipeline.analyze.settings import ActorSettings
 from vidstruct.pipeline.shots import SHOT_DETECTORS
 from vidstruct.structure import FORMAT
 
@@ -46,6 +52,10 @@ CHECKPOINT_KEYS = {
     "recognizer.checkpoint": "model.pt",
     "localizer.checkpoint": "localizer.pt",
     "localizer.backbone": "model.pt",
+    "actors.detector": "detector.pt",
+    "actors.persons.proposals": "",
+    "actors.persons.detector": "person_detector.pt",
+    "actors.persons.detector_weights": "",
 }
 _UNHASHED = {"name", "report", "runtime", "exports"}
 
@@ -87,16 +97,30 @@ def _resolved(composed: ComposedConfig, dotted: str, value: str | None) -> str |
 def _checkpoint_hash(path: str | None, run_file: str) -> str | None:
     if path is None:
         return None
-    file = Path(path) / run_file if Path(path).is_dir() else Path(path)
+    file = Path(path) / run_file if run_file and Path(path).is_dir() else Path(path)
     return sha256_file(file) if file.is_file() else f"missing:{path}"
+
+
+def _get(obj: Any, dotted: str) -> Any:
+    """The value at ``dotted`` (``a.b.c``) of a profile (attributes) or of its JSON dump (keys)."""
+    for part in dotted.split("."):
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    return obj
+
+
+def _person_detector_is_name(profile: AnalyzeProfile) -> bool:
+    """``actors.persons.detector`` names a torchvision model (its weights file given), not a path."""
+    return profile.actors.persons.detector_weights is not None
 
 
 def profile_sha256(profile: AnalyzeProfile, checkpoints: Mapping[str, str | None]) -> str:
     """The profile hash (see the module doc); ``checkpoints``: ``{dotted key: resolved path}``."""
     content = profile.model_dump(mode="json", exclude=_UNHASHED)
     for dotted, path in checkpoints.items():
-        section, key = dotted.split(".")
-        content[section][key] = _checkpoint_hash(path, CHECKPOINT_KEYS[dotted])
+        if dotted == "actors.persons.detector" and _person_detector_is_name(profile):
+            continue  # a torchvision model name: its weights file is hashed instead
+        *parents, key = dotted.split(".")
+        _get(content, ".".join(parents))[key] = _checkpoint_hash(path, CHECKPOINT_KEYS[dotted])
     if profile.shots.detector == "transnetv2":  # its weights come with the installed package
         content["shots"]["weights"] = sha256_file(transnetv2_weights_path())
     text = json.dumps({"format": FORMAT, "profile": content}, sort_keys=True, separators=(",", ":"))
@@ -113,13 +137,13 @@ def analyze_settings(
 ) -> AnalyzeSettings:
     """Explicit settings of ``profile`` (see the module doc); ``name``: the profile's name when it states none
     (e.g. the file stem); ``report``: overrides ``profile.report``; ``exports``: formats added to the profile's."""
-    paths = {
-        dotted: _resolved(composed, dotted, getattr(getattr(profile, dotted.split(".")[0]), dotted.split(".")[1]))
-        for dotted in CHECKPOINT_KEYS
-    }
+    paths = {dotted: _resolved(composed, dotted, _get(profile, dotted)) for dotted in CHECKPOINT_KEYS}
+    if _person_detector_is_name(profile):
+        paths["actors.persons.detector"] = profile.actors.persons.detector
     if profile.localizer.backbone is not None and profile.localizer.checkpoint is None:
         where = composed.source_of("localizer.backbone")
         raise ConfigError(f"{where}: localizer.backbone is set but localizer.checkpoint is not (a backbone of what?)")
+    actors = _actor_settings(profile, composed, paths)
     shots = profile.shots
     options = dict(shots.options)
     if shots.detector != "none" and options:
@@ -135,6 +159,7 @@ def analyze_settings(
         ),
         segments=MergeSettings(seg.gap_tolerance_s, seg.min_prob, seg.cross_shots, seg.aggregate, seg.min_duration_s),
         thumbnails=ThumbnailSettings(thumb.width, thumb.quality, thumb.fps),
+        actors=actors,
         report=profile.report if report is None else report,
         exports=tuple(dict.fromkeys([*profile.exports, *exports])),
         engine=profile.runtime.engine,
@@ -142,4 +167,39 @@ def analyze_settings(
         threads=profile.runtime.threads,
         profile_name=profile.name or name or "default",
         profile_sha256=profile_sha256(profile, paths),
+    )
+
+
+def _actor_settings(
+    profile: AnalyzeProfile, composed: ComposedConfig, paths: Mapping[str, str | None]
+) -> ActorSettings:
+    """The ``actors`` section as settings, its person-box source checked (see the module doc)."""
+    act, persons = profile.actors, profile.actors.persons
+    if persons.proposals is not None and persons.detector is not None:
+        raise ConfigError(
+            f"actors.persons: give one person-box source, not both: proposals "
+            f"({composed.source_of('actors.persons.proposals')}) and detector "
+            f"({composed.source_of('actors.persons.detector')})"
+        )
+    if persons.detector_weights is not None and persons.detector is None:
+        where = composed.source_of("actors.persons.detector_weights")
+        raise ConfigError(
+            f"{where}: actors.persons.detector_weights is set but actors.persons.detector (the torchvision model "
+            "name it belongs to) is not"
+        )
+    if act.detector is not None and persons.proposals is None and persons.detector is None:
+        where = composed.source_of("actors.detector")
+        raise ConfigError(
+            f"{where}: actors.detector is set but no person boxes: set actors.persons.proposals (a proposals file) "
+            "or actors.persons.detector (a person detector)"
+        )
+    return ActorSettings(
+        detector=paths["actors.detector"],
+        proposals=paths["actors.persons.proposals"],
+        person_detector=paths["actors.persons.detector"],
+        person_weights=paths["actors.persons.detector_weights"],
+        every_s=act.every_s,
+        min_prob=act.min_prob,
+        min_person_score=act.min_person_score,
+        batch_size=act.batch_size,
     )

@@ -13,14 +13,17 @@ from typing import Any
 from vidstruct.cli.argtypes import count, positive
 
 NAME = "analyze"
-HELP = "the structure of videos (shots, windows, segments, embeddings, thumbnails, report), each decoded once"
+HELP = "the structure of videos (shots, windows, segments, actors, embeddings, thumbnails, report)"
 DESCRIPTION = (
     "Analyze videos into OUT/VIDEO_ID/: structure.json (format vidstruct.structure/1, validated; "
     "'vidstruct schema structure' prints its JSON Schema), embeddings.npy (one row per recognition window), "
     "thumbs/ (a JPEG per shot and per segment) and report.html. Each video is decoded once and every stage gets "
     "its frames from that pass: shot detection, recognition windows (top-k probabilities and embeddings), the "
     "localizer's snippets, thumbnails. Segments come from the localizer when one is given, else from windows "
-    "merged per label; they never cross a shot boundary unless the profile says so. A profile (task: analyze) "
+    "merged per label; they never cross a shot boundary unless the profile says so. With an action detector "
+    "(--detector, and person boxes from --persons-proposals or --person-detector), actors: person boxes at "
+    "keyframes with track ids and action probabilities (their keyframe clips are decoded separately). "
+    "A profile (task: analyze) "
     "names the models and settings; options override it. Folders and lists are resumable: a video already "
     "analyzed with the same content and profile is skipped. Exit status: 0 all done, 1 some videos failed, "
     "2 usage error."
@@ -39,6 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recognizer", metavar="CKPT", help="recognition checkpoint or its run directory")
     parser.add_argument("--localizer", metavar="RUN", help="localizer checkpoint (localizer.pt) or its run directory")
     parser.add_argument("--backbone", metavar="CKPT", help="the localizer's backbone (default: the one it records)")
+    parser.add_argument("--detector", metavar="RUN", help="action detector (detector.pt) or its run directory")
+    parser.add_argument(
+        "--persons-proposals", metavar="FILE", help="the actors' person boxes: an AVA-style proposals CSV (or pickle)"
+    )
+    parser.add_argument(
+        "--person-detector",
+        metavar="RUN",
+        help="the actors' person boxes: a person detector (person_detector.pt / run)",
+    )
     parser.add_argument("--shots", choices=["transnetv2", "content", "none"], help="shot detector")
     parser.add_argument("--window-s", type=positive, help="recognition window, seconds")
     parser.add_argument("--stride-s", type=positive, help="recognition window step, seconds")
@@ -55,9 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--export",
         action="append",
         default=[],
-        choices=["webvtt", "csv", "activitynet", "otio", "labelstudio"],
+        choices=["webvtt", "csv", "activitynet", "ava", "otio", "labelstudio"],
         help="also write this export beside each structure.json (repeatable; see 'vidstruct export-structure'; "
-        "not ava: analyze detects no actors yet)",
+        "ava needs actors)",
     )
     parser.add_argument("--workers", type=count, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--ray", action="store_true", help="run the videos as Ray tasks (a local Ray by default)")
@@ -72,6 +84,9 @@ def _options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
         "recognizer.checkpoint": ("--recognizer", args.recognizer),
         "localizer.checkpoint": ("--localizer", args.localizer),
         "localizer.backbone": ("--backbone", args.backbone),
+        "actors.detector": ("--detector", args.detector),
+        "actors.persons.proposals": ("--persons-proposals", args.persons_proposals),
+        "actors.persons.detector": ("--person-detector", args.person_detector),
         "shots.detector": ("--shots", args.shots),
         "recognizer.window_s": ("--window-s", args.window_s),
         "recognizer.stride_s": ("--stride-s", args.stride_s),
@@ -113,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         for video_id, result in report.done.items():
             print(
-                f"{video_id}: {result['shots']} shots, {result['windows']} windows, {result['segments']} segments "
+                f"{video_id}: {result['shots']} shots, {result['windows']} windows, {result['segments']} segments, "
+                f"{result.get('actors', 0)} actor boxes "
                 f"-> {result['structure']}" + (f" (report {result['report']})" if result["report"] else "")
             )
         print(

@@ -1,4 +1,4 @@
-"""The models of an analysis, loaded once (per process) and checked: shot detector, recognizer, localizer.
+"""The models of an analysis, loaded once (per process) and checked: shot detector, recognizer, localizer, actors.
 
 :func:`load_models` turns :class:`~vidstruct.pipeline.analyze.settings.AnalyzeSettings` into
 :class:`AnalyzeModels`. A checkpoint of the wrong kind is a one-line
@@ -14,8 +14,15 @@ Which backbone feeds what:
 - with a localizer and no recognizer, the localizer's backbone is the recognizer, on the localizer's
   snippets (unless window settings are given).
 
+Actors: the action detector (:func:`vidstruct.models.detection.load_detector`) and its person-box source
+(:func:`vidstruct.pipeline.persons.person_box_source`: a proposals file or a person detector), loaded once. A
+recognition or localizer checkpoint given as the action detector, or a missing one, is a one-line
+:class:`CheckpointError`.
+
 Every model gets an entry of the document's ``models`` (:meth:`AnalyzeModels.records`): ``shots``,
-``recognizer``, ``localizer``, ``localizer_backbone`` (only when it is not the recognizer).
+``recognizer``, ``localizer``, ``localizer_backbone`` (only when it is not the recognizer), ``actors`` (the action
+detector, task ``action-detection``: its classes, sigmoid scores, keyframe step) and ``persons`` (the person
+boxes, task ``person-detection``: the proposals file or the person detector, with the file's SHA-256).
 """
 
 from __future__ import annotations
@@ -31,18 +38,21 @@ from vidstruct.device import resolve_device
 from vidstruct.errors import CheckpointError, ConfigError
 from vidstruct.models.checkpoint import FORMAT as MODEL_FORMAT
 from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
+from vidstruct.models.detection import DetectorBundle, load_detector
+from vidstruct.models.detection.checkpoint import FORMAT as DETECTOR_FORMAT
 from vidstruct.models.localization.checkpoint import FORMAT as LOCALIZER_FORMAT
 from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer
 from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
 from vidstruct.pipeline.analyze.runners import Runner, onnx_runner
-from vidstruct.pipeline.analyze.settings import AnalyzeSettings
+from vidstruct.pipeline.analyze.settings import ActorSettings, AnalyzeSettings
 from vidstruct.pipeline.features import default_window_s
 from vidstruct.pipeline.localizer import Localizer, resolve_backbone
+from vidstruct.pipeline.persons import PersonBoxSource, person_box_source
 from vidstruct.pipeline.recognizer import Recognizer, resolve_model_checkpoint
 from vidstruct.pipeline.shots import ShotDetector, build_shot_detector
 from vidstruct.structure import ModelRecord, model_record
 
-__all__ = ["AnalyzeModels", "Backbone", "load_models", "load_recognizer"]
+__all__ = ["ActorModels", "AnalyzeModels", "Backbone", "load_actor_models", "load_models", "load_recognizer"]
 
 NO_SHOTS = "none"
 ENGINES = ("torch", "onnxruntime")
@@ -85,6 +95,42 @@ class Backbone:
 
 
 @dataclass
+class ActorModels:
+    """The action ``detector`` and the ``persons`` box source of the actors stage, with their records."""
+
+    detector: DetectorBundle
+    detector_sha256: str
+    persons: PersonBoxSource
+    persons_record: ModelRecord
+    settings: ActorSettings
+    device: str
+
+    def record(self) -> ModelRecord:
+        """The action detector's entry of ``models`` (key ``actors``)."""
+        det, prep = self.detector, self.detector.preprocessing
+        return model_record(
+            det.name,
+            "action-detection",
+            checkpoint=det.path,
+            checkpoint_sha256=self.detector_sha256,
+            classes=det.classes,
+            settings={
+                "head": det.builder.get("head"),
+                "backbone": det.builder.get("backbone"),
+                "class_ids": list(det.class_ids),
+                "every_s": self.settings.every_s,
+                "min_prob": self.settings.min_prob,
+                "num_frames": int(prep["num_frames"]),
+                "frame_interval": int(prep["frame_interval"]),
+                "size": prep["size"],
+                "scores": "sigmoid",
+                "persons": "persons",
+                "tracker": "greedy IoU (vidstruct.pipeline.detection.IouTracker)",
+            },
+        )
+
+
+@dataclass
 class AnalyzeModels:
     """What :func:`load_models` loaded: ``shot_detector`` (None: no shot detection), ``recognizer`` (None: no
     windows), ``localizer`` (None: segments from windows) and its ``localizer_backbone`` (None when it is
@@ -97,6 +143,7 @@ class AnalyzeModels:
     localizer: LocalizerBundle | None
     localizer_sha256: str | None
     localizer_backbone: Backbone | None
+    actors: ActorModels | None = None  #: None: no actors stage
 
     @property
     def snippets_are_windows(self) -> bool:
@@ -133,6 +180,9 @@ class AnalyzeModels:
             )
             if self.localizer_backbone is not None:
                 out["localizer_backbone"] = self.localizer_backbone.record()
+        if self.actors is not None:
+            out["actors"] = self.actors.record()
+            out["persons"] = self.actors.persons_record
         return out
 
 
@@ -190,6 +240,82 @@ def _load_localizer(path: str | Path, device: torch.device) -> tuple[LocalizerBu
         )
     bundle = load_localizer(file, device=device)
     return bundle, sha256_file(file)
+
+
+def _load_action_detector(path: str | Path, device: str) -> tuple[DetectorBundle, str]:
+    """The action detector at ``path`` (``detector.pt`` or its run directory) and its file's SHA-256."""
+    given = Path(path)
+    if not given.exists():
+        raise CheckpointError(
+            f"{given}: action detector checkpoint not found (expected a detector.pt or its run directory)"
+        )
+    if given.is_dir() and not (given / "detector.pt").is_file():
+        for run_file, kind, option in (
+            ("model.pt", "recognition", "--recognizer"),
+            ("localizer.pt", "localizer", "--localizer"),
+        ):
+            if (given / run_file).is_file():
+                raise CheckpointError(
+                    f"{given}: a {kind} run ({run_file}) given as the action detector; pass it as {option}"
+                )
+    file = given / "detector.pt" if given.is_dir() else given
+    fmt = _checkpoint_format(file) if file.is_file() else None
+    for other, kind, option in (
+        (MODEL_FORMAT, "recognition model", "--recognizer"),
+        (LOCALIZER_FORMAT, "localizer", "--localizer"),
+    ):
+        if fmt == other:
+            raise CheckpointError(
+                f"{file}: a {kind} checkpoint ({other}) given as the action detector (expected {DETECTOR_FORMAT}); "
+                f"pass it as {option}"
+            )
+    bundle = load_detector(file, device=device)
+    return bundle, sha256_file(file)
+
+
+def _persons(settings: ActorSettings, device: str) -> tuple[PersonBoxSource, ModelRecord]:
+    """The person-box source ``settings`` names and its entry of ``models`` (key ``persons``)."""
+    common = {"min_score": settings.min_person_score}
+    if settings.proposals is not None:
+        file = Path(settings.proposals)
+        if not file.is_file():
+            raise CheckpointError(f"{file}: person proposals file not found (actors.persons.proposals)")
+        source = person_box_source(proposals=file, min_score=settings.min_person_score)
+        record = model_record(
+            "proposals", "person-detection", checkpoint=str(file), checkpoint_sha256=sha256_file(file),
+            classes=["person"], settings={**common, "source": "proposals file", "scores": "the file's score column"},
+        )  # fmt: skip
+        return source, record
+    assert settings.person_detector is not None
+    source = person_box_source(
+        detector=settings.person_detector, detector_weights=settings.person_weights,
+        min_score=settings.min_person_score, device=device, batch_size=settings.batch_size,
+    )  # fmt: skip
+    if settings.person_weights is not None:  # a torchvision model by name, COCO weights from a local file
+        name, weights = settings.person_detector, Path(settings.person_weights)
+        record = model_record(
+            name, "person-detection", checkpoint=str(weights), checkpoint_sha256=sha256_file(weights),
+            classes=["person"], settings={**common, "source": "torchvision detector (COCO person class)"},
+        )  # fmt: skip
+        return source, record
+    file = Path(source.name)
+    record = model_record(
+        file.parent.name if file.name == "person_detector.pt" else file.stem, "person-detection",
+        checkpoint=str(file), checkpoint_sha256=sha256_file(file), classes=["person"],
+        settings={**common, "source": "person detector checkpoint"},
+    )  # fmt: skip
+    return source, record
+
+
+def load_actor_models(settings: ActorSettings, device: str) -> ActorModels | None:
+    """The actors stage's models (None when ``settings.detector`` is None)."""
+    if settings.detector is None:
+        return None
+    if (settings.proposals is None) == (settings.person_detector is None):
+        raise ConfigError("actors: an action detector needs exactly one person-box source (proposals or detector)")
+    bundle, sha = _load_action_detector(settings.detector, device)
+    persons, record = _persons(settings, device)
+    return ActorModels(bundle, sha, persons, record, settings, device)
 
 
 @functools.lru_cache(maxsize=1)
@@ -255,4 +381,5 @@ def load_models(settings: AnalyzeSettings) -> AnalyzeModels:
         for backbone in (recognizer, loc_backbone):
             if backbone is not None:
                 backbone.runner, backbone.engine = onnx_runner(backbone.recognizer), "onnxruntime"
-    return AnalyzeModels(settings, detector, record, recognizer, bundle, loc_sha, loc_backbone)
+    actors = load_actor_models(settings.actors, device)
+    return AnalyzeModels(settings, detector, record, recognizer, bundle, loc_sha, loc_backbone, actors)

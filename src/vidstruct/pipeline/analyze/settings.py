@@ -12,6 +12,7 @@ from typing import Any
 from vidstruct.pipeline.analyze.segments import MergeSettings
 
 __all__ = [
+    "ActorSettings",
     "AnalyzeSettings",
     "LocalizationSettings",
     "RecognitionSettings",
@@ -67,6 +68,26 @@ class ThumbnailSettings:
 
 
 @dataclass(frozen=True)
+class ActorSettings:
+    """Actors: the action ``detector`` (a ``vidstruct.detector/1`` file or its run directory holding
+    ``detector.pt``; None: no actors) and exactly one person-box source: a ``proposals`` file (AVA-style CSV
+    or pickle, rows matched to a video by its file stem), a ``person_detector`` (a person-detector checkpoint or
+    its run directory, or a torchvision detection model name when ``person_weights``, its local weights file, is
+    given). Keyframes every ``every_s`` seconds from 0; person boxes kept from ``min_person_score`` on; actions
+    kept per actor from sigmoid probability ``min_prob`` on; ``batch_size`` keyframe clips (and person-detector
+    frames) per forward pass."""
+
+    detector: str | None = None
+    proposals: str | None = None
+    person_detector: str | None = None
+    person_weights: str | None = None
+    every_s: float = 1.0
+    min_prob: float = 0.3
+    min_person_score: float = 0.5
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
 class AnalyzeSettings:
     """Everything one analysis needs. ``profile_name`` / ``profile_sha256``: the profile recorded in each
     document (and used to tell whether a video is already done); ``device``: ``auto``, ``cpu``, ``cuda``...;
@@ -80,6 +101,7 @@ class AnalyzeSettings:
     localization: LocalizationSettings = field(default_factory=LocalizationSettings)
     segments: MergeSettings = field(default_factory=MergeSettings)
     thumbnails: ThumbnailSettings = field(default_factory=ThumbnailSettings)
+    actors: ActorSettings = field(default_factory=ActorSettings)
     report: bool = True
     exports: tuple[str, ...] = ()
     engine: str = "torch"

@@ -18,8 +18,16 @@ Stages and their order: :func:`vidstruct.io.probe` reads the header and the firs
 clear error for a file that is not a readable video); the SHA-256 of the file's bytes identifies the video;
 then one :class:`~vidstruct.io.VideoReader` decodes the frames every stage needs in a single pass
 (:mod:`.taps`): shot detection, recognition windows, the localizer's snippets when they are not the
-windows, thumbnail candidates. After the pass: localization (or the windows merged into segments), thumbnails.
-``timings`` holds the seconds of each (``decode`` is decoding and conversion alone; ``total`` the whole video).
+windows, thumbnail candidates. After the pass: localization (or the windows merged into segments), actors,
+thumbnails. ``timings`` holds the seconds of each (``decode`` is decoding and conversion alone; ``actors`` the
+whole actors stage, its own decoding included; ``total`` the whole video).
+
+Actors (when the profile names an action detector) are **not** fed by the single pass yet: after it,
+:func:`vidstruct.pipeline.detection.detect_actions` decodes its keyframe clips itself (a clip around each
+keyframe, at the detector's sampling and size, plus the person detector's frames when boxes come from one), so
+a video analyzed with actors is decoded more than once. Keyframes are ``0, every_s, 2 * every_s...`` seconds;
+proposals files match a video by its file stem. Each actor becomes one entry of ``actors`` (box normalized
+``[x1, y1, x2, y2]``, ``score`` the person probability, the actions from ``min_prob`` on, ``model: actors``).
 """
 
 from __future__ import annotations
@@ -37,16 +45,18 @@ from vidstruct.data.features import VideoFeatures, snippet_centers_s
 from vidstruct.errors import CheckpointError
 from vidstruct.io import VideoInfo, VideoReader, probe
 from vidstruct.models.checkpoint import sha256_file
-from vidstruct.pipeline.analyze.models import AnalyzeModels
+from vidstruct.pipeline.analyze.models import ActorModels, AnalyzeModels
 from vidstruct.pipeline.analyze.segments import MIN_SPAN_S, Span, merge_windows, split_at_shots
 from vidstruct.pipeline.analyze.shot_tap import ShotTap
 from vidstruct.pipeline.analyze.taps import FrameTap, decode_once, decode_short_side, short_side_for
 from vidstruct.pipeline.analyze.thumbnails import ThumbnailTap
 from vidstruct.pipeline.analyze.windows import WindowOutputs, WindowTap, plan_windows
+from vidstruct.pipeline.detection import detect_actions
 from vidstruct.pipeline.localization_chain import localize_features
 from vidstruct.structure import (
     STRUCTURE_FILE,
     Structure,
+    actor_record,
     embeddings_record,
     profile_record,
     segment_record,
@@ -67,12 +77,12 @@ ProgressFn = Callable[[str, float, float], None]
 
 THUMBS = "thumbs"
 EMBEDDINGS = "embeddings.npy"
-#: export format → its main file in ``OUT/VIDEO_ID/`` (companions beside it: :mod:`vidstruct.structure.exports`);
-#: not ``ava``: it exports actors, and analyze has no actor detector yet
+#: export format → its main file in ``OUT/VIDEO_ID/`` (companions beside it: :mod:`vidstruct.structure.exports`)
 EXPORT_FILES = {
     "webvtt": "chapters.vtt",
     "csv": "structure.csv",
     "activitynet": "activitynet.json",
+    "ava": "ava.csv",
     "otio": "timeline.otio",
     "labelstudio": "labelstudio.json",
 }
@@ -92,6 +102,7 @@ class VideoResult:
     segments: int
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    actors: int = 0  #: actor boxes (one per person per keyframe)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +114,7 @@ class VideoResult:
             "shots": self.shots,
             "windows": self.windows,
             "segments": self.segments,
+            "actors": self.actors,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warnings": list(self.warnings),
         }
@@ -162,6 +174,28 @@ def _localize(models: AnalyzeModels, outputs: WindowOutputs, duration_s: float) 
     if settings.top_k:
         spans = spans[: settings.top_k]
     return spans
+
+
+def _coord(v: float) -> float:
+    """A normalized coordinate or probability: clamped to [0, 1] (float32 rounding), 6 decimals (float32 noise off)."""
+    return round(min(1.0, max(0.0, float(v))), 6)
+
+
+def _actors(actors: ActorModels, path: str | Path, duration_s: float) -> list[Any]:
+    """The ``actors`` records of the video at ``path`` (see the module doc)."""
+    result = detect_actions(
+        path, actors.detector, actors.persons, every_s=actors.settings.every_s, device=actors.device,
+        batch_size=actors.settings.batch_size,
+    )  # fmt: skip
+    out = []
+    for kf in result.keyframes:
+        if kf.time_s > duration_s:
+            continue
+        for a in kf.actors:
+            acts = [(x["label"], x["prob"]) for x in result.actions(a, actors.settings.min_prob)]
+            box = [_coord(v) for v in a.box]
+            out.append(actor_record(a.track_id, kf.time_s, box, _coord(a.score), acts, model="actors"))
+    return out
 
 
 def analyze_video(
@@ -279,6 +313,21 @@ def analyze_video(
     else:
         timings["segments"] = time.perf_counter() - t0
 
+    # ------------------------------------------------------------------ actors (their own decoding: module doc)
+    actors: list[Any] = []
+    if models.actors is not None:
+        report("actors", 0.0, duration)
+        t0 = time.perf_counter()
+        actors = _actors(models.actors, path, duration)
+        timings["actors"] = time.perf_counter() - t0
+    exports = list(settings.exports)
+    if "ava" in exports and not actors:
+        exports.remove("ava")
+        warnings.append(
+            "no AVA export (ava.csv): there are no actors"
+            + (" (no action detector in the profile)" if models.actors is None else "")
+        )
+
     # ------------------------------------------------------------------ thumbnails
     report("thumbnails", duration, duration)
     t0 = time.perf_counter()
@@ -337,6 +386,7 @@ def analyze_video(
             for k, s in enumerate(spans)
         ],  # fmt: skip
         windows=windows,
+        actors=actors,
         thumbnails=thumb_records,
         embeddings=None if embeddings is None else embeddings_record(*embeddings.shape, model="recognizer"),
         profile=None
@@ -353,9 +403,8 @@ def analyze_video(
     report_path = None
     if settings.report:
         report_path = write_report(written, folder / REPORT_FILE)
-    if settings.exports:
-        for fmt in settings.exports:
-            export_structure(written, fmt, folder / EXPORT_FILES[fmt])
+    for fmt in exports:
+        export_structure(written, fmt, folder / EXPORT_FILES[fmt])
     timings["total"] = time.perf_counter() - t_start
     return VideoResult(
         video_id=video_id,
@@ -368,6 +417,7 @@ def analyze_video(
         segments=len(spans),
         timings=timings,
         warnings=warnings,
+        actors=len(actors),
     )
 
 
