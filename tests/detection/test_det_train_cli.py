@@ -80,3 +80,11 @@ def test_bf16_autocast_trains_through_the_engine(detect_data: Path, tmp_path: Pa
     state = torch.load(run / "final.pt", weights_only=True)
     assert all(v.isfinite().all() for v in state["model"].values() if v.is_floating_point())
     assert load_detector(run).builder["backbone_kwargs"]["input_mode"] == "rgb"
+
+
+def test_config_show_validates_a_detection_config(capsys: pytest.CaptureFixture) -> None:
+    assert main(["config", "show", str(CONFIGS / "synth_roi_tiny.yaml")]) == 0
+    shown = capsys.readouterr().out
+    assert "task: detection" in shown and "head: roi" in shown and "name: r2plus1d_tiny" in shown
+    assert main(["config", "show", str(CONFIGS / "synth_roi_tiny.yaml"), "model.backbone.pool=mean"]) == 2
+    assert "pool" in capsys.readouterr().err

@@ -59,6 +59,15 @@ class DetModelSection(Strict):
     dropout: float = Field(0.2, ge=0, lt=1)
     relation: DetRelationSection = Field(default_factory=DetRelationSection)
 
+    @property
+    def name(self) -> str:
+        """The backbone's registry name (what ``config show``'s model check builds against)."""
+        return self.backbone.name
+
+    def builder_kwargs(self) -> dict[str, Any]:
+        """The backbone's builder arguments (the detector's own are typed fields above)."""
+        return self.backbone.builder_kwargs()
+
 
 class DetTransformSection(Strict):
     size: int = Field(112, ge=16, description="frames are resized to size x size pixels")
