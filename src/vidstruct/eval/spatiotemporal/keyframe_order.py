@@ -71,7 +71,11 @@ def _needs_replay(
     score, rank [N] position of each sorted row within its keyframe)``.
     """
     n_keys = int(keys.max()) + 1 if keys.size else 0
-    by_score = np.lexsort((-scores, keys))  # keyframe, then descending score, then file order
+    # keyframe, then descending score, then file order (a lexsort in two stable passes; keyframe numbers that
+    # fit 16 bits take numpy's radix sort)
+    by_score = np.argsort(-scores, kind="stable")
+    k = keys[by_score]
+    by_score = by_score[np.argsort(k.astype(np.uint16) if n_keys <= 1 << 16 else k, kind="stable")]
     k_sorted, s_sorted = keys[by_score], scores[by_score]
     starts = np.searchsorted(k_sorted, np.arange(n_keys), side="left")
     rank = np.arange(keys.size) - starts[k_sorted]
