@@ -36,6 +36,8 @@ def test_config_errors_are_one_line(epic_set, tmp_path, capsys) -> None:
     assert "unknown key 'model.head.loss_weights.action'" in err and "verb" in err and "noun" in err
     assert main(["train", str(cfg), "model.head.name=epic", "--run-dir", run]) == 2
     assert "model.head.name" in _err(capsys)
+    assert main(["train", str(cfg), "model.head.name=linear", "--run-dir", run]) == 2
+    assert "model.head.dropout: only used by model.head.name epic_verb_noun" in _err(capsys)
     assert main(["train", str(cfg), "data.verb_classes=null", "--run-dir", run]) == 2
     assert "data.verb_classes: required by model.head.name epic_verb_noun" in _err(capsys)
     assert main(["train", str(cfg), "model.widht=[8, 8, 8, 8]", "--run-dir", run]) == 2

@@ -41,6 +41,7 @@ from vidstruct.models.state_dict import load_checkpoint_into
 
 __all__ = [
     "EPIC_MODEL",
+    "check_head",
     "epic_classes",
     "epic_model_kwargs",
     "init_epic_backbone",
@@ -61,6 +62,18 @@ SUBMISSION_VERSION = "0.2"
 def is_epic(cfg: ExperimentConfig) -> bool:
     """Whether ``cfg`` trains EPIC-100 verb + noun heads (``model.head.name: epic_verb_noun``)."""
     return cfg.model.head.name == "epic_verb_noun"
+
+
+def check_head(cfg: ExperimentConfig) -> None:
+    """ConfigError when ``model.head`` sets EPIC-only keys (dropout, loss weights) on the model's own classifier."""
+    head = cfg.model.head
+    if head.name == "linear":
+        set_keys = [k for k in ("dropout", "loss_weights") if k in head.model_fields_set]
+        if set_keys:
+            raise ConfigError(
+                f"model.head.{set_keys[0]}: only used by model.head.name epic_verb_noun (the linear head takes "
+                "model.dropout)"
+            )
 
 
 def epic_classes(data: DataSection) -> tuple[list[str], list[str]]:

@@ -128,6 +128,7 @@ def build_model(
     An unknown name raises :class:`~vidstruct.errors.RegistryError` (with close matches).
     """
     kwargs = check_model_kwargs(cfg, composed)
+    epic.check_head(cfg)
     if epic.is_epic(cfg):  # the checked kwargs are the backbone's; num_classes comes from the class tables
         kwargs = epic.epic_model_kwargs(cfg, kwargs)
         model = MODELS.build(epic.EPIC_MODEL, **kwargs)
