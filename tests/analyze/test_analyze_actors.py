@@ -27,6 +27,9 @@ from vidstruct.data.synth.detect import detect_scene, write_detect
 from vidstruct.data.synth.render import track_boxes
 from vidstruct.models.checkpoint import sha256_file
 from vidstruct.models.detection import build_action_detector, save_detector
+from vidstruct.models.persons.builders import build_person_detector
+from vidstruct.models.persons.checkpoint import save_person_detector
+from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.structure import read_structure, validate_structure
 
 SEED, SIZE, FPS, DURATION_S = 3, 64, 10.0, 3.0
@@ -215,3 +218,103 @@ def test_bad_detectors_are_one_line(setup: Setup, tmp_path: Path, capsys: pytest
     err = _error(capsys)
     assert str(tmp_path / "gone.csv") in err
     assert not (tmp_path / "o" / VIDEO_ID / "structure.json").exists()
+
+
+def test_person_boxes_from_a_person_detector_run(setup: Setup, tmp_path: Path) -> None:
+    # a random-weight fcos_tiny saved as `vidstruct train` does (RUN/person_detector.pt): the chain is checked
+    torch.manual_seed(0)
+    kwargs = {"width": 8, "out_channels": 32, "image_size": 64}
+    run = tmp_path / "persons"
+    file = save_person_detector(
+        run / "person_detector.pt", build_person_detector("fcos_tiny", **kwargs).eval(), model_name="fcos_tiny",
+        model_kwargs=kwargs,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    args = [
+        "analyze", str(setup.video), "--out", str(out), "--shots", "none", "--detector", str(setup.detector_run),
+        "--person-detector", str(run), "--set", "actors.min_person_score=0", "--set", "actors.every_s=1.5", "-q",
+    ]  # fmt: skip
+    assert main(args) == 0
+    doc = read_structure(out / VIDEO_ID).document
+    persons = doc["models"]["persons"]
+    assert persons["task"] == "person-detection" and persons["name"] == "persons"  # the run directory's name
+    assert Path(persons["checkpoint"]).resolve() == file.resolve()
+    assert persons["checkpoint_sha256"] == sha256_file(file)
+    assert doc["models"]["actors"]["settings"]["every_s"] == 1.5
+    assert doc["actors"], "a score threshold of 0 keeps the untrained detector's boxes"
+    assert {a["time_s"] for a in doc["actors"]} <= {0.0, 1.5}
+    for a in doc["actors"]:
+        x1, y1, x2, y2 = a["box"]
+        assert 0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1 and 0 <= a["score"] <= 1
+
+
+def test_actor_settings_resolve_against_the_profile_and_enter_its_hash(tmp_path: Path) -> None:
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "boxes.csv").write_text(f"{VIDEO_ID},1,0.1,0.1,0.5,0.5,,1.0\n")
+    profile = folder / "p.yaml"
+    profile.write_text(
+        "task: analyze\nactors:\n  detector: runs/det\n"
+        "  persons: {detector: fasterrcnn_mobilenet_v3_large_320_fpn, detector_weights: w/frcnn.pth}\n"
+    )
+    settings = analyze_settings(*load_profile(profile))
+    actors = settings.actors
+    assert actors.detector == str(folder / "runs" / "det")
+    assert actors.person_detector == "fasterrcnn_mobilenet_v3_large_320_fpn"  # a model name, not a path
+    assert actors.person_weights == str(folder / "w" / "frcnn.pth")
+    assert (actors.every_s, actors.min_prob, actors.min_person_score) == (1.0, 0.3, 0.5)
+
+    def hashed(text: str) -> str:
+        profile.write_text(text)
+        return analyze_settings(*load_profile(profile)).profile_sha256  # type: ignore[return-value]
+
+    base = "task: analyze\nactors:\n  detector: runs/det\n  persons: {proposals: boxes.csv}\n"
+    first = hashed(base)
+    assert hashed(base + "  every_s: 0.5\n") != first
+    (folder / "boxes.csv").write_text(f"{VIDEO_ID},1,0.1,0.1,0.6,0.5,,1.0\n")  # other boxes: other results
+    assert hashed(base) != first
+
+
+def test_actor_profile_errors_name_the_keys(setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text(
+        "task: analyze\nactors:\n  detector: det\n  persons: {proposals: a.csv, detector: persons_run}\n"
+    )
+    base = ["analyze", str(setup.video), "--out", str(tmp_path / "o"), "-q"]
+    assert main([*base, "--profile", str(profile)]) == 2
+    err = _error(capsys)
+    assert "actors.persons: give one person-box source" in err and str(profile) in err
+    profile.write_text("task: analyze\nactors:\n  persons: {detector_weights: w.pth}\n")
+    assert main([*base, "--profile", str(profile)]) == 2
+    assert "actors.persons.detector_weights is set but actors.persons.detector" in _error(capsys)
+    profile.write_text("task: analyze\nactors:\n  every_s: 0\n")
+    assert main([*base, "--profile", str(profile)]) == 2
+    assert "actors.every_s" in _error(capsys)
+
+
+def test_a_video_without_actors_gets_an_empty_ava_export_and_is_done(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.csv"  # boxes of another video only
+    other.write_text("synth_00001,1,0.1,0.1,0.5,0.5,,1.0\n")
+    args = ["analyze", str(setup.video), "--out", str(tmp_path / "o"), "--shots", "none", "--no-report", "--detector",
+            str(setup.detector_run), "--persons-proposals", str(other), "--export", "ava", "-q", "--json"]  # fmt: skip
+    assert main(args) == 0
+    capsys.readouterr()
+    folder = tmp_path / "o" / VIDEO_ID
+    doc = read_structure(folder).document
+    assert doc["actors"] == [] and "actors" in doc["models"]
+    assert any("AVA export" in w for w in doc["warnings"])
+    assert (folder / "ava.csv").read_text() == ""
+    assert (folder / "ava.label_map.pbtxt").read_text().count("item {") == len(DETECT_ACTIONS)
+    assert main(args) == 0  # complete: the rerun skips it
+    assert json.loads(capsys.readouterr().out)["skipped"] == [VIDEO_ID]
+
+
+def test_ava_export_without_a_detector_is_a_usage_error(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["analyze", str(setup.video), "--out", str(tmp_path / "o"), "--export", "ava", "-q"]
+    assert main(args) == 2
+    err = _error(capsys)
+    assert "--export ava" in err and "actors.detector" in err

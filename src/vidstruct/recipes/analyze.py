@@ -144,6 +144,9 @@ def analyze_settings(
         where = composed.source_of("localizer.backbone")
         raise ConfigError(f"{where}: localizer.backbone is set but localizer.checkpoint is not (a backbone of what?)")
     actors = _actor_settings(profile, composed, paths)
+    if "ava" in [*profile.exports, *exports] and actors.detector is None:
+        where = "command line (--export ava)" if "ava" in exports else composed.source_of("exports")
+        raise ConfigError(f"{where}: the ava export writes actors, but actors.detector (an action detector) is not set")
     shots = profile.shots
     options = dict(shots.options)
     if shots.detector != "none" and options:
