@@ -209,6 +209,13 @@ def test_bad_detectors_are_one_line(setup: Setup, tmp_path: Path, capsys: pytest
     assert main([*base, "--detector", str(tmp_path), "--persons-proposals", str(setup.proposals)]) == 2
     err = _error(capsys)
     assert "recognition run (model.pt)" in err and "--recognizer" in err
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{VIDEO_ID},1,0.1,abc,0.5,0.5,,1.0\n")
+    assert main([*base, "--detector", str(setup.detector_run), "--persons-proposals", str(bad)]) == 2
+    err = _error(capsys)
+    assert str(bad) in err and "y1" in err
+    assert main([*base, "--detector", str(setup.detector_run), "--person-detector", "fasterrcnn_resnet50_fpn_v2"]) == 2
+    assert "actors.persons.detector_weights" in _error(capsys)
     # a profile naming a missing proposals file: the resolved path in one line
     profile = tmp_path / "p.yaml"
     profile.write_text(

@@ -1,4 +1,5 @@
-"""``vidstruct analyze VIDEO|DIR|LIST ... --out DIR``: the structure of each video, decoded once.
+"""``vidstruct analyze VIDEO|DIR|LIST ... --out DIR``: the structure of each video, decoded once (actors, when an
+action detector is given, decode their keyframe clips separately).
 
 Exit codes: 0 every video done (or already done), 1 some videos failed (each listed on stderr with its message,
 and in ``OUT/analyze.json``), 2 usage errors (bad arguments, a profile that does not validate, a missing

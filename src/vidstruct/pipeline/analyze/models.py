@@ -42,6 +42,7 @@ from vidstruct.models.detection import DetectorBundle, load_detector
 from vidstruct.models.detection.checkpoint import FORMAT as DETECTOR_FORMAT
 from vidstruct.models.localization.checkpoint import FORMAT as LOCALIZER_FORMAT
 from vidstruct.models.localization.checkpoint import LocalizerBundle, load_localizer
+from vidstruct.models.persons.builders import TORCHVISION_DETECTORS
 from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
 from vidstruct.pipeline.analyze.runners import Runner, onnx_runner
 from vidstruct.pipeline.analyze.settings import ActorSettings, AnalyzeSettings
@@ -287,6 +288,12 @@ def _persons(settings: ActorSettings, device: str) -> tuple[PersonBoxSource, Mod
         )  # fmt: skip
         return source, record
     assert settings.person_detector is not None
+    if settings.person_weights is None and settings.person_detector in TORCHVISION_DETECTORS:
+        if not Path(settings.person_detector).exists():
+            raise ConfigError(
+                f"actors.persons.detector: {settings.person_detector!r} is a torchvision detector; set "
+                "actors.persons.detector_weights to its local weights file (nothing is downloaded)"
+            )
     source = person_box_source(
         detector=settings.person_detector, detector_weights=settings.person_weights,
         min_score=settings.min_person_score, device=device, batch_size=settings.batch_size,

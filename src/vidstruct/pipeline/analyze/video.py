@@ -8,7 +8,8 @@
 - ``structure.json`` (``vidstruct.structure/1``, validated before it is written:
   :func:`vidstruct.structure.write_structure`), written after everything it names;
 - ``report.html`` (:func:`vidstruct.structure.report.write_report`) and the exports asked for
-  (:data:`EXPORT_FILES`, :func:`vidstruct.structure.exports.export_structure`), last.
+  (:data:`EXPORT_FILES`, :func:`vidstruct.structure.exports.export_structure`), last; a video without actors gets
+  an ``ava.csv`` without rows (and its label map) and a warning.
 
 A folder holding an older ``structure.json`` (and ``report.html``) loses them first, so a run stopped half-way
 never leaves a document next to files of another analysis; a folder is complete when its ``structure.json``
