@@ -144,3 +144,17 @@ def test_ava_needs_an_actor_model(doc: dict[str, Any], save_doc: SaveDoc, tmp_pa
     del doc["models"]["detector"]
     with pytest.raises(StructureError, match=r"\$\.models: AVA export needs an actor model"):
         export_structure(read_structure(save_doc(doc)), "ava", tmp_path / "a.csv")
+
+
+def test_ava_without_actors_uses_the_action_detectors_label_map(
+    doc: dict[str, Any], save_doc: SaveDoc, tmp_path: Path
+) -> None:
+    # analyze records the person-box source beside the action detector; with no actor found the export still has
+    # one label map to write: the action detector's (the person detector's single class is not an action)
+    doc["actors"] = []
+    doc["models"]["persons"] = {**doc["models"]["detector"], "name": "fcos_tiny", "task": "person-detection"}
+    doc["models"]["persons"]["classes"] = ["person"]
+    out = tmp_path / "a.csv"
+    csv, label_map = export_structure(read_structure(save_doc(doc)), "ava", out)
+    assert csv.read_text(encoding="utf-8") == ""
+    assert [label.name for label in read_ava_label_map(str(label_map)).values()] == ["stand", "sit", "talk to"]

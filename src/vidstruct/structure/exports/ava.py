@@ -35,8 +35,10 @@ _ACTOR_TASKS = ("person-detection", "action-detection")
 
 def action_classes(doc: StructureDocument, source: str) -> list[str]:
     """The class list shared by the actor models (the label map); StructureError when there is none."""
-    keys = [k for k, m in doc["models"].items() if m["task"] in _ACTOR_TASKS]
-    keys = sorted({a["model"] for a in doc["actors"]}) or keys
+    by_task = {task: [k for k, m in doc["models"].items() if m["task"] == task] for task in _ACTOR_TASKS}
+    # the actors' own models; without actors, the action detector's classes (a person detector beside it only
+    # names where the boxes came from), else a person detector's
+    keys = sorted({a["model"] for a in doc["actors"]}) or by_task["action-detection"] or by_task["person-detection"]
     if not keys:
         raise StructureError(
             source,
