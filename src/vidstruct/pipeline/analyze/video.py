@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from vidstruct.atomic import write_bytes_atomic, write_text_atomic
+from vidstruct.atomic import write_bytes_atomic
 from vidstruct.data.features import VideoFeatures, snippet_centers_s
 from vidstruct.errors import CheckpointError
 from vidstruct.io import VideoInfo, VideoReader, probe
@@ -68,8 +68,7 @@ from vidstruct.structure import (
     window_record,
     write_structure,
 )
-from vidstruct.structure.exports import companion, export_structure
-from vidstruct.structure.exports.ava import label_map_pbtxt
+from vidstruct.structure.exports import export_structure
 from vidstruct.structure.report import REPORT_FILE, write_report
 
 __all__ = ["EXPORT_FILES", "ProgressFn", "VideoResult", "analyze_video"]
@@ -323,9 +322,7 @@ def analyze_video(
         actors = _actors(models.actors, path, duration)
         timings["actors"] = time.perf_counter() - t0
     exports = list(settings.exports)
-    empty_ava = "ava" in exports and not actors  # the AVA export needs actors: written empty here (see below)
-    if empty_ava:
-        exports.remove("ava")
+    if "ava" in exports and not actors:
         warnings.append(f"no actors found: the AVA export ({EXPORT_FILES['ava']}) has no rows")
 
     # ------------------------------------------------------------------ thumbnails
@@ -405,8 +402,6 @@ def analyze_video(
         report_path = write_report(written, folder / REPORT_FILE)
     for fmt in exports:
         export_structure(written, fmt, folder / EXPORT_FILES[fmt])
-    if empty_ava:
-        _write_empty_ava(folder / EXPORT_FILES["ava"], models.actors.detector.classes if models.actors else [])
     timings["total"] = time.perf_counter() - t_start
     return VideoResult(
         video_id=video_id,
@@ -421,13 +416,6 @@ def analyze_video(
         warnings=warnings,
         actors=len(actors),
     )
-
-
-def _write_empty_ava(out: Path, classes: list[str]) -> None:
-    """An AVA detections CSV without rows and its label map (``classes``), as
-    :mod:`vidstruct.structure.exports.ava` would write them had it any actor to export."""
-    write_text_atomic(out, "")
-    write_text_atomic(companion(out, "label_map", "pbtxt"), label_map_pbtxt(classes))
 
 
 def _write_thumb(folder: Path, name: str, tap: ThumbnailTap, start_s: float, end_s: float) -> str | None:
