@@ -19,7 +19,8 @@ from vidstruct.errors import InputError
 DEFAULT_DATA_DIR = "vidstruct_data"
 SQLITE_FILE = "vidstruct.db"
 FEATURES = ("shots", "labels", "segments", "actors", "moderation")
-#: what a job indexes when it names no features (moderation: accepted, not implemented yet)
+#: what a job indexes when it names no features (every finished job is checked against the moderation policy
+#: of ``--policy`` whatever its features; naming ``moderation`` is accepted)
 DEFAULT_FEATURES = ("shots", "labels", "segments", "actors")
 
 
@@ -35,7 +36,8 @@ class ServiceSettings:
     - ``profile_dirs``: folders searched for ``NAME.yaml`` after ``data_dir / profiles``;
     - ``cors_origins``: origins allowed to call the API from a browser (none by default);
     - ``webhook_*``: the signing secret (None: see :mod:`vidstruct.service.jobs.webhooks`), tries, the first
-      retry's wait (doubling after each try) and each call's timeout.
+      retry's wait (doubling after each try) and each call's timeout;
+    - ``policy_path``: the moderation policy YAML (None: no moderation; see :mod:`vidstruct.service.moderation`).
     """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
@@ -54,6 +56,7 @@ class ServiceSettings:
     webhook_attempts: int = 5
     webhook_backoff_s: float = 1.0
     webhook_timeout_s: float = 10.0
+    policy_path: Path | None = None
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes <= 0 or self.max_form_bytes <= 0:
@@ -120,6 +123,12 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-profile", default="default", metavar="NAME", help="profile of jobs naming none")
     parser.add_argument("--lease-s", type=float, default=60.0, help="seconds a claimed job stays a worker's unrenewed")
     parser.add_argument("--max-attempts", type=int, default=3, help="claims of a job before it fails for good")
+    parser.add_argument(
+        "--policy",
+        default=None,
+        metavar="FILE",
+        help="moderation policy YAML: every finished job is checked against it (see configs/moderation)",
+    )
 
 
 def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
@@ -134,6 +143,7 @@ def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
             lease_s=args.lease_s,
             max_attempts=args.max_attempts,
             heartbeat_s=min(5.0, args.lease_s / 3),
+            policy_path=Path(args.policy).resolve() if args.policy else None,
         )
     db = args.db or os.environ.get("VIDSTRUCT_DB") or None
     return ServiceSettings(data_dir=Path(args.data_dir), db_url=db, **{**fields, **more})

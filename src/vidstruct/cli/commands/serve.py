@@ -44,6 +44,8 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--profile-dir", folder]
     argv += ["--default-profile", args.default_profile, "--lease-s", str(args.lease_s)]
     argv += ["--max-attempts", str(args.max_attempts)]
+    if args.policy:
+        argv += ["--policy", args.policy]
     return argv + (["--quiet"] if args.quiet else []) + (["--log-json"] if args.log_json else [])
 
 
@@ -90,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
     for root in settings.allow_roots:
         if not root.is_dir():
             raise InputError(f"--allow-root {root}: not a folder")
+    if settings.policy_path is not None:
+        from vidstruct.service.moderation.policy import load_policy
+
+        load_policy(settings.policy_path)  # a malformed policy: one line, before anything starts
     engine = make_engine(settings.database_url)
     try:
         require_current(engine)  # an unmigrated database: one line, before anything starts

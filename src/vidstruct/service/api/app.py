@@ -11,13 +11,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vidstruct import __version__
-from vidstruct.service.api import health, jobs, metrics, videos
+from vidstruct.service.api import health, jobs, metrics, moderation, videos
 from vidstruct.service.api.deps import ServiceState
 from vidstruct.service.api.limits import BodyLimit
 from vidstruct.service.api.metrics import RequestTimer, make_registry
 from vidstruct.service.api.problems import install_problem_handlers
 from vidstruct.service.db.migrate import require_current
 from vidstruct.service.db.session import make_engine, session_factory
+from vidstruct.service.moderation.runtime import PolicySource, recheck_if_changed
 from vidstruct.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         "result names the models that made it. Send 'Authorization: Bearer KEY' (vidstruct keys create).",
     )
     app.state.service = ServiceState(settings, engine, session_factory(engine))
+    app.state.moderation = PolicySource(settings.policy_path)
+    try:  # a malformed policy: one line; a changed one: the stored results are checked again
+        policy = app.state.moderation.current(strict=True)
+        if policy is not None:
+            recheck_if_changed(app.state.service.factory, policy)
+    except Exception:
+        engine.dispose()
+        raise
     app.state.metrics, request_latency = make_registry(app.state.service.factory, settings.heartbeat_s)
     install_problem_handlers(app)
-    for router in (jobs.router, videos.router, health.router, metrics.router):
+    for router in (jobs.router, videos.router, moderation.router, health.router, metrics.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

@@ -36,6 +36,7 @@ from vidstruct.service.db.models import (
 from vidstruct.service.db.store import current_analysis
 from vidstruct.service.errors import NotFoundError, UnprocessableError
 from vidstruct.service.jobs.intake import video_file
+from vidstruct.service.moderation.checker import video_moderation
 from vidstruct.structure import STRUCTURE_FILE, Structure, StructureError
 from vidstruct.structure.exports import FORMATS, export_structure
 
@@ -92,6 +93,7 @@ def get_video(video_id: str, session: Session = Depends(db_session), _: ApiKey =
         "created_at": video.created_at.isoformat(),
         "analysis": _analysis_view(analysis) if analysis is not None else None,
         "analyses": count,
+        "moderation": video_moderation(session, video_id),
     }
 
 

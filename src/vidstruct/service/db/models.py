@@ -25,6 +25,10 @@ table                one row per
 ``audit_log``        append-only record of who did what (key created, video deleted, review...)
 ``webhook_deliveries`` attempt to call a job's webhook
 ``workers``          worker process and its heartbeat (``GET /healthz`` counts those alive)
+``moderation_flags`` match of a moderation rule on a segment of a video's newest complete analysis, with its
+                     evidence (segment, label, span, probability, thumbnail, rule, analysis, models, policy
+                     hash) and status ``open | escalated | reviewed | superseded``; reviews are audit entries
+``moderation_policies`` moderation policy applied to the whole collection (its hash; the newest is current)
 ==================== ======================================================================================
 
 Times of day are UTC; every id the API shows is a 32-character hex string.
@@ -265,3 +269,40 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     job_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class ModerationFlag(Base):
+    __tablename__ = "moderation_flags"
+    __table_args__ = (
+        Index("ix_moderation_flags_status_created", "status", "created_at"),
+        Index("ix_moderation_flags_video", "video_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    analysis_id: Mapped[str] = mapped_column(String(32))
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    rule_key: Mapped[str] = mapped_column(String(16))  # what the rule means (name, labels, limits) hashed
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)  # the rule as resolved (index, name, labels, limits)
+    severity: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # flag | block
+    label: Mapped[str] = mapped_column(String(200))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    probability: Mapped[float] = mapped_column(Float)
+    thumbnail: Mapped[str | None] = mapped_column(Text)
+    models: Mapped[dict[str, Any]] = mapped_column(JSON)  # the analysis's model versions
+    policy_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    decision: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class ModerationPolicyRun(Base):
+    __tablename__ = "moderation_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

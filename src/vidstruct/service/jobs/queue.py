@@ -13,7 +13,7 @@ transaction (:func:`complete_job`), so a job retried after a worker died never s
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vidstruct.service.db.models import AuditEntry, Job, Worker, utc_now
+from vidstruct.service.db.models import Analysis, AuditEntry, Job, Worker, utc_now
 from vidstruct.service.db.session import transaction
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.errors import ConflictError, NotFoundError
@@ -126,9 +126,10 @@ def complete_job(
     document: dict[str, Any],
     folder: str,
     progress: dict | None = None,
+    check: Callable[[Session, Analysis], None] | None = None,
 ) -> bool:
     """Store ``document``'s results and mark the job SUCCEEDED, in one transaction; False (nothing stored) when
-    the worker no longer holds the job."""
+    the worker no longer holds the job. ``check`` (moderation) runs on the new analysis in that transaction."""
     with transaction(factory) as session:
         now = utc_now()
         held = session.execute(
@@ -145,6 +146,8 @@ def complete_job(
             min_confidence=job.min_confidence, features=job.features,
         )  # fmt: skip
         session.execute(update(Job).where(Job.id == job.id).values(analysis_id=analysis.id))
+        if check is not None:
+            check(session, analysis)
     return True
 
 

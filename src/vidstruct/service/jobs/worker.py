@@ -7,8 +7,9 @@ stages report nothing) and records the worker's heartbeat. When a renewal finds 
 progress report and nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`)
 ends the worker after releasing the job in hand back to the queue. Any error of the analysis (a corrupt video,
 a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
-A job that ends (SUCCEEDED or FAILED) with a webhook URL has it called in a background thread
-(:mod:`.webhooks`).
+A job's results are checked against the moderation policy (``settings.policy_path``, if any) in the
+transaction that stores them (:mod:`vidstruct.service.moderation`). A job that ends (SUCCEEDED or FAILED) with a
+webhook URL has it called in a background thread (:mod:`.webhooks`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from vidstruct.service.jobs.queue import (
     worker_heartbeat,
 )
 from vidstruct.service.jobs.webhooks import deliver_in_background
+from vidstruct.service.moderation.runtime import PolicySource
 from vidstruct.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,8 @@ class JobWorker:
         self.id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.stop = threading.Event()
         self.cache = ModelCache()
+        self.policy = PolicySource(settings.policy_path)  # moderation: every finished job is checked
+        self.policy.current(strict=True)  # a malformed policy file: one line now, before any job is claimed
         self._deliveries: list[threading.Thread] = []
 
     def run(self, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
@@ -165,7 +169,7 @@ class JobWorker:
             keeper.done.set()
             keeper.join()
         if keeper.lost.is_set() or not complete_job(
-            self.factory, job, self.id, output.document, output.folder, progress
+            self.factory, job, self.id, output.document, output.folder, progress, check=self.policy.check_hook()
         ):
             return self._discard(out_name, "lost")
         self._webhook(job)
