@@ -252,3 +252,32 @@ def test_server_start_rechecks_when_the_policy_hash_changed(settings: ServiceSet
             assert [(e.actor, e.detail["opened"], e.detail["superseded"]) for e in recheck] == [
                 ("server", 7, 0), ("server", 1, 3)]  # fmt: skip
             assert session.scalar(select(ModerationFlag.status).where(ModerationFlag.label == "smoke")) == "superseded"
+
+
+def test_actor_actions_are_flagged_and_kept_on_recheck(settings: ServiceSettings, tmp_path: Path) -> None:
+    from vidstruct.service.db.session import make_engine, session_factory
+
+    actors = [  # track 3: 'stab' at 0.9 / 0.8 on keyframes 1 s and 2 s, then 0.2 -> one run 1-2 s, best 0.9
+        {"track_id": 3, "time_s": t, "box": [0.1, 0.1, 0.5, 0.9], "score": 0.99, "model": "actors",
+         "actions": [{"label": "stab", "prob": p}]}
+        for t, p in ((1.0, 0.9), (2.0, 0.8), (3.0, 0.2))
+    ]  # fmt: skip
+    engine = make_engine(settings.database_url)
+    with transaction(session_factory(engine)) as session:
+        video = Video(sha256="f" * 64, path="videos/x.mp4", stored=True, size_bytes=1)
+        session.add(video)
+        session.flush()
+        doc = {"models": MODELS, "segments": [], "actors": actors}
+        add_analysis(session, doc, video_id=video.id, job_id=None, folder="analyses/x/out")
+        video_id = video.id
+    engine.dispose()
+    policy = tmp_path / "p.yaml"
+    policy.write_text(POLICY_V1.replace("action: block}", "action: block, sources: [segments, actors]}"))
+    for api in make_api(replace(settings, policy_path=policy)):
+        flags = _flags(api)
+        assert [(f["rule"]["name"], f["evidence"]["source"], f["evidence"]["track"], f["evidence"]["start_s"],
+                 f["evidence"]["end_s"], f["evidence"]["probability"], f["video_blocked"]) for f in flags] == [
+            ("weapons", "actor", 3, 1.0, 2.0, 0.9, True)]  # fmt: skip
+        assert flags[0]["video_id"] == video_id and flags[0]["evidence"]["segment_id"] is None
+        r = api.client.post("/v1/moderation/recheck", headers=api.auth("admin")).json()
+        assert (r["opened"], r["kept"], r["superseded"]) == (0, 1, 0)

@@ -53,7 +53,41 @@ def test_probability_and_duration_edges() -> None:
         Seg(4, "b", 0.0, 9.0, 0.6999),  # too unlikely
         Seg(5, "a", 0.0, 9.0, 0.99),  # the parent's label
     ]
-    assert [s.id for _, s in matches(policy, segs)] == [1, 2]
+    assert [(ev.source, ev.ref) for _, ev in matches(policy, segs)] == [("segment", 1), ("segment", 2)]
+
+
+@dataclass
+class Act:
+    id: int
+    track_id: int
+    time_s: float
+    actions: list[dict]
+
+
+def test_actor_actions_match_as_runs_of_keyframes() -> None:
+    def act(i: int, track: int, t: float, **probs: float) -> Act:
+        return Act(i, track, t, [{"label": k, "prob": v} for k, v in probs.items()])
+
+    actors = [
+        act(1, 7, 1.0, b=0.9), act(2, 7, 2.0, b=0.75, c=0.2), act(3, 7, 3.0, b=0.95),  # one run 1-3 s, best 0.95
+        act(4, 7, 4.0, b=0.3), act(5, 7, 5.0, b=0.8),  # 4 s breaks it; 5 s alone lasts 0 s
+        act(6, 8, 1.0, c=0.7), act(7, 8, 2.5, c=0.71),  # track 8: child label c, 1-2.5 s
+        act(8, 9, 1.0, a=0.99), act(9, 9, 2.0, a=0.99),  # the parent's label
+    ]  # fmt: skip
+    both = {"name": "r", "category": "mid", "min_prob": 0.7, "severity": "low", "sources": ["segments", "actors"]}
+    got = [(ev.source, ev.ref, ev.track, ev.label, ev.start_s, ev.end_s, ev.probability)
+           for _, ev in matches(_policy(both), [Seg(1, "b", 0.0, 1.0, 0.9)], actors)]  # fmt: skip
+    assert got == [
+        ("segment", 1, None, "b", 0.0, 1.0, 0.9),
+        ("actor", 1, 7, "b", 1.0, 3.0, 0.95),
+        ("actor", 5, 7, "b", 5.0, 5.0, 0.8),
+        ("actor", 6, 8, "c", 1.0, 2.5, 0.71),
+    ]
+    longer = _policy({**both, "min_duration_s": 1.5, "sources": ["actors"]})
+    assert [(ev.ref, ev.label) for _, ev in matches(longer, [Seg(1, "b", 0.0, 9.0, 0.9)], actors)] == [
+        (1, "b"),
+        (6, "c"),
+    ]
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -90,6 +124,7 @@ def _write(tmp_path: Path, text: str) -> Path:
             "key 'categories[0].childs': Extra inputs are not permitted",
         ),
         ("rules: []\n", "key 'rules': List should have at least 1 item"),
+        ("rules:\n  - {labels: [a], severity: low, sources: [frames]}\n", "rule 0, key 'sources.0': Input should be"),
         ("rules: [unclosed\n", "not valid YAML at line 2"),
     ],
 )

@@ -69,14 +69,17 @@ def flag_view(flag: ModerationFlag, blocked: bool) -> dict[str, Any]:
         "video_id": flag.video_id,
         "video_blocked": blocked,
         "evidence": {
+            "source": flag.source,
             "segment_id": flag.segment_id,
+            "actor_id": flag.actor_id,
+            "track": flag.track,
             "label": flag.label,
             "start_s": round(flag.start_s, 3),
             "end_s": round(flag.end_s, 3),
             "probability": flag.probability,
             "thumbnail": flag.thumbnail,
             "thumbnail_url": thumb,
-        },  # fmt: skip
+        },
         "rule": flag.rule,
         "analysis_id": flag.analysis_id,
         "models": flag.models,

@@ -25,9 +25,10 @@ table                one row per
 ``audit_log``        append-only record of who did what (key created, video deleted, review...)
 ``webhook_deliveries`` attempt to call a job's webhook
 ``workers``          worker process and its heartbeat (``GET /healthz`` counts those alive)
-``moderation_flags`` match of a moderation rule on a segment of a video's newest complete analysis, with its
-                     evidence (segment, label, span, probability, thumbnail, rule, analysis, models, policy
-                     hash) and status ``open | escalated | reviewed | superseded``; reviews are audit entries
+``moderation_flags`` match of a moderation rule on a segment (or a run of an actor track's keyframes) of a
+                     video's newest complete analysis, with its evidence (segment, label, span, probability,
+                     thumbnail, rule, analysis, models, policy hash) and status ``open | escalated |
+                     reviewed | superseded``; reviews are audit entries
 ``moderation_policies`` moderation policy applied to the whole collection (its hash; the newest is current)
 ==================== ======================================================================================
 
@@ -281,7 +282,10 @@ class ModerationFlag(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
     analysis_id: Mapped[str] = mapped_column(String(32))
-    segment_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16), default="segment")  # segment | actor
+    segment_id: Mapped[int | None] = mapped_column(Integer)  # the segment (source segment)
+    actor_id: Mapped[int | None] = mapped_column(Integer)  # the first actor row of the run (source actor)
+    track: Mapped[int | None] = mapped_column(Integer)  # the actor track (source actor)
     rule_key: Mapped[str] = mapped_column(String(16))  # what the rule means (name, labels, limits) hashed
     rule: Mapped[dict[str, Any]] = mapped_column(JSON)  # the rule as resolved (index, name, labels, limits)
     severity: Mapped[str] = mapped_column(String(16))

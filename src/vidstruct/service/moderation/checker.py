@@ -1,10 +1,11 @@
 """Stored results into moderation flags: which segments a policy's rules match, and keeping the flags of a
 video in step with its newest complete analysis and the current policy.
 
-A rule matches a segment of the video's newest complete analysis when the segment's label is one the rule
-covers, its score (a probability) is at least ``min_prob`` and its duration ``end_s - start_s`` is at least
+A rule matches a segment of the video's newest complete analysis (and, for a rule with ``sources: [actors]``,
+a run of an actor track's keyframes, see :mod:`.policy`) when the segment's label is one the rule covers, its
+score (a probability) is at least ``min_prob`` and its duration ``end_s - start_s`` is at least
 ``min_duration_s`` (both edges inclusive; durations are compared with a 1e-9 s tolerance so that spans written
-in milliseconds are not lost to float rounding). Each (segment, rule) match is one flag.
+in milliseconds are not lost to float rounding). Each (segment or actor run, rule) match is one flag.
 
 :func:`check_video` makes the stored flags equal what the policy matches now, without re-analysing anything:
 a flag whose match still holds is kept as it is (its status and reviews too), a match without a flag opens a
@@ -14,13 +15,14 @@ closed as ``superseded`` (never deleted; its reviews stay in the audit log).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vidstruct.service.db.models import Analysis, ModerationFlag, ModerationPolicyRun, Segment, Video, utc_now
+from vidstruct.service.db.models import Actor, Analysis, ModerationFlag, ModerationPolicyRun, Segment, Video, utc_now
 from vidstruct.service.db.store import current_analysis
 from vidstruct.service.moderation.policy import Policy, Rule
 
@@ -38,18 +40,81 @@ class SegmentLike(Protocol):
     thumbnail: str | None
 
 
-def rule_matches(rule: Rule, segment: SegmentLike) -> bool:
-    """True when ``rule`` matches ``segment`` (see the module doc)."""
+class ActorLike(Protocol):
+    id: int
+    track_id: int
+    time_s: float
+    actions: list[dict[str, Any]]  # [{label, prob}]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a flag points at: a segment, or a run of an actor track's keyframes (``source`` ``segment | actor``;
+    ``ref``: the segment's row id, or the run's first actor row id)."""
+
+    source: str
+    ref: int
+    label: str
+    start_s: float
+    end_s: float
+    probability: float
+    thumbnail: str | None = None
+    track: int | None = None
+
+
+def _segment_evidence(seg: SegmentLike) -> Evidence:
+    return Evidence("segment", seg.id, seg.label, seg.start_s, seg.end_s, seg.score, seg.thumbnail)
+
+
+def actor_runs(actors: Sequence[ActorLike], labels: frozenset[str], min_prob: float) -> list[Evidence]:
+    """Runs of consecutive keyframes of one track whose action (one of ``labels``) has a probability of at least
+    ``min_prob``: from the first to the last keyframe of the run, with its highest probability."""
+    by_track: dict[int, list[ActorLike]] = {}
+    for actor in sorted(actors, key=lambda a: (a.track_id, a.time_s, a.id)):
+        by_track.setdefault(actor.track_id, []).append(actor)
+    runs: list[Evidence] = []
+    for track, rows in by_track.items():
+        for label in sorted(labels):
+            run: list[tuple[ActorLike, float]] = []
+            for row in [*rows, None]:
+                prob = None if row is None else {a["label"]: a["prob"] for a in row.actions}.get(label)
+                if row is not None and prob is not None and prob >= min_prob:
+                    run.append((row, prob))
+                    continue
+                if run:
+                    best = max(p for _, p in run)
+                    runs.append(Evidence("actor", run[0][0].id, label, run[0][0].time_s, run[-1][0].time_s, best,
+                                         track=track))  # fmt: skip
+                    run = []
+    return runs
+
+
+def rule_matches(rule: Rule, evidence: Evidence) -> bool:
+    """True when ``rule`` matches ``evidence`` (see the module doc)."""
     return (
-        segment.label in rule.labels
-        and segment.score >= rule.min_prob
-        and (segment.end_s - segment.start_s) >= rule.min_duration_s - _DURATION_TOLERANCE_S
+        evidence.label in rule.labels
+        and evidence.probability >= rule.min_prob
+        and (evidence.end_s - evidence.start_s) >= rule.min_duration_s - _DURATION_TOLERANCE_S
     )
 
 
-def matches(policy: Policy, segments: list[SegmentLike]) -> list[tuple[Rule, SegmentLike]]:
-    """Every (rule, segment) pair of ``policy`` that matches, in rule then segment order."""
-    return [(rule, seg) for rule in policy.rules for seg in segments if rule_matches(rule, seg)]
+def matches(
+    policy: Policy, segments: Sequence[SegmentLike], actors: Sequence[ActorLike] = ()
+) -> list[tuple[Rule, Evidence]]:
+    """Every (rule, evidence) pair of ``policy`` that matches, in rule order (segments, then actor runs)."""
+    found: list[tuple[Rule, Evidence]] = []
+    for rule in policy.rules:
+        candidates: list[Evidence] = []
+        if "segments" in rule.sources:
+            candidates += [_segment_evidence(seg) for seg in segments]
+        if "actors" in rule.sources:
+            candidates += actor_runs(actors, rule.labels, rule.min_prob)
+        found += [(rule, ev) for ev in candidates if rule_matches(rule, ev)]
+    return found
+
+
+def _key(analysis_id: str, source: str, ref: int | None, label: str, rule_key: str) -> tuple[str, str, int, str, str]:
+    return (analysis_id, source, -1 if ref is None else ref, label, rule_key)
 
 
 @dataclass
@@ -73,31 +138,34 @@ def check_video(session: Session, policy: Policy, video_id: str, analysis: Analy
     ``analysis``, one just added in this session and not yet committed). The caller commits."""
     session.flush()
     analysis = analysis or current_analysis(session, video_id)
-    found: dict[tuple[str, int, str], tuple[Rule, SegmentLike]] = {}
+    found: dict[tuple[str, str, int, str, str], tuple[Rule, Evidence]] = {}
     if analysis is not None:
         segments = list(session.scalars(select(Segment).where(Segment.analysis_id == analysis.id)))
-        for rule, seg in matches(policy, segments):
-            found[(analysis.id, seg.id, rule.key)] = (rule, seg)
+        wants_actors = any("actors" in rule.sources for rule in policy.rules)
+        actors = list(session.scalars(select(Actor).where(Actor.analysis_id == analysis.id))) if wants_actors else []
+        for rule, ev in matches(policy, segments, actors):
+            found[_key(analysis.id, ev.source, ev.ref, ev.label, rule.key)] = (rule, ev)
     live = session.scalars(
         select(ModerationFlag).where(ModerationFlag.video_id == video_id, ModerationFlag.status.in_(LIVE_STATUSES))
     )
     result = CheckResult()
     now = utc_now()
     for flag in live:
-        key = (flag.analysis_id, flag.segment_id or -1, flag.rule_key)
-        if found.pop(key, None) is not None:
+        ref = flag.segment_id if flag.source == "segment" else flag.actor_id
+        if found.pop(_key(flag.analysis_id, flag.source, ref, flag.label, flag.rule_key), None) is not None:
             result.kept += 1
             result.flag_ids.append(flag.id)
         else:
             flag.status, flag.updated_at = "superseded", now
             result.superseded += 1
-    for (analysis_id, _, rule_key), (rule, seg) in found.items():
+    for (analysis_id, _, _, _, rule_key), (rule, ev) in found.items():
         assert analysis is not None
         flag = ModerationFlag(
-            video_id=video_id, analysis_id=analysis_id, segment_id=seg.id, rule_key=rule_key, rule=rule.describe(),
-            severity=rule.severity, action=rule.action, label=seg.label, start_s=seg.start_s, end_s=seg.end_s,
-            probability=seg.score, thumbnail=seg.thumbnail, models=analysis.models, policy_sha256=policy.sha256,
-            status="open", created_at=now, updated_at=now,
+            video_id=video_id, analysis_id=analysis_id, source=ev.source,
+            segment_id=ev.ref if ev.source == "segment" else None, actor_id=ev.ref if ev.source == "actor" else None,
+            track=ev.track, rule_key=rule_key, rule=rule.describe(), severity=rule.severity, action=rule.action,
+            label=ev.label, start_s=ev.start_s, end_s=ev.end_s, probability=ev.probability, thumbnail=ev.thumbnail,
+            models=analysis.models, policy_sha256=policy.sha256, status="open", created_at=now, updated_at=now,
         )  # fmt: skip
         session.add(flag)
         session.flush()

@@ -14,6 +14,11 @@
         min_duration_s: 1.0    # end_s - start_s >= this; default 0
         severity: high         # low | medium | high
         action: block          # flag | block
+        sources: [segments]    # what is checked: segments (default) and / or actors (their actions)
+
+With ``sources: [actors]`` a rule also matches the actions of actor tracks: a run of consecutive keyframes of one
+track whose action ``label`` has a probability of at least ``min_prob`` is one match, from its first to its
+last keyframe (its duration; one keyframe lasts 0 s), with the run's highest probability.
 
 A malformed file raises :class:`PolicyError` with one line naming the file, the rule index (or category path)
 and the key. The policy's hash (:attr:`Policy.sha256`) is the SHA-256 of its validated content as canonical
@@ -62,6 +67,7 @@ class RuleSpec(BaseModel):
     min_duration_s: float = Field(default=0.0, ge=0.0)
     severity: Literal["low", "medium", "high"]
     action: Literal["flag", "block"] = "flag"
+    sources: list[Literal["segments", "actors"]] = Field(default_factory=lambda: ["segments"], min_length=1)
 
 
 class PolicySpec(BaseModel):
@@ -83,19 +89,21 @@ class Rule:
     min_duration_s: float
     severity: str
     action: str
+    sources: tuple[str, ...] = ("segments",)
 
     @property
     def key(self) -> str:
         """What identifies the rule's meaning: a flag made by an equal rule is the same flag after a re-check."""
         text = json.dumps(
             [self.name, sorted(self.labels), self.min_prob, self.min_duration_s, self.severity, self.action]
+            + ([sorted(self.sources)] if self.sources != ("segments",) else [])
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def describe(self) -> dict[str, Any]:
         return {"index": self.index, "name": self.name, "category": self.category, "labels": sorted(self.labels),
                 "min_prob": self.min_prob, "min_duration_s": self.min_duration_s, "severity": self.severity,
-                "action": self.action}  # fmt: skip
+                "action": self.action, "sources": list(self.sources)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,8 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
         if name in names:
             raise PolicyError(f"{fail}, key 'name': rule name {name!r} is used twice")
         names.add(name)
-        rules.append(Rule(i, name, labels, r.category, r.min_prob, r.min_duration_s, r.severity, r.action))
+        sources = tuple(dict.fromkeys(r.sources))
+        rules.append(Rule(i, name, labels, r.category, r.min_prob, r.min_duration_s, r.severity, r.action, sources))
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return Policy(tuple(rules), hashlib.sha256(canonical.encode()).hexdigest(), source)
 
