@@ -177,3 +177,13 @@ def test_a_job_finished_by_a_worker_is_checked(settings: ServiceSettings, tmp_pa
         assert meta["moderation"]["blocked"] is True and meta["moderation"]["pending_flags"] == len(walks)
         assert {f.analysis_id for f in flags} == {meta["analysis"]["analysis_id"]}
         assert flags[0].models["recognizer"]["name"] == "r2plus1d_tiny"
+        # blocked: the pixels are withheld from read / write keys, not from reviewers; dismissing every flag lifts it
+        media = f"/v1/videos/{video_id}/media"
+        r = api.client.get(media, headers=api.auth("read"))
+        assert r.status_code == 451 and r.headers["content-type"] == "application/problem+json"
+        assert api.client.get(media, headers=api.auth("write")).status_code == 451
+        assert api.client.get(media, headers=api.auth("review")).content == video_bytes
+        for flag in flags:
+            url = f"/v1/moderation/flags/{flag.id}/review"
+            assert api.client.post(url, json={"decision": "dismiss"}, headers=api.auth("review")).status_code == 200
+        assert api.client.get(media, headers=api.auth("read")).content == video_bytes

@@ -1,5 +1,7 @@
 """``/v1/videos/{id}``: a video's metadata and results (from its newest complete analysis), exports,
-thumbnails, the media itself with range requests, and deleting it all.
+thumbnails, the media itself with range requests, and deleting it all. A video blocked by moderation says so
+(``moderation``) and withholds its media and thumbnails from keys that cannot review
+(:mod:`vidstruct.service.moderation.access`).
 
 Result lists follow the shapes Rekognition Video users know (``GetLabelDetection``): a page of items,
 ``next_token`` for the next page, ``sort`` by timestamp or name, ``aggregate`` by segments or timestamps, and the
@@ -36,6 +38,7 @@ from vidstruct.service.db.models import (
 from vidstruct.service.db.store import current_analysis
 from vidstruct.service.errors import NotFoundError, UnprocessableError
 from vidstruct.service.jobs.intake import video_file
+from vidstruct.service.moderation.access import require_viewable
 from vidstruct.service.moderation.checker import video_moderation
 from vidstruct.structure import STRUCTURE_FILE, Structure, StructureError
 from vidstruct.structure.exports import FORMATS, export_structure
@@ -258,9 +261,10 @@ def thumbnail(
     video_id: str,
     name: str,
     session: Session = Depends(db_session),
-    _: ApiKey = Depends(require("read")),
+    key: ApiKey = Depends(require("read")),
 ) -> FileResponse:
     analysis = _analysis(session, video_id)
+    require_viewable(session, video_id, key)
     paths = session.scalars(select(Thumbnail.path).where(Thumbnail.analysis_id == analysis.id)).all()
     match = next((p for p in paths if Path(p).name == name), None)
     file = state(request).settings.data_dir / analysis.folder / match if match else None
@@ -271,9 +275,10 @@ def thumbnail(
 
 @router.get("/{video_id}/media", summary="the video file (HTTP range requests answer 206)")
 def media(
-    request: Request, video_id: str, session: Session = Depends(db_session), _: ApiKey = Depends(require("read"))
+    request: Request, video_id: str, session: Session = Depends(db_session), key: ApiKey = Depends(require("read"))
 ) -> FileResponse:
     video = _video(session, video_id)
+    require_viewable(session, video_id, key)
     file = video_file(video, state(request).settings.data_dir)
     if not file.is_file():
         raise NotFoundError(f"the file of video {video_id} is gone")
