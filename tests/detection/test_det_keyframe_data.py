@@ -91,9 +91,10 @@ def test_the_clip_is_centred_on_the_keyframe_and_clamped_at_the_start(ramp_video
 def test_a_training_flip_mirrors_clip_boxes_and_paired_labels(ramp_video: Path) -> None:
     common = dict(num_frames=2, frame_interval=1, target_fps=None, size=16, mean=(0, 0, 0), std=(1, 1, 1))
     plain = KeyframeClipDataset([_record(ramp_video, 1.0, actions=((1, 3),))], [1, 2, 3], **common)[0]
+    objects = {("ramp", 1.0): [[0.0, 0.5, 0.25, 0.75]]}  # an object box at the keyframe (object tokens)
     ds = KeyframeClipDataset(
         [_record(ramp_video, 1.0, actions=((1, 3),))], [1, 2, 3], train=True, hflip=True, flip_pairs=[(0, 1)],
-        **common,
+        objects=objects, **common,
     )  # fmt: skip
     seen = set()
     for seed in range(20):
@@ -105,9 +106,11 @@ def test_a_training_flip_mirrors_clip_boxes_and_paired_labels(ramp_video: Path) 
             torch.testing.assert_close(s["clip"], plain["clip"].flip(-1))
             torch.testing.assert_close(s["boxes"], torch.tensor([[0.6, 0.2, 0.9, 0.6]]))
             assert s["targets"].tolist() == [[0.0, 1.0, 1.0]]  # class 0 <-> 1 swapped, class 2 kept
+            torch.testing.assert_close(s["objects"], torch.tensor([[0.75, 0.5, 1.0, 0.75]]))
         else:
             torch.testing.assert_close(s["boxes"], plain["boxes"])
             assert s["targets"].tolist() == [[1.0, 0.0, 1.0]]
+            torch.testing.assert_close(s["objects"], torch.tensor([[0.0, 0.5, 0.25, 0.75]]))
     assert seen == {True, False}
 
 
