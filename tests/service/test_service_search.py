@@ -169,6 +169,7 @@ def test_video_metadata_filters(api: Api) -> None:
     assert vids(tags="street") == ["V2"] and vids(tags="none") == []
     assert vids(min_duration_s=10, max_duration_s=30) == ["V1", "V3"]  # both edges included
     assert vids(max_size_bytes=3000) == ["V1", "V3", "V4"] and vids(min_size_bytes=4000) == ["V2", "V5"]
+    assert vids(min_size_bytes=2**31) == [] and len(vids(max_size_bytes=2**40)) == 5  # past 32-bit integers
     after, before = (DAY1 + timedelta(days=1)).isoformat(), (DAY1 + timedelta(days=3)).isoformat()
     assert vids(uploaded_after=after, uploaded_before=before) == ["V2", "V3"]  # after inclusive, before exclusive
     assert vids(uploaded_after="2026-01-04T00:00:00") == ["V4", "V5"]  # no zone: UTC
@@ -334,6 +335,7 @@ def test_scopes_and_hostile_inputs(api: Api) -> None:
         ("/v1/search", {"next_token": token, "label": "walk"}, 400),  # a token of another query
         ("/v1/search", {"next_token": token, "sort": "time"}, 400),
         (SEQ, {"first": "approach", "then": "give_object", "within_s": -1}, 422),
+        (SEQ, {"first": "approach", "then": "give_object", "within_s": "nan"}, 422),
         (SEQ, {"first": "approach", "then": "give_object"}, 422),
         (SEQ, {"first": "approach,walk", "then": "give_object", "within_s": 5}, 422),
         (SEQ, {"first": "approach", "then": "' OR ''='", "within_s": 5}, 422),

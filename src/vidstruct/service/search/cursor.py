@@ -64,7 +64,7 @@ def decode(token: str, query_fp: str, keys: Sequence[SortKey]) -> list[Any]:
 def _typed(value: Any, kind: type) -> Any:
     if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if kind is int and isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62:
+    if kind is int and isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**31:  # INTEGER ids
         return value
     if kind is str and isinstance(value, str) and len(value) <= 64:
         return value
@@ -77,10 +77,15 @@ def _typed(value: Any, kind: type) -> Any:
 
 
 def after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the order ``keys`` (k1 beyond v1, or k1 = v1 and k2 beyond v2, ...)."""
+    """Rows strictly after ``values`` in the order ``keys`` (k1 beyond v1, or k1 = v1 and k2 beyond v2, ...).
+
+    The redundant bound ``k1 at or beyond v1`` comes first so an index on the first key is read as one range
+    (an OR alone makes SQLite scan and sort every row of the label again on each page).
+    """
     branches = []
     for i, key in enumerate(keys):
         equal = [k.expr == v for k, v in zip(keys[:i], values[:i])]
         beyond = key.expr < values[i] if key.descending else key.expr > values[i]
         branches.append(and_(*equal, beyond))
-    return or_(*branches)
+    first = keys[0].expr <= values[0] if keys[0].descending else keys[0].expr >= values[0]
+    return and_(first, or_(*branches))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy import BigInteger, ColumnElement, and_, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from vidstruct.service.db.models import Analysis, Video
@@ -51,10 +51,11 @@ def video_conditions(video: VideoFilter, dialect: str) -> list[ColumnElement[boo
         conditions.append(Video.duration_s >= video.min_duration_s)
     if video.max_duration_s is not None:
         conditions.append(Video.duration_s <= video.max_duration_s)
+    # sizes bound as 64-bit integers: a bound past 2**31 must not be cast to the column's 32-bit INTEGER
     if video.min_size_bytes is not None:
-        conditions.append(Video.size_bytes >= video.min_size_bytes)
+        conditions.append(Video.size_bytes >= literal(video.min_size_bytes, BigInteger))
     if video.max_size_bytes is not None:
-        conditions.append(Video.size_bytes <= video.max_size_bytes)
+        conditions.append(Video.size_bytes <= literal(video.max_size_bytes, BigInteger))
     if video.uploaded_after is not None:
         conditions.append(Video.created_at >= video.uploaded_after)
     if video.uploaded_before is not None:
