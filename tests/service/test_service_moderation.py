@@ -152,6 +152,19 @@ def test_flags_follow_the_policy_and_reviews_are_audited(collection: tuple[Api, 
     assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
     assert api.client.post(url, json={"decision": "dismiss"}).status_code == 401
     assert api.client.post(url, json={"decision": "delete"}, headers=api.auth("review")).status_code == 422
+    # hostile input is a 4xx problem before the database (PostgreSQL refuses NUL bytes in text)
+    bad = [("get", "/v1/moderation/flags", {"params": {"video_id": "a\x00b"}}),
+           ("get", "/v1/moderation/flags", {"params": {"status": "everything"}}),
+           ("get", "/v1/moderation/flags", {"params": {"next_token": "not-a-token"}}),
+           ("get", "/v1/moderation/flags/a%00b", {}),
+           ("post", url, {"json": {"decision": "confirm", "note": "x\x00"}}),
+           ("post", url, {"content": b"{not json", "headers": {"Content-Type": "application/json"}})]  # fmt: skip
+    for method, path, kwargs in bad:
+        headers = {**api.auth("review"), **kwargs.pop("headers", {})}
+        r = getattr(api.client, method)(path, headers=headers, **kwargs)
+        assert r.status_code in (400, 422) and r.headers["content-type"] == "application/problem+json", path
+    missing = api.client.get(f"/v1/moderation/flags/{'0' * 32}", headers=api.auth("review"))
+    assert missing.status_code == 404
 
     # escalate then dismiss: b is no longer blocked; both reviews in the audit log, in order
     before = datetime.now(timezone.utc) - timedelta(seconds=1)

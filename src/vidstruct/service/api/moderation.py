@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from vidstruct.service.moderation.reviews import review_flag, reviews_of
 from vidstruct.service.moderation.runtime import PolicySource, recheck
 
 router = APIRouter(prefix="/v1/moderation", tags=["moderation"])
+_ID = "^[0-9a-f]{32}$"  # every id the API shows (anything else, a NUL byte included, is a 422 before the database)
 
 
 class ReviewRequest(BaseModel):
@@ -38,7 +40,7 @@ class ReviewRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     decision: Literal["confirm", "dismiss", "escalate"]
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, pattern=r"^[^\x00]*$")
 
 
 def _policy_source(request: Request) -> PolicySource:
@@ -93,7 +95,7 @@ def flag_view(flag: ModerationFlag, blocked: bool) -> dict[str, Any]:
 def list_flags(
     status: Literal["open", "escalated", "reviewed", "superseded", "all"] = "open",
     severity: Literal["low", "medium", "high"] | None = None,
-    video_id: str | None = Query(default=None, max_length=64),
+    video_id: str | None = Query(default=None, pattern=_ID),
     max_results: int = Query(default=100, ge=1, le=1000),
     next_token: str | None = Query(default=None, max_length=256),
     session: Session = Depends(db_session),
@@ -128,13 +130,20 @@ def _flag_with_reviews(session: Session, flag_id: str) -> dict[str, Any]:
 
 
 @router.get("/flags/{flag_id}", summary="one flag with its evidence and reviews")
-def get_flag(flag_id: str, session: Session = Depends(db_session), _: ApiKey = Depends(require("review"))) -> dict:
+def get_flag(
+    flag_id: str = PathParam(pattern=_ID),
+    session: Session = Depends(db_session),
+    _: ApiKey = Depends(require("review")),
+) -> dict:
     return _flag_with_reviews(session, flag_id)
 
 
 @router.post("/flags/{flag_id}/review", summary="decide on a flag (kept in the append-only audit log)")
 def review(
-    flag_id: str, body: ReviewRequest, session: Session = Depends(db_session), key: ApiKey = Depends(require("review"))
+    body: ReviewRequest,
+    flag_id: str = PathParam(pattern=_ID),
+    session: Session = Depends(db_session),
+    key: ApiKey = Depends(require("review")),
 ) -> dict[str, Any]:
     review_flag(session, flag_id, body.decision, body.note, key)
     session.commit()
