@@ -230,6 +230,13 @@ def test_policy_change_rechecks_stored_results(collection: tuple[Api, dict[str, 
     gone = api.client.get(f"/v1/moderation/flags/{b_stab['flag_id']}", headers=api.auth("review")).json()
     assert gone["status"] == "superseded" and gone["decision"] == "confirm" and len(gone["reviews"]) == 1
     new_sha = r.json()["policy_sha256"]
+    shown = api.client.get("/v1/moderation/policy", headers=api.auth("review")).json()
+    assert (shown["sha256"], shown["applied_sha256"]) == (new_sha, new_sha)
+    assert [(x["name"], x["min_prob"], x["labels"]) for x in shown["rules"]] == [
+        ("weapons", 0.9, ["shoot", "stab"]),
+        ("violence", 0.6, ["punch", "shoot", "stab"]),
+        ("dance", 0.5, ["dance"]),
+    ]
     assert {f["policy_sha256"] for f in _flags(api, status="open") if f["rule"]["name"] == "dance"} == {new_sha}
     # nothing blocks any more (the block rule matches nothing under v2)
     assert [api.client.get(f"/v1/videos/{ids[n]}", headers=api.auth("read")).json()["moderation"]["blocked"]

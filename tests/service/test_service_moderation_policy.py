@@ -145,6 +145,19 @@ def test_serve_refuses_a_malformed_policy_in_one_line(tmp_path: Path, capsys: py
     assert f"moderation policy {path}: rule 0, key 'min_prob': Input should be greater than or equal to 0" in err[0]
 
 
+def test_serve_hands_the_policy_to_its_workers(tmp_path: Path) -> None:
+    import argparse
+
+    from vidstruct.cli.commands import serve
+
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    args = parser.parse_args(["--data-dir", str(tmp_path), "--policy", "p.yaml"])
+    args.quiet = False
+    argv = serve._worker_argv(args)
+    assert argv[argv.index("--policy") + 1] == "p.yaml"
+
+
 def test_the_example_policy_loads() -> None:
     policy = load_policy(Path(__file__).parents[2] / "configs" / "moderation" / "synthetic.yaml")
     assert sorted(policy.rules[0].labels) == ["give_object", "receive_object"]
