@@ -137,6 +137,9 @@ def check_video(session: Session, policy: Policy, video_id: str, analysis: Analy
     """Bring the flags of ``video_id`` in step with ``policy`` and the video's newest complete analysis (or
     ``analysis``, one just added in this session and not yet committed). The caller commits."""
     session.flush()
+    # one check of a video at a time (a worker finishing a job and a re-check): the second waits for the first to
+    # commit, then reads what it wrote (PostgreSQL; SQLite has one writer anyway)
+    session.execute(select(Video.id).where(Video.id == video_id).with_for_update())
     analysis = analysis or current_analysis(session, video_id)
     found: dict[tuple[str, str, int, str, str], tuple[Rule, Evidence]] = {}
     if analysis is not None:
