@@ -9,7 +9,8 @@ be returned). Rows go in by bulk Core inserts (the ingestion rate printed is tha
 
 Each query kind runs ``--repeats`` times with random labels; the table gives p50 / p95 latency in ms (the whole
 page: SQL, rows and hit dicts, 100 hits a page). The alternative measured in the same run is the temporal query
-done the naive way: fetch both labels' segments of the newest analyses and pair them in Python.
+done the naive way: fetch both labels' segments of the newest analyses and pair them in Python (it only
+counts the pairs: no ordering, no page, no hit dicts, so the ratio flatters it).
 
     python benchmarks/service.py [--quick | --full] [--videos N] [--segments N] [--repeats N] [--db sqlite,postgresql]
 """
