@@ -201,3 +201,29 @@ def test_a_corrupt_file_and_a_full_disk_fail_the_job_with_a_reason(
     assert _job(api, full) == {**_job(api, full), "status": "FAILED", "error": "No space left on device (errno 28)"}
     assert api.client.get("/healthz").json()["status"] == "ok"  # the service keeps serving
     assert api.client.get("/v1/jobs", headers=api.auth("read")).status_code == 200
+
+
+def test_a_failure_while_storing_results_fails_that_job_and_the_worker_goes_on(
+    api: Api, video_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the moderation check (or the store) raising inside complete_job: its transaction rolls back, the job fails
+    # with the reason, and the same worker goes on to the next job
+    first = _submit(api, video_bytes)["job_id"]
+    second = _submit(api, bytes(video_bytes[:-1]) + b"\x01")["job_id"]
+    real = worker_module.complete_job
+    calls = []
+
+    def failing_once(*args: object, **kwargs: object) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("policy check broke")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "complete_job", failing_once)
+    assert api.worker().run(exit_when_idle=True) == 2
+    statuses = {_job(api, first)["status"], _job(api, second)["status"]}
+    assert statuses == {"FAILED", "SUCCEEDED"}
+    failed = next(j for j in (_job(api, first), _job(api, second)) if j["status"] == "FAILED")
+    assert failed["error"] == "storing the results failed: RuntimeError: policy check broke"
+    with api.session() as session:  # nothing of the failed job was stored: one analysis, of the other job
+        assert session.scalar(select(func.count()).select_from(Analysis)) == 1

@@ -102,9 +102,14 @@ class JobWorker:
         worker_heartbeat(self.factory, self.id, os.getpid(), None)
         try:
             while not self.stop.is_set() and (max_jobs is None or done < max_jobs):
-                job = claim_job(
-                    self.factory, self.id, lease_s=self.settings.lease_s, max_attempts=self.settings.max_attempts
-                )
+                try:
+                    job = claim_job(
+                        self.factory, self.id, lease_s=self.settings.lease_s, max_attempts=self.settings.max_attempts
+                    )
+                except Exception as exc:  # the database is unreachable for a moment: try again after a poll
+                    log.warning("claiming a job failed: %s", type(exc).__name__)
+                    self.stop.wait(self.settings.poll_s)
+                    continue
                 if job is None:
                     if exit_when_idle:
                         break
@@ -168,9 +173,18 @@ class JobWorker:
         finally:
             keeper.done.set()
             keeper.join()
-        if keeper.lost.is_set() or not complete_job(
-            self.factory, job, self.id, output.document, output.folder, progress, check=self.policy.check_hook()
-        ):
+        if keeper.lost.is_set():
+            return self._discard(out_name, "lost")
+        try:
+            stored = complete_job(
+                self.factory, job, self.id, output.document, output.folder, progress, check=self.policy.check_hook()
+            )
+        except Exception as exc:  # storing the results or the moderation check failed: rolled back, the job fails
+            log.error("job %s: storing the results failed (%s)", job.id, type(exc).__name__)
+            log.debug("job %s: storing the results failed", job.id, exc_info=exc)
+            reason = f"storing the results failed: {type(exc).__name__}: {_one_line(str(exc), path, video.id)}"
+            return self._failed(job, out_name, reason)
+        if not stored:
             return self._discard(out_name, "lost")
         self._webhook(job)
         for attempt in range(1, job.attempts):  # what workers that died on this job had started writing
