@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select
 from vidstruct.cli.main import main
 from vidstruct.service.auth import authenticate, create_key, hash_key
 from vidstruct.service.db.migrate import current_revision, head_revision, require_current, upgrade
-from vidstruct.service.db.models import ApiKey, AuditEntry, Base
+from vidstruct.service.db.models import ApiKey, AuditEntry, Base, Video
 from vidstruct.service.db.session import make_engine, session_factory, transaction
 from vidstruct.service.errors import AuthError, NotMigratedError, ScopeError
 
@@ -76,3 +76,16 @@ def test_db_upgrade_and_keys_create_from_the_command_line(tmp_path: Path, capsys
         assert authenticate(session, f"Bearer {key}", "admin").scope == "admin"
     engine.dispose()
     assert main(["db", "upgrade", "--db", "mysql://x/y"]) == 2
+
+
+def test_a_video_of_several_gibibytes_is_stored(db_url: str) -> None:
+    # size_bytes was a 32-bit INTEGER on PostgreSQL: a 3 GiB file overflowed it (migration 0003)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    size = 3 << 30
+    with transaction(factory) as session:
+        session.add(Video(sha256="a" * 64, path="videos/big.mp4", stored=True, filename=None, size_bytes=size))
+    with factory() as session:
+        assert session.scalar(select(Video.size_bytes)) == size
+    engine.dispose()

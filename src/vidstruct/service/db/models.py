@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -100,7 +101,8 @@ class Video(Base):
     path: Mapped[str] = mapped_column(Text)  # relative to the data folder when stored, else absolute
     stored: Mapped[bool] = mapped_column(Boolean)
     filename: Mapped[str | None] = mapped_column(Text)  # the name the client gave (never logged)
-    size_bytes: Mapped[int] = mapped_column(Integer)
+    # files of 2 GiB and more; SQLite's INTEGER is 64-bit already (migration 0003 changes PostgreSQL only)
+    size_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     duration_s: Mapped[float | None] = mapped_column(Float)
     fps: Mapped[float | None] = mapped_column(Float)
     width: Mapped[int | None] = mapped_column(Integer)
