@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vidstruct import __version__
-from vidstruct.service.api import health, jobs, metrics, moderation, search, videos
+from vidstruct.service.api import health, jobs, metrics, moderation, search, similar, videos
 from vidstruct.service.api.deps import ServiceState
 from vidstruct.service.api.limits import BodyLimit
 from vidstruct.service.api.metrics import RequestTimer, make_registry
@@ -58,7 +58,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         raise
     app.state.metrics, request_latency = make_registry(app.state.service.factory, settings.heartbeat_s)
     install_problem_handlers(app)
-    for router in (jobs.router, videos.router, search.router, moderation.router, health.router, metrics.router):
+    routers = (jobs.router, videos.router, search.router, similar.router, moderation.router, health.router)
+    for router in (*routers, metrics.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

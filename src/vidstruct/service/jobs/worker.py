@@ -43,6 +43,7 @@ from vidstruct.service.jobs.queue import (
 from vidstruct.service.jobs.webhooks import deliver_in_background
 from vidstruct.service.moderation.runtime import PolicySource
 from vidstruct.service.settings import ServiceSettings
+from vidstruct.service.similar.updates import index_finished_job
 
 log = logging.getLogger(__name__)
 _PROGRESS_EVERY_S = 1.0
@@ -186,6 +187,11 @@ class JobWorker:
             return self._failed(job, out_name, reason)
         if not stored:
             return self._discard(out_name, "lost")
+        try:  # after the commit: a failure leaves the job succeeded (the next similar query syncs the index)
+            index_finished_job(self.settings.data_dir, self.factory, job.id)
+        except Exception as exc:
+            log.warning("job %s: updating the similar-moments index failed (%s)", job.id, type(exc).__name__)
+            log.debug("job %s: updating the similar-moments index failed", job.id, exc_info=exc)
         self._webhook(job)
         for attempt in range(1, job.attempts):  # what workers that died on this job had started writing
             shutil.rmtree(self.settings.analyses_dir / f"{job.id}-{attempt}", ignore_errors=True)
