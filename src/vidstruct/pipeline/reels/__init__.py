@@ -9,7 +9,7 @@
 
 from vidstruct.pipeline.reels.chapters import chapters_vtt, write_chapters
 from vidstruct.pipeline.reels.errors import ReelError
-from vidstruct.pipeline.reels.make import Reel, chapters_path, make_reel, source_video
+from vidstruct.pipeline.reels.make import Reel, chapters_path, cut_reel, make_reel, source_video
 from vidstruct.pipeline.reels.plan import COPY_CODECS, ReelPart, ReelPlan, plan_reel
 from vidstruct.pipeline.reels.select import ReelPick, choose_segments
 
@@ -23,6 +23,7 @@ __all__ = [
     "chapters_path",
     "chapters_vtt",
     "choose_segments",
+    "cut_reel",
     "make_reel",
     "plan_reel",
     "source_video",

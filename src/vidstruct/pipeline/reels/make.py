@@ -14,10 +14,10 @@ from vidstruct.pipeline.reels.chapters import write_chapters
 from vidstruct.pipeline.reels.cut import write_reel
 from vidstruct.pipeline.reels.errors import ReelError
 from vidstruct.pipeline.reels.plan import ReelPlan, plan_reel
-from vidstruct.pipeline.reels.select import choose_segments
+from vidstruct.pipeline.reels.select import ReelPick, choose_segments
 from vidstruct.structure.files import Structure
 
-__all__ = ["Reel", "chapters_path", "make_reel", "source_video"]
+__all__ = ["Reel", "chapters_path", "cut_reel", "make_reel", "source_video"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,18 @@ def make_reel(
     picks = choose_segments(
         structure.document["segments"], label=label, segment_ids=segment_ids, min_score=min_score, max_s=max_s
     )
-    source = source_video(structure, video)
+    return cut_reel(picks, source_video(structure, video), out)
+
+
+def cut_reel(picks: Sequence[ReelPick], source: str | os.PathLike[str], out: str | os.PathLike[str]) -> Reel:
+    """Cut ``picks`` (time order, non-overlapping: :func:`choose_segments`) from the video ``source`` into ``out``
+    and write ``<stem>.chapters.vtt`` beside it (the reel first, then its chapters)."""
+    source = Path(source)
+    if not source.is_file():
+        raise ReelError(f"video file {source} not found")
     with VideoReader(source) as reader:
         index = reader.index
-    codec = _codec(source)
-    plan = plan_reel(index, picks, codec)
+    plan = plan_reel(index, picks, _codec(source))
     path = write_reel(source, index, plan, out)
     chapters = write_chapters(plan, chapters_path(out))
     return Reel(Path(path), chapters, source, plan)

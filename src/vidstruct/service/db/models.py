@@ -312,3 +312,26 @@ class ModerationPolicyRun(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class Reel(Base):
+    """A highlight reel rendered from a video's analysis (:mod:`vidstruct.service.reels`): the request, the plan
+    (mode, parts in reel order) and the folder (relative to the data folder) holding ``reel.mp4`` and
+    ``reel.chapters.vtt``."""
+
+    __tablename__ = "reels"
+    __table_args__ = (Index("ix_reels_video_created", "video_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    analysis_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="SUCCEEDED")
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # label | segment_ids, min_score, max_s
+    mode: Mapped[str] = mapped_column(String(16))  # copy | encode
+    reason: Mapped[str] = mapped_column(Text)
+    duration_s: Mapped[float] = mapped_column(Float)
+    frames: Mapped[int] = mapped_column(Integer)
+    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    folder: Mapped[str] = mapped_column(Text)
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
