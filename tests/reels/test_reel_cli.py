@@ -70,3 +70,32 @@ def test_an_unknown_video_id_without_a_database_gives_one_line(
     err = _one_line_error(argv, capsys)
     assert "'abc123' is not a structure file, and there is no service database" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_video_id_is_looked_up_in_the_service_database(
+    reel_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vidstruct.service.db.migrate import upgrade
+    from vidstruct.service.db.models import Video
+    from vidstruct.service.db.session import make_engine, session_factory, transaction
+    from vidstruct.service.db.store import add_analysis
+
+    data = tmp_path / "data"
+    data.mkdir()
+    engine = make_engine(f"sqlite+pysqlite:///{data / 'vidstruct.db'}")
+    upgrade(engine)
+    document = json.loads(write_doc(tmp_path / "doc", reel_video).read_text())
+    with transaction(session_factory(engine)) as session:
+        video = Video(sha256="d" * 64, path=str(reel_video), stored=False, size_bytes=reel_video.stat().st_size)
+        session.add(video)
+        session.flush()
+        add_analysis(session, document, video_id=video.id, job_id=None, folder="analyses/ids/out")
+        video_id = video.id
+    engine.dispose()
+    out = tmp_path / "byid.mp4"
+    argv = ["reel", video_id, "--data-dir", str(data), "--label", "run", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "copy"
+    assert reel_ids(out) == list(range(20))
+    err = _one_line_error(["reel", "f" * 32, "--data-dir", str(data), "--label", "run", "--out", str(out)], capsys)
+    assert f"no video with id '{'f' * 32}'" in err
