@@ -12,7 +12,19 @@ page: SQL, rows and hit dicts, 100 hits a page). The alternative measured in the
 done the naive way: fetch both labels' segments of the newest analyses and pair them in Python (it only
 counts the pairs: no ordering, no page, no hit dicts, so the ratio flatters it).
 
-    python benchmarks/service.py [--quick | --full] [--videos N] [--segments N] [--repeats N] [--db sqlite,postgresql]
+Similar moments: every newest analysis also gets ``--windows`` recognition windows (1-2 s spans) whose
+``--dim``-dimensional float32 embeddings are clustered (200 topic centres; a video draws one, its windows drift
+around it), written to an ``embeddings.npy`` per analysis as analyze does. The index is built by the service's own
+sync from the tables and files (build rate printed), then ``POST /v1/search/similar`` queries (a random 2-window
+span, ``max_results=10``, other videos only) are timed end to end (``search_similar``: query windows, ANN, SQL
+filter of the candidates, exact re-rank from the files, grouping), beside the exhaustive numpy alternative (one
+matrix product over every current embedding, already in memory). Recall@10: the share of the exact top 10
+(brute-force float64 cosine over the current windows of the other videos) that the service returns, and the same
+for the raw index (top 10 of the HNSW graph alone, bfloat16 vectors, no re-rank, the query's own video included on
+both sides).
+
+    python benchmarks/service.py [--quick | --full] [--videos N] [--segments N] [--windows N] [--dim N]
+                                 [--repeats N] [--db sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -30,20 +42,28 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+import numpy as np
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from vidstruct.service.db.migrate import upgrade
-from vidstruct.service.db.models import Analysis, Segment, Video
+from vidstruct.service.db.models import Analysis, Segment, Video, Window
 from vidstruct.service.db.session import make_engine, session_factory
 from vidstruct.service.search.clips import search_clips
 from vidstruct.service.search.filters import current_analysis_condition
 from vidstruct.service.search.params import ClipQuery, SequenceQuery, VideoFilter
 from vidstruct.service.search.sequence import search_sequence
+from vidstruct.service.similar.index import registry
+from vidstruct.service.similar.query import SimilarQuery, query_vector, search_similar
+from vidstruct.service.similar.space import space_of
+from vidstruct.service.similar.vectors import normalize
 
 LABELS = [f"action_{i:02d}" for i in range(50)]
 TAGS = [f"tag{i}" for i in range(8)]
-MODELS = {"localizer": {"name": "bmn", "task": "localization", "checkpoint_sha256": "0" * 64}}
+MODELS = {
+    "localizer": {"name": "bmn", "task": "localization", "checkpoint_sha256": "0" * 64},
+    "recognizer": {"name": "r2plus1d_bench", "task": "recognition", "checkpoint_sha256": "1" * 64},
+}
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -83,6 +103,123 @@ def populate(engine: Engine, videos: int, per_video: int, seed: int = 0) -> tupl
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return len(segment_rows), time.perf_counter() - start
+
+
+class Embeddings:
+    """The current windows' embeddings, kept for the brute-force answers: ``vectors`` float32 [n, dim]
+    (normalised), ``window_ids`` / ``video_ids`` [n], ``spans``: video id -> (window ids, starts, ends)."""
+
+    def __init__(self) -> None:
+        self.vectors: list[np.ndarray] = []
+        self.window_ids: list[np.ndarray] = []
+        self.video_ids: list[str] = []
+        self.spans: dict[str, tuple[list[int], list[float], list[float]]] = {}
+
+    def done(self) -> None:
+        self.matrix = np.concatenate(self.vectors)
+        self.ids = np.concatenate(self.window_ids)
+        self.owner = np.array(self.video_ids)
+
+
+def populate_windows(
+    engine: Engine, data_dir: Path, per_video: int, dim: int, seed: int = 2
+) -> tuple[Embeddings, float]:
+    """Windows + an embeddings file for every newest analysis (the older ones keep none); returns the
+    embeddings and the seconds the window inserts took."""
+    rng = np.random.default_rng(seed)
+    centres = normalize(rng.normal(size=(200, dim)))
+    document = {"embeddings": {"file": "embeddings.npy", "rows": per_video, "dim": dim, "model": "recognizer"}}
+    with engine.begin() as conn:
+        conn.execute(update(Analysis).where(Analysis.profile_name == "new").values(document=document))
+        analyses = conn.execute(
+            select(Analysis.id, Analysis.video_id, Analysis.folder, Video.duration_s)
+            .join(Video, Video.id == Analysis.video_id)
+            .where(Analysis.profile_name == "new")
+            .order_by(Analysis.id)
+        ).all()
+    out, seconds, next_id = Embeddings(), 0.0, 1
+    for i in range(0, len(analyses), 500):
+        rows: list[dict[str, Any]] = []
+        for a in analyses[i : i + 500]:
+            step = a.duration_s / per_video
+            drift = np.cumsum(rng.normal(scale=0.15, size=(per_video, dim)), axis=0)
+            vectors = normalize(centres[rng.integers(len(centres))] * 3.0 + drift + rng.normal(size=(per_video, dim)))
+            folder = data_dir / a.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            np.save(folder / "embeddings.npy", vectors)
+            ids = list(range(next_id, next_id + per_video))
+            next_id += per_video
+            starts = [k * step for k in range(per_video)]
+            ends = [min(a.duration_s, t + max(step, 1.0)) for t in starts]
+            rows.extend(
+                {"id": ids[k], "analysis_id": a.id, "video_id": a.video_id, "start_s": starts[k], "end_s": ends[k],
+                 "embedding_row": k, "top": [{"label": LABELS[k % len(LABELS)], "prob": 0.5}], "model": "recognizer"}
+                for k in range(per_video)
+            )  # fmt: skip
+            out.vectors.append(vectors)
+            out.window_ids.append(np.array(ids))
+            out.video_ids.extend([a.video_id] * per_video)
+            out.spans[a.video_id] = (ids, starts, ends)
+        start = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(insert(Window.__table__), rows)
+        seconds += time.perf_counter() - start
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    out.done()
+    return out, seconds
+
+
+def run_similar(engine: Engine, data_dir: Path, emb: Embeddings, repeats: int, seed: int = 3) -> dict[str, Any]:
+    """Build the index (the service's sync), then time queries and measure recall@10 against brute force."""
+    rng = random.Random(seed)
+    factory = session_factory(engine)
+    space = space_of(MODELS, "recognizer")
+    assert space is not None
+    index = registry(data_dir).get(space)
+    start = time.perf_counter()
+    with factory() as session:
+        index.sync(session, data_dir)
+    build_s = time.perf_counter() - start
+    videos = list(emb.spans)
+
+    def random_query() -> SimilarQuery:
+        video = rng.choice(videos)
+        _ids, starts, ends = emb.spans[video]
+        k = rng.randrange(len(starts) - 1)
+        return SimilarQuery(video_id=video, start_s=starts[k], end_s=ends[k + 1], max_results=10)
+
+    def service() -> None:
+        with factory() as session:
+            search_similar(session, data_dir, random_query())
+
+    def brute() -> None:
+        q = emb.matrix[rng.randrange(len(emb.matrix))]
+        np.argpartition(-(emb.matrix @ q), 10)[:10]
+
+    latencies = [
+        ("similar moments, max_results=10 (ANN + SQL filter + exact re-rank)", *timed(service, repeats)),
+        ("similar moments, exhaustive numpy (the alternative; vectors in memory)", *timed(brute, repeats)),
+    ]
+    hits = raw_hits = total = 0
+    exact64 = emb.matrix.astype(np.float64)
+    for _ in range(max(repeats, 100)):
+        query = random_query()
+        with factory() as session:
+            _a, q, _n = query_vector(session, data_dir, query)
+            answer = search_similar(session, data_dir, query)
+        sims = exact64 @ q.astype(np.float64)
+        other = emb.owner != query.video_id
+        truth = set(emb.ids[other][np.argsort(-sims[other], kind="stable")[:10]].tolist())
+        got = {w["window_id"] for m in answer["moments"] for w in m["windows"]}
+        truth_all = set(emb.ids[np.argsort(-sims, kind="stable")[:10]].tolist())
+        with index.lock:
+            keys, _ = index.search(q, 10)
+        hits += len(truth & got)
+        raw_hits += len(truth_all & set(keys.tolist()))
+        total += 10
+    return {"build_s": build_s, "size": index.size, "latencies": latencies, "recall": hits / total,
+            "raw_recall": raw_hits / total, "queries": total // 10}  # fmt: skip
 
 
 def naive_sequence(session: Session, first: str, then: str, within_s: float) -> int:
@@ -176,6 +313,19 @@ def bench(url: str, name: str, args: argparse.Namespace) -> None:
     seq_p50 = next(p for q, p, _ in results if q.startswith("A then B within 5 s, sort=time"))
     naive_p50 = next(p for q, p, _ in results if "naive" in q)
     print(f"\nnaive pairing / SQL self-join (p50): {naive_p50 / seq_p50:.1f}x", flush=True)
+    if args.windows > 0:
+        with tempfile.TemporaryDirectory(prefix="vidstruct-bench-data-") as data:
+            emb, insert_s = populate_windows(engine, Path(data), args.windows, args.dim)
+            n = len(emb.matrix)
+            print(f"\n{n:,} window embeddings (dim {args.dim}); bulk insert {n / insert_s:,.0f} windows/s")
+            sim = run_similar(engine, Path(data), emb, args.repeats)
+            print(f"index build (service sync: windows table + files -> usearch HNSW, bf16): {sim['build_s']:.1f} s, "
+                  f"{sim['size'] / sim['build_s']:,.0f} windows/s\n")  # fmt: skip
+            print("| query | p50 ms | p95 ms |\n|---|---:|---:|")
+            for query, p50, p95 in sim["latencies"]:
+                print(f"| {query} | {p50:.1f} | {p95:.1f} |")
+            print(f"\nrecall@10 vs brute force over {sim['queries']} queries: service (ANN + exact re-rank) "
+                  f"{sim['recall']:.3f}; raw index top 10 {sim['raw_recall']:.3f}", flush=True)  # fmt: skip
     engine.dispose()
 
 
@@ -185,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="10,000 videos x 100 segments (the README numbers)")
     parser.add_argument("--videos", type=int, default=None)
     parser.add_argument("--segments", type=int, default=100, help="segments per video (newest analysis)")
+    parser.add_argument("--windows", type=int, default=100, help="embedded windows per video (0: no similar rows)")
+    parser.add_argument("--dim", type=int, default=128, help="embedding dimension")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--db", default="sqlite,postgresql")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """One approximate-nearest-neighbour index per embedding space, persisted beside the database.
 
-Files under ``DATA/indexes``: ``<space>.usearch`` (a usearch HNSW graph, cosine metric, vectors stored as float16:
+Files under ``DATA/indexes``: ``<space>.usearch`` (a usearch HNSW graph, cosine metric, vectors stored as bfloat16:
 the candidates are re-ranked exactly from the float32 embeddings files) and ``<space>.json`` (the manifest: the
 space, the dimension, the analyses whose windows are in the graph with their window counts, those since
 superseded, and the collection signature it was synced at). Keys are ``windows.id``.
@@ -41,10 +41,12 @@ MANIFEST_VERSION = 1
 DEAD_FRACTION = 0.25  # rebuild once superseded windows are this share of the graph
 CONNECTIVITY = 16  # HNSW edges per node
 EXPANSION_ADD = 128  # HNSW beam width while inserting
+EXPANSION_SEARCH = 256  # HNSW beam width while searching (at least twice the candidates asked for)
+DTYPE = "bf16"  # stored vectors: half the memory of float32; the candidates are re-ranked exactly anyway
 
 
 def _new_index(dim: int) -> Index:
-    return Index(ndim=dim, metric="cos", dtype="f16", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
+    return Index(ndim=dim, metric="cos", dtype=DTYPE, connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
 
 
 class SpaceIndex:
@@ -158,19 +160,28 @@ class SpaceIndex:
         grouped: dict[str, list[Any]] = {}
         for r in rows:
             grouped.setdefault(r.analysis_id, []).append(r)
-        added = 0
+        keys: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        counts: dict[str, int] = {}
         for analysis_id, analysis in by_id.items():
             windows = grouped.get(analysis_id, [])
             try:
-                vectors = load_rows(data_dir, analysis, [w.embedding_row for w in windows])
+                found = load_rows(data_dir, analysis, [w.embedding_row for w in windows])
             except (OSError, ValueError, IndexError) as exc:
                 log.warning("similar index %s: analysis %s left out (%s)", self.space.key, analysis_id, exc)
                 continue
+            if windows and vectors and found.shape[1] != vectors[0].shape[1]:
+                log.warning("similar index %s: analysis %s left out (dimension %d)", self.space.key, analysis_id,
+                            found.shape[1])  # fmt: skip
+                continue
             if windows:
-                self._insert(np.array([w.id for w in windows], dtype=np.uint64), vectors)
-            self.analyses[analysis_id] = len(windows)
-            added += len(windows)
-        return added
+                keys.append(np.array([w.id for w in windows], dtype=np.uint64))
+                vectors.append(found)
+            counts[analysis_id] = len(windows)
+        if keys:  # one batch: usearch inserts it with all cores
+            self._insert(np.concatenate(keys), np.concatenate(vectors))
+        self.analyses.update(counts)
+        return sum(counts.values())
 
     def _insert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         if self.index is None:
@@ -186,11 +197,11 @@ class SpaceIndex:
     # -- answering -----------------------------------------------------------------------------------------
     def search(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``count`` approximate nearest window ids of a normalised ``vector`` [dim] and their cosine
-        distances (``1 - similarity``, float16 precision), nearest first."""
+        distances (``1 - similarity``, bfloat16 precision), nearest first."""
         if self.index is None or self.size == 0:
             return np.empty(0, np.uint64), np.empty(0, np.float32)
         count = min(count, self.size)
-        self.index.expansion_search = max(64, count)
+        self.index.expansion_search = max(EXPANSION_SEARCH, 2 * count)
         matches = self.index.search(np.asarray(vector, dtype=np.float32), count)
         return np.asarray(matches.keys, dtype=np.uint64), np.asarray(matches.distances, dtype=np.float32)
 

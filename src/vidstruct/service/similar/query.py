@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vidstruct.service.db.models import Analysis, Video, Window
@@ -99,6 +99,10 @@ def query_vector(session: Session, data_dir: Path, query: SimilarQuery) -> tuple
     if not np.any(mean):
         raise UnprocessableError("the span's embeddings average to zero: no direction to search")
     return embedded, normalize(mean[None])[0], len(rows)
+
+
+def _own_windows(session: Session, analysis_id: str) -> int:
+    return int(session.scalar(select(func.count(Window.id)).where(Window.analysis_id == analysis_id)) or 0)
 
 
 def _candidates(session: Session, keys: np.ndarray, index: SpaceIndex, query: SimilarQuery) -> list[Any]:
@@ -183,7 +187,10 @@ def search_similar(session: Session, data_dir: Path, query: SimilarQuery) -> dic
     index = registry(data_dir).get(embedded.space)
     with index.lock:
         index.sync(session, data_dir)
-        count = max(4 * query.max_results, 64)
+        # the query video's own windows are often the nearest: with exclude_same_video they must not crowd out
+        # the others, so the first round asks for that many more
+        own = _own_windows(session, embedded.id) if query.exclude_same_video else 0
+        count = max(4 * query.max_results, 64) + own
         while True:
             keys, _ = index.search(vector, count)
             rows = _candidates(session, keys, index, query)

@@ -99,14 +99,40 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms > 0, norms, 1.0).astype(np.float32)
 
 
+def _read_few(path: Path, index: np.ndarray) -> np.ndarray | None:
+    """Rows ``index`` of a C-order 2-D ``.npy`` file by seek + read (a handful of rows: cheaper than a memory
+    map); None when the file is not such an array (the caller falls back to numpy)."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            return None
+        if fortran or len(shape) != 2 or dtype.hasobject:
+            return None
+        if index.size and (index.min() < 0 or index.max() >= shape[0]):
+            raise IndexError(f"{path.name}: a window row is outside the file ({shape[0]} rows)")
+        offset, row_bytes = fh.tell(), shape[1] * dtype.itemsize
+        out = np.empty((index.size, shape[1]), dtype=dtype)
+        for i, row in enumerate(index.tolist()):
+            fh.seek(offset + row * row_bytes)
+            out[i] = np.frombuffer(fh.read(row_bytes), dtype=dtype)
+        return out
+
+
 def load_rows(data_dir: Path, analysis: EmbeddedAnalysis, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Normalised float32 ``[len(rows), dim]`` of ``analysis``'s embeddings file (memory-mapped, so only the
-    rows asked for are read). Raises FileNotFoundError / IndexError when the file or a row is missing."""
+    """Normalised float32 ``[len(rows), dim]`` of ``analysis``'s embeddings file (only the rows asked for are
+    read). Raises OSError / IndexError / ValueError when the file or a row is missing or the file is no matrix."""
     path = data_dir / analysis.folder / analysis.file
-    matrix = np.load(path, mmap_mode="r")
-    if matrix.ndim != 2:
-        raise ValueError(f"embeddings of analysis {analysis.id}: expected [rows, dim], got shape {matrix.shape}")
-    index = np.asarray(rows, dtype=np.int64)
-    if index.size and (index.min() < 0 or index.max() >= matrix.shape[0]):
-        raise IndexError(f"embeddings of analysis {analysis.id}: a window row is outside the file")
-    return normalize(np.asarray(matrix[index], dtype=np.float32))
+    index = np.asarray(rows, dtype=np.int64).reshape(-1)
+    found = _read_few(path, index) if index.size <= 32 else None
+    if found is None:
+        matrix = np.load(path, mmap_mode="r")
+        if matrix.ndim != 2:
+            raise ValueError(f"embeddings of analysis {analysis.id}: expected [rows, dim], got shape {matrix.shape}")
+        if index.size and (index.min() < 0 or index.max() >= matrix.shape[0]):
+            raise IndexError(f"embeddings of analysis {analysis.id}: a window row is outside the file")
+        found = matrix[index]
+    return normalize(np.asarray(found, dtype=np.float32))
