@@ -321,3 +321,36 @@ def test_an_index_failure_never_fails_the_job(api: Api, video_bytes: bytes, monk
     # the first query builds the index from the windows table
     answer = similar(api, video_id=job.video_id, start_s=0.0, end_s=1.0, exclude_same_video=False, max_results=50)
     assert answer["index"]["size"] == count and len(flat(answer)) == count
+
+
+def test_random_requests_never_fail_the_server(api: Api) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    col = Collection(api)
+    ids = [*col.videos.values(), "f" * 32, "not-an-id"]
+    number = st.one_of(st.floats(-2, 12, allow_nan=False), st.integers(-2, 12), st.text(max_size=3), st.none())
+    body = st.fixed_dictionaries(
+        {"video_id": st.sampled_from(ids), "start_s": number, "end_s": number},
+        optional={
+            "max_results": st.one_of(st.integers(-1, 120), st.text(max_size=2)),
+            "exclude_same_video": st.one_of(st.booleans(), st.integers(0, 2)),
+            "labels": st.lists(st.sampled_from(["walk", "run", "a;b", "", "x" * 201]), max_size=3),
+            "min_score": st.floats(-0.5, 1.5, allow_nan=False),
+            "tags": st.lists(st.sampled_from(["street", "none", "'; drop table windows; --"]), max_size=2),
+            "max_duration_s": st.floats(0, 10, allow_nan=False),
+        },
+    )
+
+    @given(body=body)
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def no_5xx(body: dict[str, Any]) -> None:
+        response = ask(api, **body)
+        assert response.status_code in (200, 404, 422), (body, response.text)
+        if response.status_code == 200:
+            answer = response.json()
+            assert all(m["video_id"] != body["video_id"] for m in answer["moments"]) or not body.get(
+                "exclude_same_video", True
+            )
+
+    no_5xx()
