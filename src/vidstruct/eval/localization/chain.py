@@ -23,7 +23,8 @@ snippets spanning ``span_s`` seconds from ``offset_s``), :func:`decode_item`:
      localization classes, renormalized); its ``fusion_top_k`` best classes
      give detections scored ``proposal score × class probability``;
    - ``"video"``: the same with the video-level probabilities (the mean over
-     all positions, renormalized), i.e. top-k video classes × proposal score;
+     all positions, renormalized: :func:`vidstruct.eval.video_pooling.video_class_probs`,
+     shared with ``vidstruct classify-videos``), i.e. top-k video classes × proposal score;
    - ``"cas"``: the weak model's own classes (its CAS segments);
    - ``"none"``: proposals only.
 
@@ -43,6 +44,7 @@ import torch
 from vidstruct.errors import InputError
 from vidstruct.eval.localization.decode import bmn_proposals, decode_cas, relation_proposals
 from vidstruct.eval.postprocess import fuse_classification, soft_nms
+from vidstruct.eval.video_pooling import normalize_probs, video_class_probs
 from vidstruct.models.localization.spec import PostprocessSettings
 from vidstruct.models.localization.weak import WeakCAS
 
@@ -96,12 +98,6 @@ def _mean_probs_inside(props: np.ndarray, probs: np.ndarray, span_s: float) -> n
     return (csum[hi + 1] - csum[lo]) / (hi - lo + 1)[:, None]
 
 
-def _normalize(p: np.ndarray) -> np.ndarray:
-    """Rows (or a vector) rescaled to sum to 1; uniform where the sum is 0."""
-    s = p.sum(axis=-1, keepdims=True)
-    return np.where(s > 0, p / np.where(s > 0, s, 1.0), 1.0 / p.shape[-1])
-
-
 def _fuse(props: np.ndarray, probs: np.ndarray | None, post: PostprocessSettings, span_s: float) -> np.ndarray:
     """Detections ``[M, 4]`` (item seconds) from proposals ``[P, 3]`` and mapped class probabilities ``[T, K]``."""
     if post.fusion == "none" or props.shape[0] == 0:
@@ -109,9 +105,9 @@ def _fuse(props: np.ndarray, probs: np.ndarray | None, post: PostprocessSettings
     if probs is None:
         raise InputError(f"fusion {post.fusion!r}: backbone class probabilities are required (probs=None)")
     per = (
-        _normalize(probs.mean(axis=0))
+        video_class_probs(probs, "mean")  # the pooling of `vidstruct classify-videos`, on this grid
         if post.fusion == "video"
-        else _normalize(_mean_probs_inside(props, probs, span_s))
+        else normalize_probs(_mean_probs_inside(props, probs, span_s))
     )
     seg, scores, labels = fuse_classification(props[:, :2], props[:, 2], per, top_k=post.fusion_top_k)
     out = np.concatenate([seg, scores[:, None], labels[:, None].astype(np.float64)], axis=1)
