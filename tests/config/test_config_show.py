@@ -2,7 +2,8 @@
 
 Excluded: the files under ``configs/base/`` — ``_base_`` fragments (shared defaults without a ``model``) that are
 not meant to be shown alone; the test checks that each is used as a ``_base_`` by a shipped config and that
-showing it alone fails with a one-line error naming the missing key.
+showing it alone fails with a one-line error naming the missing key. Moderation policies (``configs/moderation/``,
+no ``task``) are shown by the same command and checked against the service's policy schema.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from vidstruct.config import TASKS, load_task_config
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml"))
 FRAGMENTS = [p for p in CONFIGS if p.parent.name == "base"]
-SHOWN = [p for p in CONFIGS if p not in FRAGMENTS]
+POLICIES = [p for p in CONFIGS if p.parent.name == "moderation"]
+SHOWN = [p for p in CONFIGS if p not in FRAGMENTS and p not in POLICIES]
 
 
 def _bases(path: Path) -> list[Path]:
@@ -92,3 +94,20 @@ def test_a_command_refuses_a_task_it_does_not_handle(capsys: pytest.CaptureFixtu
     loc = ROOT / "configs" / "localization" / "synth_bmn.yaml"
     assert main(["pretrain-mosi", str(loc), "--out", str(tmp_path / "run")]) == 2
     assert "a task 'localization' config; pretrain-mosi handles task mosi" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=[p.name for p in POLICIES])
+def test_config_show_prints_a_moderation_policy_that_loads_to_the_same_policy(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vidstruct.service.moderation.policy import load_policy
+
+    assert main(["config", "show", str(path)]) == 0
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(capsys.readouterr().out)
+    assert load_policy(shown).sha256 == load_policy(path).sha256  # same content, defaults filled in
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(path.read_text().replace("severity:", "severity_level:", 1))
+    assert main(["config", "show", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "moderation policy" in err and "rule 0" in err

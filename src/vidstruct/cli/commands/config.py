@@ -1,8 +1,9 @@
 """``vidstruct config show CONFIG [key=value ...]``: print the resolved config of any task.
 
-The config's ``task`` (``recognition`` by default, ``localization``, ``mosi``, ``analyze``) picks its schema
-(:data:`vidstruct.config.TASKS`); the output is the validated config with every default filled in, as
-YAML that validates again to the same config.
+The config's ``task`` (``recognition`` by default, ``localization``, ``detection``, ``person-detection``, ``mosi``,
+``analyze``) picks its schema (:data:`vidstruct.config.TASKS`); the output is the validated config with every
+default filled in, as YAML that validates again to the same config. A moderation policy (no ``task``, a ``rules``
+list: ``vidstruct serve --policy``) is validated by the service's policy schema and shown the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "config"
-HELP = "show a fully resolved config (any task: recognition, localization, mosi, analyze)"
+HELP = "show a fully resolved config (any task, or a moderation policy)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.schema == "none":
         print(to_yaml(compose(args.config, args.overrides).data), end="")
+        return 0
+    composed = compose(args.config, args.overrides)
+    if isinstance(composed.data, dict) and "task" not in composed.data and "rules" in composed.data:
+        from vidstruct.service.moderation.policy import PolicySpec, parse_policy
+
+        parse_policy(composed.data, args.config)  # the policy's own checks, one-line PolicyError
+        print(to_yaml(PolicySpec.model_validate(composed.data).model_dump(mode="json")), end="")
         return 0
     task = load_task_config(args.config, args.overrides)
     if "model" in type(task.cfg).model_fields:  # an analysis profile names checkpoints, not a model to build
