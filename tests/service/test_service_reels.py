@@ -70,6 +70,14 @@ def test_a_reel_is_rendered_listed_and_downloadable(api: Api, tmp_path: Path) ->
     assert mixed["mode"] == "encode" and [p["label"] for p in mixed["parts"]] == ["run", "jump"]
     assert reel_ids(_download(api, mixed["file"], tmp_path / "mixed.mp4")) == [*range(20), *range(23, 28)]
 
+    # deleting the video removes its reels' rows and files
+    reel_dirs = [api.settings.data_dir / "reels" / r["reel_id"] for r in (reel, mixed)]
+    assert all(d.is_dir() for d in reel_dirs)
+    deleted = api.client.delete(f"/v1/videos/{video_id}", headers=api.auth("admin")).json()
+    assert deleted["deleted"] is True and deleted["reels"] == 2
+    assert not any(d.exists() for d in reel_dirs)
+    assert api.client.get(f"/v1/reels/{reel['reel_id']}", headers=api.auth("read")).status_code == 404
+
 
 def test_bad_reel_requests_are_problems(api: Api, tmp_path: Path) -> None:
     video = id_video(tmp_path / "ids.mp4", 40, 10.0, gop=10)

@@ -28,6 +28,7 @@ from vidstruct.service.db.models import (
     ApiKey,
     AuditEntry,
     Job,
+    Reel,
     Segment,
     Shot,
     Thumbnail,
@@ -294,7 +295,8 @@ def delete_video(
     settings = state(request).settings
     folders = session.scalars(select(Analysis.folder).where(Analysis.video_id == video_id)).all()
     analysis_ids = session.scalars(select(Analysis.id).where(Analysis.video_id == video_id)).all()
-    for table in (Segment, Shot, Window, Actor, Thumbnail):
+    reel_folders = session.scalars(select(Reel.folder).where(Reel.video_id == video_id)).all()
+    for table in (Segment, Shot, Window, Actor, Thumbnail, Reel):
         session.execute(delete(table).where(table.video_id == video_id))
     session.execute(delete(Analysis).where(Analysis.video_id == video_id))
     canceled = session.execute(
@@ -305,12 +307,19 @@ def delete_video(
     ).rowcount  # fmt: skip
     session.execute(update(Job).where(Job.video_id == video_id).values(video_id=None))
     session.delete(video)
-    session.add(AuditEntry(actor=f"key:{key.id}", action="video.delete", target=f"video:{video_id}",
-                           detail={"analyses": len(analysis_ids), "file_removed": video.stored,
-                                   "jobs_canceled": canceled}))  # fmt: skip
+    detail = {
+        "analyses": len(analysis_ids), "reels": len(reel_folders), "file_removed": video.stored,
+        "jobs_canceled": canceled,
+    }  # fmt: skip
+    session.add(AuditEntry(actor=f"key:{key.id}", action="video.delete", target=f"video:{video_id}", detail=detail))
     session.commit()
     if video.stored:
         video_file(video, settings.data_dir).unlink(missing_ok=True)
     for folder in folders:
         shutil.rmtree(settings.data_dir / Path(folder).parent, ignore_errors=True)
-    return {"video_id": video_id, "deleted": True, "analyses": len(analysis_ids), "jobs_canceled": canceled}
+    for folder in reel_folders:  # the video's highlight reels go with it
+        shutil.rmtree(settings.data_dir / folder, ignore_errors=True)
+    return {
+        "video_id": video_id, "deleted": True, "analyses": len(analysis_ids), "reels": len(reel_folders),
+        "jobs_canceled": canceled,
+    }  # fmt: skip
