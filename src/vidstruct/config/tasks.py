@@ -5,7 +5,7 @@ A config names its task with the top-level key ``task`` (default ``recognition``
 | ``task`` | schema | commands |
 |---|---|---|
 | ``recognition`` | :class:`~vidstruct.config.schema.ExperimentConfig` | train, test, check-data, config show |
-| ``localization`` | :class:`~vidstruct.config.localization.LocalizationExperimentConfig` | train, check-data, config show |
+| ``localization`` | :class:`~.localization.LocalizationExperimentConfig` | train, check-data, config show |
 | ``detection`` | :class:`~vidstruct.config.detection.DetectionExperimentConfig` | train, config show |
 | ``person-detection`` | :class:`~vidstruct.config.person_detection.PersonDetectionConfig` | train, config show |
 | ``mosi`` | :class:`~vidstruct.config.mosi.MoSIExperimentConfig` | pretrain-mosi, check-data, config show |
