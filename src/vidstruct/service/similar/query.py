@@ -29,6 +29,8 @@ from vidstruct.service.similar.index import SpaceIndex, registry
 from vidstruct.service.similar.vectors import EmbeddedAnalysis, embedded_analyses, load_rows, normalize
 
 _EPS_S = 1e-6  # seconds: spans that touch within this merge, ends this far past the video still count
+CANDIDATES_PER_RESULT = 4  # ANN candidates asked for per window wanted (then widened 4x while too few pass)
+MIN_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ def search_similar(session: Session, data_dir: Path, query: SimilarQuery) -> dic
         # the query video's own windows are often the nearest: with exclude_same_video they must not crowd out
         # the others, so the first round asks for that many more
         own = _own_windows(session, embedded.id) if query.exclude_same_video else 0
-        count = max(4 * query.max_results, 64) + own
+        count = max(CANDIDATES_PER_RESULT * query.max_results, MIN_CANDIDATES) + own
         while True:
             keys, _ = index.search(vector, count)
             rows = _candidates(session, keys, index, query)
