@@ -27,6 +27,7 @@ from torch import nn
 from vidstruct import __version__
 from vidstruct.atomic import write_bytes_atomic
 from vidstruct.errors import CheckpointError, VidstructError
+from vidstruct.models.checkpoint_files import need_field, read_checkpoint_doc, resolve_run_file
 from vidstruct.models.detection.detector import build_action_detector
 from vidstruct.models.state_dict import load_checkpoint_into
 
@@ -86,22 +87,10 @@ def save_detector(
 
 def load_detector(path: str | Path, *, device: str | torch.device = "cpu") -> DetectorBundle:
     """Load ``RUN/detector.pt`` (or the run directory holding it); :class:`CheckpointError` for a bad file."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "detector.pt"
-    if not path.is_file():
-        raise CheckpointError(f"{path}: detector checkpoint not found")
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means a bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise CheckpointError(f"{path}: not an action detector checkpoint (expected format {FORMAT!r}, got {got!r})")
+    path = resolve_run_file(path, "detector.pt", "action detector")
+    doc = read_checkpoint_doc(path, FORMAT, "action detector")
     for key, kind in (("builder", dict), ("state_dict", dict), ("classes", list), ("class_ids", list)):
-        if not isinstance(doc.get(key), kind):
-            raise CheckpointError(f"{path}: field {key!r} is missing or malformed")
+        need_field(doc, key, kind, path, FORMAT)
     prep = doc.get("preprocessing")
     if not isinstance(prep, dict) or any(k not in prep for k in PREPROCESSING_KEYS):
         raise CheckpointError(f"{path}: field 'preprocessing' lacks one of {PREPROCESSING_KEYS}")

@@ -37,6 +37,7 @@ from torch import nn
 from vidstruct import __version__
 from vidstruct.atomic import write_bytes_atomic
 from vidstruct.errors import CheckpointError, VidstructError
+from vidstruct.models.checkpoint_files import need_field, read_checkpoint_doc, resolve_run_file
 from vidstruct.models.localization.spec import PostprocessSettings, class_map
 from vidstruct.models.state_dict import load_checkpoint_into
 from vidstruct.registry import MODELS
@@ -140,9 +141,7 @@ def save_localizer(
 
 
 def _need(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path) -> Any:
-    if not isinstance(doc.get(key), kind):
-        raise CheckpointError(f"{path}: not a {FORMAT} file (field {key!r} is missing or malformed)")
-    return doc[key]
+    return need_field(doc, key, kind, path, FORMAT)
 
 
 def load_localizer(path: str | Path, *, device: str | torch.device = "cpu") -> LocalizerBundle:
@@ -150,19 +149,8 @@ def load_localizer(path: str | Path, *, device: str | torch.device = "cpu") -> L
 
     Raises :class:`CheckpointError` for a missing, unreadable, foreign or inconsistent file.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "localizer.pt"
-    if not path.is_file():
-        raise CheckpointError(f"{path}: localizer checkpoint not found")
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means a bad file
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise CheckpointError(f"{path}: not a localizer checkpoint (expected format {FORMAT!r}, got {got!r})")
+    path = resolve_run_file(path, "localizer.pt", "localizer")
+    doc = read_checkpoint_doc(path, FORMAT, "localizer")
     kind = _need(doc, "model", str, path)
     if kind not in KINDS:
         raise CheckpointError(f"{path}: unknown localizer model {kind!r} (expected one of {KINDS})")

@@ -29,6 +29,7 @@ from torch import nn
 from vidstruct import __version__
 from vidstruct.atomic import write_bytes_atomic
 from vidstruct.errors import CheckpointError, VidstructError
+from vidstruct.models.checkpoint_files import need_field, read_checkpoint_doc, resolve_run_file
 from vidstruct.models.persons.builders import build_person_detector
 from vidstruct.models.persons.outputs import PERSON_LABEL
 from vidstruct.models.state_dict import load_checkpoint_into
@@ -95,26 +96,13 @@ def save_person_detector(
 
 
 def _need(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path) -> Any:
-    if not isinstance(doc.get(key), kind):
-        raise CheckpointError(f"{path}: not a {FORMAT} file (field {key!r} is missing or malformed)")
-    return doc[key]
+    return need_field(doc, key, kind, path, FORMAT)
 
 
 def load_person_detector(path: str | Path, *, device: str | torch.device = "cpu") -> PersonDetectorBundle:
     """Load ``RUN/person_detector.pt`` (or the run directory holding it): the model in eval mode on ``device``."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / FILENAME
-    if not p.is_file():
-        raise CheckpointError(f"{path}: person detector checkpoint not found (expected a file or RUN/{FILENAME})")
-    try:
-        doc = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # any unpickling failure means the same to the user
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"{p}: not a readable checkpoint ({reason})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise CheckpointError(f"{p}: not a {FORMAT} file (format: {found!r})")
+    p = resolve_run_file(path, FILENAME, "person detector")
+    doc = read_checkpoint_doc(p, FORMAT, "person detector")
     name = _need(doc, "model", str, p)
     kwargs = _need(doc, "model_kwargs", dict, p)
     state = _need(doc, "state_dict", dict, p)
