@@ -48,7 +48,8 @@ class CheckResult:
 
 
 def check_record(record: Any, *, index: int = 0, split: str = "", mode: Mode = "full") -> CheckResult:
-    """Check one record (anything with ``path`` and optional ``start_s`` / ``end_s``)."""
+    """Check one record (anything with ``path``, optional ``start_s`` / ``end_s``, and for keyframe datasets
+    ``last_keyframe_s``, which must lie before the video's end)."""
     path = getattr(record, "path", None)
     if not path:
         return CheckResult(split, index, str(path), False, error="MissingPath", reason="record has no video path")
@@ -61,6 +62,10 @@ def check_record(record: Any, *, index: int = 0, split: str = "", mode: Mode = "
             picks = np.unique([first, first + count // 2, first + count - 1])
             decoded = int(reader.get_frames(picks).shape[0])
             count = int(picks.size)
+        last_keyframe = getattr(record, "last_keyframe_s", None)  # detection: keyframes must lie in the video
+        if last_keyframe is not None and last_keyframe >= reader.duration_s:
+            reason = f"keyframe {last_keyframe:g}s is past the video's end ({reader.duration_s:.3f}s)"
+            return CheckResult(split, index, str(path), False, decoded, count, "KeyframeOutOfRange", reason)
         return CheckResult(split, index, str(path), True, decoded=decoded, expected=count)
     except VideoDecodeError as exc:
         return CheckResult(split, index, str(path), False, error=type(exc).__name__, reason=exc.reason)

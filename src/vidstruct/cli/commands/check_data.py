@@ -1,7 +1,9 @@
 """``vidstruct check-data CONFIG [key=value ...]``: decode every sample of the configured datasets.
 
 A localization config (``task: localization``) trains on snippet features: its check reads each split's
-annotations and reports the annotated videos without usable features in ``data.features``.
+annotations and reports the annotated videos without usable features in ``data.features``. An action-detection
+config (``task: detection``) reads each split's AVA CSV against its label map and decodes every annotated video,
+reporting missing videos and keyframes past a video's end.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any
 NAME = "check-data"
 HELP = (
     "decode every sample of the config's datasets in parallel and list the broken ones (exit 1 if any); "
-    "localization configs: list the annotated videos without features"
+    "localization configs: list the annotated videos without features; detection configs: decode every annotated "
+    "video and check its keyframes"
 )
 SPLITS = ("train", "val", "test")
+TASKS = ("recognition", "mosi", "localization", "detection")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,14 +40,49 @@ def load_split_records(config: str, overrides: list[str], splits: list[str]) -> 
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:
         raise ConfigError(f"--splits: unknown split {unknown[0]!r} (expected some of {', '.join(SPLITS)})")
-    tasks = ("recognition", "mosi", "localization")
-    task, data = load_task_section(config, overrides, "data", tasks=tasks, command="check-data")
+    task, data = load_task_section(config, overrides, "data", tasks=TASKS, command="check-data")
     if task == "localization":
         return localization_videos(config, data, splits)
+    if task == "detection":
+        return keyframe_videos(config, data, splits)
     records = {split: list(read_split(data, split)) for split in splits if getattr(data, split) is not None}
     if not records:
         raise ConfigError(f"{config}: no dataset configured under data.{'/'.join(splits)}")
     return records
+
+
+def keyframe_videos(config: str, data: Any, splits: list[str]) -> dict[str, list[Any]]:
+    """One record per annotated video of each split of a detection ``data`` section: its file under
+    ``data.videos`` (the expected path when none exists, so the check reports it) and its last keyframe
+    (``last_keyframe_s``, seconds). Malformed CSVs or label maps are one-line errors."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from vidstruct.data.detection.records import VIDEO_SUFFIXES
+    from vidstruct.data.formats.ava import read_ava, read_ava_label_map
+    from vidstruct.errors import ConfigError
+
+    labels = read_ava_label_map(data.label_map)
+    folder = Path(data.videos)
+    videos = {}
+    for split in splits:
+        annotations = getattr(data, split, None)
+        if not annotations:
+            continue
+        last: dict[str, float] = {}
+        for row in read_ava(annotations, label_map=labels):
+            last[row.video_id] = max(last.get(row.video_id, 0.0), float(row.timestamp_s))
+        videos[split] = [
+            SimpleNamespace(
+                path=str(next((folder / f"{vid}{s}" for s in VIDEO_SUFFIXES if (folder / f"{vid}{s}").is_file()),
+                              folder / f"{vid}{VIDEO_SUFFIXES[0]}")),
+                last_keyframe_s=t,
+            )
+            for vid, t in last.items()
+        ]  # fmt: skip
+    if not videos:
+        raise ConfigError(f"{config}: no dataset configured under data.{'/'.join(splits)}")
+    return videos
 
 
 def localization_videos(config: str, data: Any, splits: list[str]) -> dict[str, list[Any]]:
@@ -107,6 +146,5 @@ def _features_dir(config: str, overrides: list[str]) -> str | None:
     """``data.features`` of a localization config (its samples are feature files), else ``None``."""
     from vidstruct.config import load_task_section
 
-    tasks = ("recognition", "mosi", "localization")
-    task, data = load_task_section(config, overrides, "data", tasks=tasks, command="check-data")
+    task, data = load_task_section(config, overrides, "data", tasks=TASKS, command="check-data")
     return str(data.features) if task == "localization" else None
