@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.stamp-bench
 OUT ?= demo_out
 BENCH_ARGS ?= --quick
 
-.PHONY: venv demo test bench lint clean ffmpeg-libs chromium
+.PHONY: venv demo test bench lint clean ffmpeg-libs chromium postgresql
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,12 +32,16 @@ ffmpeg-libs:
 chromium:
 	bash .ci/chromium
 
+# Debian's postgresql for the service tests, which start a throwaway cluster from it (root to install).
+postgresql:
+	bash .ci/postgresql
+
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/vidstruct demo --out $(OUT)
 
-test: $(STAMP) ffmpeg-libs chromium
+test: $(STAMP) ffmpeg-libs chromium postgresql
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP) ffmpeg-libs
