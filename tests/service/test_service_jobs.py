@@ -89,8 +89,14 @@ def test_upload_to_results(api: Api, video_bytes: bytes) -> None:
     document = c.get(f"/v1/videos/{video_id}/structure", headers=read).json()
     with api.session() as session:
         folder = api.settings.data_dir / session.scalars(select(Analysis.folder)).one()
-    assert document == json.loads((folder / "structure.json").read_text())  # exactly what analyze wrote
+    written = json.loads((folder / "structure.json").read_text())
+    # what analyze wrote, except the server-side path: the video's media URL instead
+    assert str(api.settings.data_dir) in written["video"]["path"]
+    assert document == {**written, "video": {**written["video"], "path": f"/v1/videos/{video_id}/media"}}
     assert document["format"] == "vidstruct.structure/1"
+    otio = c.get(f"/v1/videos/{video_id}/export?format=otio", headers=read).text
+    labelstudio = c.get(f"/v1/videos/{video_id}/export?format=labelstudio", headers=read).text
+    assert str(api.settings.data_dir) not in otio + labelstudio  # no export reveals the server's folders
 
     vtt = c.get(f"/v1/videos/{video_id}/export?format=webvtt", headers=read)
     assert vtt.headers["content-type"].startswith("text/vtt")

@@ -216,9 +216,18 @@ def actors(
     }
 
 
+def _served_document(analysis: Analysis, video_id: str) -> dict[str, Any]:
+    """The analysis's document as clients see it: ``video.path`` (where the file lies on the server) becomes the
+    video's media URL, so neither the structure nor the exports built from it reveal server paths."""
+    document = dict(analysis.document)
+    document["video"] = {**document["video"], "path": f"/v1/videos/{video_id}/media"}
+    return document
+
+
 @router.get("/{video_id}/structure", summary="the whole vidstruct.structure/1 document")
 def structure(video_id: str, session: Session = Depends(db_session), _: ApiKey = Depends(require("read"))) -> dict:
-    return _analysis(session, video_id).document
+    """The document analyze wrote, with ``video.path`` replaced by the video's media URL (no server paths)."""
+    return _served_document(_analysis(session, video_id), video_id)
 
 
 @router.get("/{video_id}/export", summary="the results in another tool's format")
@@ -238,7 +247,7 @@ def export(
     analysis = _analysis(session, video_id)
     settings = state(request).settings
     folder = settings.data_dir / analysis.folder
-    doc = Structure(folder / STRUCTURE_FILE, analysis.document)  # type: ignore[arg-type]
+    doc = Structure(folder / STRUCTURE_FILE, _served_document(analysis, video_id))  # type: ignore[arg-type]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".export-") as tmp:
         main = Path(tmp) / f"{video_id}.{_EXTENSIONS[format]}"
