@@ -63,8 +63,9 @@ def _worker(settings: ServiceSettings, lease_s: float) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 s, so a worker is still busy with it when it is stopped."""
-    return cut_video(tmp_path_factory.mktemp("long") / "long.mp4", 12.0, cut_s=6.0)
+    """60 s, so a worker is still busy with it when it is stopped (12 s was done before the stop now and then on
+    an idle machine: the worker reports progress within a few frames, then the test sends its signal)."""
+    return cut_video(tmp_path_factory.mktemp("long") / "long.mp4", 60.0, cut_s=30.0)
 
 
 def _long_job(settings: ServiceSettings, long_video: Path) -> tuple[sessionmaker[Session], str]:
