@@ -130,7 +130,7 @@ def test_actors_are_the_proposals_at_every_keyframe_with_probabilities(setup: Se
         assert sorted(labels) == sorted(DETECT_ACTIONS)  # min_prob 0: every action kept
         assert all(0.0 <= p <= 1.0 for p in probs)
         assert probs == sorted(probs, reverse=True)
-    assert doc["timings"]["actors"] >= 0.0
+    assert doc["timings"]["actors"] > 0.0  # the stage ran and was timed (the key is absent without actors)
 
 
 def test_track_ids_are_stable_for_the_still_actor(setup: Setup) -> None:

@@ -102,6 +102,7 @@ def test_thumbnails_and_report_are_written(full: tuple[Path, dict]) -> None:
         assert shot["start_s"] <= time_s < shot["end_s"]
     assert (folder / "report.html").is_file()
     assert {"decode", "shots", "recognition", "localization", "thumbnails", "total"} <= set(doc["timings"])
+    assert "actors" not in doc["timings"] and doc["actors"] == []  # no action detector: no actors stage
     assert doc["warnings"] == []
 
 
