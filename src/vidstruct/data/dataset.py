@@ -37,7 +37,6 @@ and :class:`FailureTally` (``tally.update(batch)``; ``tally.summary()``).
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from vidstruct.data.reader_cache import ReaderCache
 from vidstruct.data.records import ClipRecord
 from vidstruct.errors import ConfigError, InputError, VidstructError
 from vidstruct.io.errors import FrameOutOfRangeError, NoFramesError, VideoDecodeError
@@ -146,27 +146,18 @@ class VideoClipDataset(Dataset):
         self.reader_kwargs = dict(reader_kwargs or {})
         #: failures seen by *this* process (workers have their own: use collate_skip_failed + FailureTally)
         self.failures: list[DecodeFailure] = []
-        self._readers: OrderedDict[str, VideoReader] = OrderedDict()
+        self._readers = ReaderCache(self.reader_cache)  # open files never cross process boundaries
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_readers"] = OrderedDict()  # open files never cross process boundaries
-        return state
-
     # ------------------------------------------------------------------ loading
     def reader(self, path: str) -> VideoReader:
         """This process's cached reader of ``path`` (LRU of ``reader_cache`` readers)."""
-        reader = self._readers.pop(path, None)
-        if reader is None:
-            reader = VideoReader(path, short_side=self.short_side, threads=self.decode_threads, **self.reader_kwargs)
-        self._readers[path] = reader
-        while len(self._readers) > self.reader_cache:
-            _, old = self._readers.popitem(last=False)
-            old.close()
-        return reader
+        return self._readers.get(path, self._open_reader)
+
+    def _open_reader(self, path: str) -> VideoReader:
+        return VideoReader(path, short_side=self.short_side, threads=self.decode_threads, **self.reader_kwargs)
 
     def load(self, i: int) -> dict[str, Any]:
         """Decode and transform record ``i`` (no failure policy: decode errors propagate)."""
@@ -201,9 +192,7 @@ class VideoClipDataset(Dataset):
         }
 
     def _drop_reader(self, path: str) -> None:
-        reader = self._readers.pop(path, None)
-        if reader is not None:
-            reader.close()
+        self._readers.drop(path)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         failures: list[DecodeFailure] = []

@@ -27,7 +27,6 @@ Both log the failure with its path and reason.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -38,6 +37,7 @@ from torch.utils.data import Dataset
 
 from vidstruct.data.dataset import DecodeFailure
 from vidstruct.data.detection.records import KeyframeRecord
+from vidstruct.data.reader_cache import ReaderCache
 from vidstruct.errors import ConfigError
 from vidstruct.io.errors import FrameOutOfRangeError, VideoDecodeError
 from vidstruct.io.reader import VideoReader
@@ -130,24 +130,16 @@ class KeyframeClipDataset(Dataset):
         self.on_error = on_error
         self.reader_cache = max(1, reader_cache)
         self.failures: list[DecodeFailure] = []
-        self._readers: OrderedDict[str, VideoReader] = OrderedDict()
+        self._readers = ReaderCache(self.reader_cache)  # open files never cross process boundaries
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_readers"] = OrderedDict()  # open files never cross process boundaries
-        return state
-
     def _reader(self, path: str) -> VideoReader:
-        reader = self._readers.pop(path, None)
-        if reader is None:
-            reader = VideoReader(path, short_side=self.size, threads=1)
-        self._readers[path] = reader
-        while len(self._readers) > self.reader_cache:
-            self._readers.popitem(last=False)[1].close()
-        return reader
+        return self._readers.get(path, self._open_reader)
+
+    def _open_reader(self, path: str) -> VideoReader:
+        return VideoReader(path, short_side=self.size, threads=1)
 
     def targets(self, record: KeyframeRecord) -> torch.Tensor:
         """Multi-hot ``[N, K]`` of a record's boxes (ids not in ``class_ids`` are ignored)."""
@@ -174,7 +166,7 @@ class KeyframeClipDataset(Dataset):
             indices = reader.index_at(np.clip(wanted, 0.0, float(times[-1])))
             return reader.get_frames(indices)
         except VideoDecodeError:
-            self._readers.pop(record.path, None)
+            self._readers.drop(record.path)
             raise
 
     def to_clip(self, frames: torch.Tensor) -> torch.Tensor:
