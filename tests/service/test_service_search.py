@@ -135,7 +135,7 @@ def test_label_score_and_time_filters(api: Api) -> None:
     assert first == {
         "segment_id": ids["s1"], "video_id": videos["V1"], "analysis_id": analyses["V1/new"], "label": "approach",
         "score": 0.9, "start_s": 0.0, "end_s": 2.0, "duration_s": 2.0, "track": 1, "source": "localizer",
-        "model": "localizer", "model_version": MODELS["localizer"], "profile": "new",
+        "model": "localizer", "model_version": MODELS["localizer"], "profile": "new", "thumbnail": None,
     }  # fmt: skip
     # several labels (a comma list or repeated), a score range with both edges included; ties by id
     comma = get(api, "/v1/search", label="approach,walk", min_score=0.5, max_score=0.7)
@@ -350,3 +350,19 @@ def test_scopes_and_hostile_inputs(api: Api) -> None:
         assert isinstance(body["detail"], str) and "Traceback" not in response.text
     with api.session() as session:
         assert len(session.scalars(select(Segment)).all()) == len(SEGMENTS)  # nothing was dropped
+
+
+def test_hits_name_their_segment_thumbnail(api: Api) -> None:
+    """A segment's thumbnail (stored relative to the analysis folder) is shown by the name the thumbnails route
+    serves, in clip, video and sequence hits; None when the segment has none."""
+    videos, ids, _ = build(api)
+    with api.session() as session, session.begin():
+        session.get(Segment, ids["s1"]).thumbnail = "thumbnails/seg_0007.jpg"
+    assert [h["thumbnail"] for h in get(api, "/v1/search", label="approach")["hits"]] == [
+        "seg_0007.jpg", None, None, None
+    ]  # fmt: skip
+    by_video = get(api, "/v1/search", label="approach", group_by="video")["hits"]
+    assert {h["video_id"]: h["best_segment"]["thumbnail"] for h in by_video}[videos["V1"]] == "seg_0007.jpg"
+    pairs = get(api, SEQ, first="approach", then="give_object", within_s=2.0)["hits"]
+    first_of_v1 = [p for p in pairs if p["first"]["segment_id"] == ids["s1"]]
+    assert [(p["first"]["thumbnail"], p["then"]["thumbnail"]) for p in first_of_v1] == [("seg_0007.jpg", None)]

@@ -34,6 +34,7 @@ _SEGMENT_COLUMNS = (
     Segment.track,
     Segment.source,
     Segment.model,
+    Segment.thumbnail,
     Video.created_at,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import select
@@ -24,8 +25,9 @@ def analysis_models(session: Session, ids: Iterable[str]) -> dict[str, dict[str,
 
 def segment_hit(row: Any, analyses: dict[str, dict[str, Any]], *, prefix: str = "") -> dict[str, Any]:
     """One segment row (columns ``segment_id, video_id, analysis_id, label, score, start_s, end_s, track,
-    source, model``) as the API shows it: seconds, a probability, and ``model_version`` (name, task,
-    checkpoint hash of the model that made it)."""
+    source, model, thumbnail``) as the API shows it: seconds, a probability, ``model_version`` (name, task,
+    checkpoint hash of the model that made it) and ``thumbnail`` (the name ``/v1/videos/{id}/thumbnails/{name}``
+    serves, or None)."""
     analysis = analyses.get(row.analysis_id, {"profile": None, "models": {}})
     return {
         "segment_id": row.segment_id,
@@ -41,4 +43,5 @@ def segment_hit(row: Any, analyses: dict[str, dict[str, Any]], *, prefix: str = 
         "model": row.model,
         "model_version": analysis["models"].get(row.model),
         "profile": analysis["profile"],
+        "thumbnail": PurePosixPath(row.thumbnail).name if row.thumbnail else None,
     }

@@ -32,7 +32,7 @@ from vidstruct.service.search.results import analysis_models, segment_hit
 
 
 def _columns(alias: Any, prefix: str) -> list[Any]:
-    names = ("video_id", "analysis_id", "label", "score", "start_s", "end_s", "track", "source", "model")
+    names = ("video_id", "analysis_id", "label", "score", "start_s", "end_s", "track", "source", "model", "thumbnail")
     return [alias.id.label(f"{prefix}segment_id"), *(getattr(alias, n).label(f"{prefix}{n}") for n in names)]
 
 
