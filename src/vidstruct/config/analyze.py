@@ -23,6 +23,7 @@ Example (``configs/analyze/example.yaml``)::
     segments: {gap_tolerance_s: 0.5, min_prob: 0.3, cross_shots: false, aggregate: mean}
     thumbnails: {width: 160, quality: 85, fps: 2.0}
     runtime: {engine: torch, device: auto}  # engine onnxruntime: the backbones exported to ONNX, run on the CPU
+    resources: {num_cpus: 1, num_gpus: 0}    # per-video Ray task of 'vidstruct index --ray' (not hashed)
     actors:                                  # optional: person boxes with track ids and action probabilities
       detector: ../../runs/det_roi           # action detector (detector.pt) or its run directory; null: no actors
       persons: {proposals: ../../data/synth_detect/val.csv}   # or {detector: RUN} (person_detector.pt), or
@@ -46,6 +47,7 @@ __all__ = [
     "LocalizerSection",
     "PersonsSection",
     "RecognizerSection",
+    "ResourcesSection",
     "RuntimeSection",
     "SegmentsSection",
     "ShotsSection",
@@ -137,6 +139,13 @@ class RuntimeSection(Strict):
     threads: int = Field(0, ge=0, description="decoder threads (0: FFmpeg's choice)")
 
 
+class ResourcesSection(Strict):
+    """What one video's task asks of a Ray node (``vidstruct index --ray``); not part of the profile hash."""
+
+    num_cpus: float = Field(1.0, gt=0, description="CPUs reserved per video task")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per video task (fractions share a GPU)")
+
+
 class AnalyzeProfile(Strict):
     """An analysis profile (``vidstruct analyze --profile``)."""
 
@@ -153,3 +162,4 @@ class AnalyzeProfile(Strict):
         default_factory=list, description="also export each document (vidstruct export-structure formats)"
     )
     runtime: RuntimeSection = Field(default_factory=RuntimeSection)
+    resources: ResourcesSection = Field(default_factory=ResourcesSection)

@@ -13,10 +13,10 @@ it). :func:`analyze_settings` turns the validated profile into
   name is not a path and stays as written;
 - the shot detector's ``options`` are checked against the detector's signature (one-line ConfigError);
 - the **profile hash** (``profile.sha256`` of every document, what a rerun compares to skip done videos) is the
-  SHA-256 of the profile's canonical JSON without ``name``, ``report``, ``exports`` and ``runtime`` (they do not change
-  what is found), with each checkpoint path (and the proposals file) replaced by the SHA-256 of the file (and
-  TransNetV2's weights file when it detects the shots): retraining a model in place changes the hash, moving it
-  does not.
+  SHA-256 of the profile's canonical JSON without ``name``, ``report``, ``exports``, ``runtime`` and ``resources``
+  (they do not change what is found), with each checkpoint path (and the proposals file) replaced by the SHA-256
+  of the file (and TransNetV2's weights file when it detects the shots): retraining a model in place changes the
+  hash, moving it does not.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ CHECKPOINT_KEYS = {
     "actors.persons.detector": "person_detector.pt",
     "actors.persons.detector_weights": "",
 }
-_UNHASHED = {"name", "report", "runtime", "exports"}
+_UNHASHED = {"name", "report", "runtime", "exports", "resources"}
 
 
 def load_profile(

@@ -30,6 +30,8 @@ table                one row per
                      thumbnail, rule, analysis, models, policy hash) and status ``open | escalated |
                      reviewed | superseded``; reviews are audit entries
 ``moderation_policies`` moderation policy applied to the whole collection (its hash; the newest is current)
+``indexed_videos``   video content stored by ``vidstruct index`` with one profile hash: its primary key (content
+                     SHA-256, profile hash) makes the batch writes exactly-once; goes with its analysis
 ==================== ======================================================================================
 
 Times of day are UTC; every id the API shows is a 32-character hex string.
@@ -334,4 +336,19 @@ class Reel(Base):
     parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     folder: Mapped[str] = mapped_column(Text)
     api_key_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class IndexedVideo(Base):
+    """A video content indexed by ``vidstruct index`` (:mod:`vidstruct.service.indexing`) with one profile: the
+    primary key (content SHA-256, profile hash) admits one stored analysis per pair, whoever races to write it;
+    the row goes when its analysis does (the video deleted)."""
+
+    __tablename__ = "indexed_videos"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # None only inside the storing transaction, until the analysis row exists
+    analysis_id: Mapped[str | None] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"))
+    job_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

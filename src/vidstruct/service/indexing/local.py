@@ -1,0 +1,145 @@
+"""Index a collection straight into the service's database: in this process, a process pool, or Ray tasks.
+
+- ``workers == 1``: one :class:`~vidstruct.service.indexing.task.VideoIndexer` here;
+- ``workers > 1``: worker processes (:func:`vidstruct.data.procpool.map_surviving`, forkserver like ``analyze``),
+  one indexer each (models loaded once per process); a video that kills its worker fails alone;
+- ``ray``: one Ray task per video with the profile's ``resources`` (``num_cpus``, ``num_gpus``) and
+  ``max_retries`` (a task whose worker process dies is run again; the storing transaction is keyed, so a retried
+  task never stores a video twice). Each task writes to the database itself: the URL travels with the task, and
+  every node needs the database, the data folder and the videos at the same paths (see the README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vidstruct.data.procpool import WorkerDied, map_surviving
+from vidstruct.errors import InputError
+from vidstruct.pipeline.analyze import AnalyzeSettings
+from vidstruct.pipeline.analyze.collection import _pool_context
+from vidstruct.pipeline.ray_session import ray_session
+from vidstruct.service.indexing.report import IndexReport
+from vidstruct.service.indexing.task import IndexTarget, VideoIndexer, outcome
+
+__all__ = ["RayResources", "index_collection"]
+
+#: ``on_result(outcome)`` in the main process, as each video ends
+ResultFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RayResources:
+    """What each video's Ray task reserves, and how often it is retried when its worker process dies."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    max_retries: int = 3
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def _indexer(target: IndexTarget, settings: AnalyzeSettings, threads: int) -> VideoIndexer:
+    """This process's indexer for ``(target, settings)`` (made at its first video, kept for the next)."""
+    key = repr((target, settings))
+    if key not in _WORKER:
+        _set_threads(threads)
+        for old in _WORKER.values():
+            old.close()
+        _WORKER.clear()
+        _WORKER[key] = VideoIndexer(target, settings)
+    return _WORKER[key]
+
+
+def _init_pool(target: IndexTarget, settings: AnalyzeSettings, threads: int) -> None:
+    _indexer(target, settings, threads)
+
+
+def _pool_job(job: tuple[str, str]) -> dict[str, Any]:
+    (indexer,) = _WORKER.values()
+    return indexer.index(*job)
+
+
+def _ray_job(target: IndexTarget, settings: AnalyzeSettings, threads: int, name: str, path: str) -> dict[str, Any]:
+    return _indexer(target, settings, threads).index(name, path)
+
+
+def _run_pool(
+    target: IndexTarget, settings: AnalyzeSettings, jobs: list[tuple[str, str]], workers: int
+) -> Iterator[dict[str, Any]]:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    outcomes = map_surviving(
+        _pool_job, jobs, workers=workers, mp_context=_pool_context(), initializer=_init_pool,
+        initargs=(target, settings, threads),
+    )  # fmt: skip
+    for (name, path), result in outcomes:
+        yield outcome(name, path, "failed", str(result)) if isinstance(result, WorkerDied) else result
+
+
+def _run_ray(
+    ray: Any, target: IndexTarget, settings: AnalyzeSettings, jobs: list[tuple[str, str]], res: RayResources
+) -> Iterator[dict[str, Any]]:
+    threads = max(1, int(res.num_cpus))
+    remote = ray.remote(num_cpus=res.num_cpus, num_gpus=res.num_gpus, max_retries=res.max_retries,
+                        retry_exceptions=False)(_ray_job)  # fmt: skip
+    refs = {remote.remote(target, settings, threads, *job): job for job in jobs}
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        for ref in ready:
+            name, path = refs.pop(ref)
+            try:
+                yield ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # the task raised (a malformed policy, models that fail)
+                cause = getattr(exc, "cause", None) or exc
+                yield outcome(name, path, "failed", f"{type(cause).__name__}: {cause}")
+            except ray.exceptions.RayError as exc:  # its worker died max_retries + 1 times, or its node left
+                yield outcome(name, path, "failed", f"Ray task lost ({type(exc).__name__}), retries exhausted")
+
+
+def index_collection(
+    target: IndexTarget,
+    settings: AnalyzeSettings,
+    videos: Mapping[str, str],
+    *,
+    workers: int = 1,
+    ray: bool = False,
+    ray_address: str | None = None,
+    resources: RayResources = RayResources(),
+    on_result: ResultFn | None = None,
+) -> IndexReport:
+    """Index ``videos`` (``{name: path}``) into ``target`` with analysis ``settings`` (see the module doc).
+
+    Raises:
+        RayUnavailableError: ``ray`` without Ray installed, or no Ray cluster answers at ``ray_address``.
+    """
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    report = IndexReport(mode="db", profile=target.profile_name)
+    jobs = [(name, os.path.abspath(path)) for name, path in videos.items()]
+    with contextlib.ExitStack() as stack:
+        if ray:
+            ray_mod = stack.enter_context(ray_session(ray_address, num_cpus=workers))
+            results: Iterator[dict[str, Any]] = _run_ray(ray_mod, target, settings, jobs, resources)
+        elif workers > 1:
+            results = _run_pool(target, settings, jobs, min(workers, len(jobs)))
+        else:
+            indexer = VideoIndexer(target, settings)
+            stack.callback(indexer.close)
+            results = (indexer.index(name, path) for name, path in jobs)
+        stack.callback(getattr(results, "close", lambda: None))
+        for result in results:
+            report.add(result)
+            if on_result is not None:
+                on_result(result)
+    return report

@@ -1,0 +1,134 @@
+"""Index a collection through the service's HTTP API (``vidstruct index --server URL``): the service's workers
+analyse, this process only submits and waits.
+
+Each video is submitted as a job (``POST /v1/jobs``) with ``client_request_token`` = SHA-256 of (the file's
+SHA-256, the profile name): a rerun, or a second client, gets the job the first submission made (HTTP 200)
+instead of a new one. The file is named by its absolute ``path`` first (no upload when it lies under one of the
+server's ``--allow-root`` folders); the server refuses paths outside them, and the file is then uploaded. Every
+job is then polled (``GET /v1/jobs/ID``) until it ends, at most every ``poll_max_s`` seconds and at most
+``timeout_s`` seconds per run. The API key goes in the ``Authorization`` header only; no message shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from vidstruct.errors import VidstructError
+from vidstruct.service.indexing.report import IndexReport
+from vidstruct.service.indexing.task import outcome
+from vidstruct.service.jobs.intake import sha256_of
+
+__all__ = ["ServerIndexError", "index_via_server", "request_token"]
+
+ResultFn = Callable[[dict[str, Any]], None]
+_FINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+
+
+class ServerIndexError(VidstructError):
+    """The server cannot be used (unreachable, the key refused, an unexpected answer)."""
+
+
+def request_token(sha256: str, profile: str) -> str:
+    """The idempotency token of (content, profile): 64 hex characters."""
+    return hashlib.sha256(f"vidstruct-index/1\0{sha256}\0{profile}".encode()).hexdigest()
+
+
+def _detail(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return f"HTTP {response.status_code}: {detail}" if detail else f"HTTP {response.status_code}"
+
+
+def _submit(client: Any, path: Path, fields: dict[str, str]) -> tuple[Any, bool]:
+    """POST the job by path, else by upload; ``(response, uploaded)``."""
+    response = client.post("/v1/jobs", data={**fields, "path": str(path)})
+    if response.status_code == 403 and "allowed root" in _detail(response):
+        with open(path, "rb") as fh:
+            response = client.post("/v1/jobs", data=fields, files={"file": (path.name, fh, "application/octet-stream")})
+        return response, True
+    return response, False
+
+
+def index_via_server(
+    server: str,
+    api_key: str,
+    videos: Mapping[str, str],
+    *,
+    profile: str | None = None,
+    job_tag: str = "vidstruct-index",
+    timeout_s: float = 3600.0,
+    poll_max_s: float = 5.0,
+    request_timeout_s: float = 600.0,
+    on_result: ResultFn | None = None,
+) -> IndexReport:
+    """Submit ``videos`` (``{name: path}``) to the service at ``server`` and wait for their jobs (see the module
+    doc); ``profile``: a profile name on the server (None: its default)."""
+    import httpx
+
+    report = IndexReport(mode="server", profile=profile or "(server default)")
+
+    def done(result: dict[str, Any]) -> None:
+        report.add(result)
+        if on_result is not None:
+            on_result(result)
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    pending: dict[str, tuple[str, str, bool]] = {}  # job id -> (name, path, created now)
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=request_timeout_s) as client:
+        for name, raw in videos.items():
+            path = Path(os.path.abspath(raw))
+            try:
+                with open(path, "rb") as fh:
+                    sha = sha256_of(fh)
+            except OSError as exc:
+                done(outcome(name, raw, "failed", f"cannot read the file ({exc.strerror or type(exc).__name__})"))
+                continue
+            fields = {"client_request_token": request_token(sha, profile or ""), "job_tag": job_tag}
+            if profile:
+                fields["profile"] = profile
+            try:
+                response, _ = _submit(client, path, fields)
+            except httpx.TransportError as exc:
+                raise ServerIndexError(f"--server {server}: no answer ({type(exc).__name__})") from None
+            if response.status_code in (401, 403):
+                raise ServerIndexError(f"--server {server}: the API key was refused ({_detail(response)})")
+            if response.status_code not in (200, 202):
+                done(outcome(name, raw, "failed", _detail(response)))
+                continue
+            pending[response.json()["job_id"]] = (name, raw, response.status_code == 202)
+        end = time.monotonic() + timeout_s
+        wait = 0.2
+        while pending:
+            for job_id in list(pending):
+                try:
+                    response = client.get(f"/v1/jobs/{job_id}")
+                except httpx.TransportError as exc:
+                    raise ServerIndexError(f"--server {server}: no answer ({type(exc).__name__})") from None
+                if response.status_code != 200:
+                    raise ServerIndexError(f"--server {server}: job {job_id}: {_detail(response)}")
+                job = response.json()
+                if job["status"] not in _FINAL:
+                    continue
+                name, raw, created = pending.pop(job_id)
+                more = {"video_id": job["video_id"], "job_id": job_id}
+                if job["status"] == "SUCCEEDED":
+                    status, reason = ("indexed", "") if created else ("skipped", "already submitted (same token)")
+                    done(outcome(name, raw, status, reason, **more))
+                else:
+                    done(outcome(name, raw, "failed", f"job {job['status']}: {job['error'] or ''}".strip(), **more))
+            if pending:
+                if time.monotonic() > end:
+                    for job_id, (name, raw, _) in pending.items():
+                        done(outcome(name, raw, "failed", f"job {job_id} not finished after {timeout_s:g} s"))
+                    break
+                time.sleep(wait)
+                wait = min(poll_max_s, wait * 1.5)
+    return report
