@@ -58,7 +58,7 @@ SEGMENTS = {
         ("punch", 5.0, 6.0, 0.59, None),  # nothing
     ],
     "b": [
-        ("stab", 1.0, 3.0, 0.85, "seg_0001.jpg"),  # blades is under weapons -> weapons + violence
+        ("stab", 1.0, 3.0, 0.85, "thumbs/seg_0001.jpg"),  # blades is under weapons -> weapons + violence
         ("smoke", 0.0, 2.0, 0.5, None),  # smoke (both edges)
         ("smoke", 3.0, 4.5, 0.9, None),  # too short
         ("dance", 5.0, 7.0, 0.7, None),  # no rule in v1
@@ -136,7 +136,8 @@ def test_flags_follow_the_policy_and_reviews_are_audited(collection: tuple[Api, 
     assert _keys(_flags(api, video_id=ids["b"]), ids) == {k for k in EXPECTED_V1 if k[0] == "b"}
     stab = next(f for f in flags if f["evidence"]["label"] == "stab" and f["rule"]["name"] == "weapons")
     assert stab["evidence"]["probability"] == 0.85 and stab["evidence"]["end_s"] == 3.0
-    assert stab["evidence"]["thumbnail"] == "seg_0001.jpg"
+    assert stab["evidence"]["thumbnail"] == "thumbs/seg_0001.jpg"  # as stored: relative to the analysis folder
+    assert stab["evidence"]["thumbnail_url"] == f"/v1/videos/{ids['b']}/thumbnails/seg_0001.jpg"  # served by name
     assert stab["rule"]["labels"] == ["shoot", "stab"] and stab["action"] == "block" and stab["severity"] == "high"
     assert stab["models"] == MODELS and stab["video_blocked"] is True and len(stab["policy_sha256"]) == 64
     # blocked: a and b carry an open block flag; c none

@@ -14,6 +14,7 @@ confirmed) say ``"blocked": true`` in ``GET /v1/videos/{id}`` (``moderation``) a
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -61,7 +62,8 @@ def _blocked_videos(session: Session, video_ids: set[str]) -> set[str]:
 
 
 def flag_view(flag: ModerationFlag, blocked: bool) -> dict[str, Any]:
-    thumb = f"/v1/videos/{flag.video_id}/thumbnails/{flag.thumbnail}" if flag.thumbnail else None
+    # the thumbnails route serves a thumbnail by its file name (the stored path is relative to the analysis folder)
+    thumb = f"/v1/videos/{flag.video_id}/thumbnails/{PurePosixPath(flag.thumbnail).name}" if flag.thumbnail else None
     return {
         "flag_id": flag.id,
         "status": flag.status,
