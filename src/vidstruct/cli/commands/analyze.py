@@ -1,5 +1,5 @@
 """``vidstruct analyze VIDEO|DIR|LIST ... --out DIR``: the structure of each video, decoded once (actors, when an
-action detector is given, decode their keyframe clips separately).
+action detector is given, included: their keyframe clips come from the same pass).
 
 Exit codes: 0 every video done (or already done), 1 some videos failed (each listed on stderr with its message,
 and in ``OUT/analyze.json``), 2 usage errors (bad arguments, a profile that does not validate, a missing
@@ -23,7 +23,7 @@ DESCRIPTION = (
     "localizer's snippets, thumbnails. Segments come from the localizer when one is given, else from windows "
     "merged per label; they never cross a shot boundary unless the profile says so. With an action detector "
     "(--detector, and person boxes from --persons-proposals or --person-detector), actors: person boxes at "
-    "keyframes with track ids and action probabilities (their keyframe clips are decoded separately). "
+    "keyframes with track ids and action probabilities (their keyframe clips come from the same pass). "
     "A profile (task: analyze) "
     "names the models and settings; options override it. Folders and lists are resumable: a video already "
     "analyzed with the same content and profile is skipped. Exit status: 0 all done, 1 some videos failed, "

@@ -19,16 +19,17 @@ Stages and their order: :func:`vidstruct.io.probe` reads the header and the firs
 clear error for a file that is not a readable video); the SHA-256 of the file's bytes identifies the video;
 then one :class:`~vidstruct.io.VideoReader` decodes the frames every stage needs in a single pass
 (:mod:`.taps`): shot detection, recognition windows, the localizer's snippets when they are not the
-windows, thumbnail candidates. After the pass: localization (or the windows merged into segments), actors,
+windows, thumbnail candidates, and the actors' keyframe clips (and keyframes, for a person detector) when the
+profile names an action detector. After the pass: localization (or the windows merged into segments),
 thumbnails. ``timings`` holds the seconds of each (``decode`` is decoding and conversion alone; ``actors`` the
-whole actors stage, its own decoding included; ``total`` the whole video).
+actors stage's own work in the pass: the person detector and the action detector).
 
-Actors (when the profile names an action detector) are **not** fed by the single pass yet: after it,
-:func:`vidstruct.pipeline.detection.detect_actions` decodes its keyframe clips itself (a clip around each
-keyframe, at the detector's sampling and size, plus the person detector's frames when boxes come from one), so
-a video analyzed with actors is decoded more than once. Keyframes are ``0, every_s, 2 * every_s...`` seconds;
-proposals files match a video by its file stem. Each actor becomes one entry of ``actors`` (box normalized
-``[x1, y1, x2, y2]``, ``score`` the person probability, the actions from ``min_prob`` on, ``model: actors``).
+Actors (:mod:`.actor_tap`) come from the same single pass: each keyframe's clip is scored as soon as its last
+frame is decoded, by the per-keyframe code of ``detect-actions``, so the result is what
+:func:`vidstruct.pipeline.detection.detect_actions` gives for the video. Keyframes are ``0, every_s, 2 *
+every_s...`` seconds; proposals files match a video by its file stem. Each actor becomes one entry of
+``actors`` (box normalized ``[x1, y1, x2, y2]``, ``score`` the person probability, the actions from
+``min_prob`` on, ``model: actors``).
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ from vidstruct.data.features import VideoFeatures, snippet_centers_s
 from vidstruct.errors import CheckpointError
 from vidstruct.io import VideoInfo, VideoReader, probe
 from vidstruct.models.checkpoint import sha256_file
+from vidstruct.pipeline.analyze.actor_tap import ActorTap
 from vidstruct.pipeline.analyze.models import ActorModels, AnalyzeModels
 from vidstruct.pipeline.analyze.segments import MIN_SPAN_S, Span, merge_windows, split_at_shots
 from vidstruct.pipeline.analyze.shot_tap import ShotTap
 from vidstruct.pipeline.analyze.taps import FrameTap, decode_once, decode_short_side, short_side_for
 from vidstruct.pipeline.analyze.thumbnails import ThumbnailTap
 from vidstruct.pipeline.analyze.windows import WindowOutputs, WindowTap, plan_windows
-from vidstruct.pipeline.detection import detect_actions
+from vidstruct.pipeline.detection import DetectionResult
 from vidstruct.pipeline.localization_chain import localize_features
 from vidstruct.structure import (
     STRUCTURE_FILE,
@@ -182,12 +184,8 @@ def _coord(v: float) -> float:
     return round(min(1.0, max(0.0, float(v))), 6)
 
 
-def _actors(actors: ActorModels, path: str | Path, duration_s: float) -> list[Any]:
-    """The ``actors`` records of the video at ``path`` (see the module doc)."""
-    result = detect_actions(
-        path, actors.detector, actors.persons, every_s=actors.settings.every_s, device=actors.device,
-        batch_size=actors.settings.batch_size,
-    )  # fmt: skip
+def _actors(actors: ActorModels, result: DetectionResult, duration_s: float) -> list[Any]:
+    """The ``actors`` records of the actors tap's ``result`` (see the module doc)."""
     out = []
     for kf in result.keyframes:
         if kf.time_s > duration_s:
@@ -265,6 +263,14 @@ def analyze_video(
         thumb = settings.thumbnails
         thumb_tap = ThumbnailTap(index, width=thumb.width, quality=thumb.quality, fps=thumb.fps)
         taps.append(thumb_tap)
+        actor_tap = None
+        if models.actors is not None:
+            act = models.actors
+            actor_tap = ActorTap(
+                str(path), index, (info.width, info.height), act.detector, act.persons, every_s=act.settings.every_s,
+                device=act.device,
+            )  # fmt: skip
+            taps.extend(actor_tap.taps)
         stage = " + ".join(tap.name for tap in taps)
         try:
             timings.update(decode_once(reader, taps, progress=lambda done: report(stage, done, duration)))
@@ -274,6 +280,8 @@ def analyze_video(
             raise
         for tap in taps:
             timings[tap.name] = tap.seconds
+        if actor_tap is not None and actor_tap.person_tap is not None:  # the actors stage: both detectors
+            timings["actors"] += timings.pop(actor_tap.person_tap.name)
         if reader.stats.fallbacks:
             warnings.append(
                 f"{reader.stats.fallbacks} frames could not be decoded and were replaced by the frame before them"
@@ -314,13 +322,11 @@ def analyze_video(
     else:
         timings["segments"] = time.perf_counter() - t0
 
-    # ------------------------------------------------------------------ actors (their own decoding: module doc)
+    # ------------------------------------------------------------------ actors (scored in the pass)
     actors: list[Any] = []
-    if models.actors is not None:
-        report("actors", 0.0, duration)
-        t0 = time.perf_counter()
-        actors = _actors(models.actors, path, duration)
-        timings["actors"] = time.perf_counter() - t0
+    if actor_tap is not None:
+        assert models.actors is not None and actor_tap.result is not None
+        actors = _actors(models.actors, actor_tap.result, duration)
     exports = list(settings.exports)
     if "ava" in exports and not actors:
         warnings.append(f"no actors found: the AVA export ({EXPORT_FILES['ava']}) has no rows")

@@ -8,11 +8,17 @@ each actor gets sigmoid probabilities for every class and a track id (:class:`~.
 
 Streaming: keyframes are processed in chunks of ``chunk`` keyframes (person boxes, clip decoding, the model),
 so memory is bounded by one chunk of clips whatever the video's length; the result keeps only boxes and scores.
+
+The per-keyframe work is shared with ``vidstruct analyze``'s actors tap
+(:mod:`vidstruct.pipeline.analyze.actor_tap`, which takes its clips from the analysis' single decode pass):
+:func:`clip_frame_indices` (which frames make a keyframe's clip), :func:`clip_preprocessor` (uint8 frames →
+the detector's normalized clip), :class:`KeyframeScorer` (the action detector on a batch of clips, then the
+tracker and the :class:`KeyframeDetections` of each keyframe) and :func:`detection_result`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +28,25 @@ import torch
 from torch.utils.data import DataLoader
 
 from vidstruct.data.detection import KeyframeClipDataset, KeyframeRecord, collate_keyframes
+from vidstruct.data.detection.dataset import keyframe_clip_times, pad_boxes
 from vidstruct.errors import InputError
+from vidstruct.io.index import FrameIndex
 from vidstruct.io.reader import VideoReader
 from vidstruct.models.detection import DetectorBundle
 from vidstruct.pipeline.detection.tracking import IouTracker
-from vidstruct.pipeline.persons import PersonBoxSource
+from vidstruct.pipeline.persons import KeyframeBoxes, PersonBoxSource
 
-__all__ = ["ActorDetection", "DetectionResult", "KeyframeDetections", "detect_actions", "keyframe_times"]
+__all__ = [
+    "ActorDetection",
+    "DetectionResult",
+    "KeyframeDetections",
+    "KeyframeScorer",
+    "clip_frame_indices",
+    "clip_preprocessor",
+    "detect_actions",
+    "detection_result",
+    "keyframe_times",
+]
 
 SCHEMA = "vidstruct.actions/1"
 
@@ -119,6 +137,83 @@ def keyframe_times(duration_s: float, every_s: float) -> list[float]:
     return [round(i * every_s, 9) for i in range(max(n, 0)) if i * every_s < duration_s]
 
 
+def clip_frame_indices(index: FrameIndex, time_s: float, preprocessing: dict[str, Any]) -> np.ndarray:
+    """int64 ``[T]``: the frames of the clip centred on the keyframe ``time_s`` (seconds), as
+    :meth:`KeyframeClipDataset.load_frames` picks them: ``num_frames`` samples ``frame_interval`` apart at
+    ``target_fps`` (the video's average rate when ``None``), times clamped to the first and last frame."""
+    fps = preprocessing["target_fps"] or index.average_fps
+    wanted = keyframe_clip_times(time_s, int(preprocessing["num_frames"]), int(preprocessing["frame_interval"]), fps)
+    return index.index_at(np.clip(wanted, 0.0, float(index.times_s[-1])))
+
+
+def clip_preprocessor(bundle: DetectorBundle, records: Sequence[KeyframeRecord] = ()) -> KeyframeClipDataset:
+    """The detector's clip dataset over ``records`` (its sampling, size and normalization); with no records, its
+    :meth:`~KeyframeClipDataset.to_clip` turns uint8 ``[T, H, W, C]`` frames (decoded at short side ``size``)
+    into the normalized ``float32 [C, T, S, S]`` clip the detector takes."""
+    prep = bundle.preprocessing
+    return KeyframeClipDataset(
+        records, bundle.class_ids, num_frames=prep["num_frames"], frame_interval=prep["frame_interval"],
+        target_fps=prep["target_fps"], size=prep["size"], mean=prep["mean"], std=prep["std"], reader_cache=1,
+    )  # fmt: skip
+
+
+class KeyframeScorer:
+    """The per-keyframe work of action detection: the detector on clips and boxes (:meth:`probabilities`), then
+    track ids and the keyframe's detections (:meth:`keyframe`, called once per keyframe in time order)."""
+
+    def __init__(
+        self, bundle: DetectorBundle, *, device: str | torch.device = "cpu", tracker: IouTracker | None = None
+    ) -> None:
+        self.bundle = bundle
+        self.device = device
+        self.model = bundle.model.to(device).eval()
+        self.tracker = tracker or IouTracker()
+
+    def probabilities(self, clips: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Sigmoid probabilities ``[N_b, K]`` (CPU) of each clip's real boxes: ``clips`` float ``[B, C, T, S, S]``,
+        ``boxes`` float ``[B, N, 4]`` normalized (zero-padded), ``mask`` bool ``[B, N]`` (True: a real box)."""
+        with torch.no_grad():
+            out = torch.sigmoid(
+                self.model(clips.to(self.device), boxes.to(self.device), mask.to(self.device)).float()
+            ).cpu()
+        return [out[b, : int(mask[b].sum())] for b in range(out.shape[0])]
+
+    def clip_probabilities(self, clip: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """:meth:`probabilities` of one clip (``float [C, T, S, S]``) and its boxes ``[N, 4]``: ``[N, K]``."""
+        padded, mask = pad_boxes([boxes.float()])
+        return self.probabilities(clip.unsqueeze(0), padded, mask)[0]
+
+    def keyframe(self, found: KeyframeBoxes, probs: torch.Tensor | None) -> KeyframeDetections:
+        """The keyframe's actors: ``found``'s boxes and scores, their track ids (the tracker moves on by one
+        keyframe) and ``probs`` ``[N, K]`` (None only when there is no box)."""
+        ids = self.tracker.update(found.boxes) if len(found) else self.tracker.update(torch.zeros((0, 4)))
+        actors = [
+            ActorDetection(tuple(float(v) for v in found.boxes[n].tolist()), float(found.scores[n]), ids[n],
+                           probs[n].numpy())  # type: ignore[index]
+            for n in range(len(found))
+        ]  # fmt: skip
+        return KeyframeDetections(float(found.time_s), actors)
+
+
+def detection_result(
+    video: str,
+    bundle: DetectorBundle,
+    persons: PersonBoxSource,
+    every_s: float,
+    duration_s: float,
+    keyframes: list[KeyframeDetections],
+) -> DetectionResult:
+    """The :class:`DetectionResult` of ``video``'s ``keyframes`` (its id: the file stem)."""
+    model_info = {
+        "name": bundle.name, "checkpoint": bundle.path, "head": bundle.builder.get("head"),
+        "backbone": bundle.builder.get("backbone"), "classes": list(bundle.classes),
+    }  # fmt: skip
+    return DetectionResult(
+        video, Path(video).stem, duration_s, model_info, persons.name, every_s, keyframes, list(bundle.classes),
+        list(bundle.class_ids),
+    )  # fmt: skip
+
+
 def detect_actions(
     video: str | Path,
     bundle: DetectorBundle,
@@ -135,10 +230,8 @@ def detect_actions(
     with VideoReader(video, threads=1) as reader:  # the frame index's duration: what the clip decoder accepts
         duration = float(reader.duration_s)
     times = keyframe_times(duration, every_s)
-    prep = bundle.preprocessing
-    tracker = tracker or IouTracker()
+    scorer = KeyframeScorer(bundle, device=device, tracker=tracker)
     video_id = Path(video).stem
-    model = bundle.model.to(device).eval()
     keyframes: list[KeyframeDetections] = []
     for start in range(0, len(times), chunk):
         found = persons.boxes_at(video, times[start : start + chunk])
@@ -155,32 +248,10 @@ def detect_actions(
             for kf in found
             if len(kf)
         ]
-        dataset = KeyframeClipDataset(
-            records, bundle.class_ids, num_frames=prep["num_frames"], frame_interval=prep["frame_interval"],
-            target_fps=prep["target_fps"], size=prep["size"], mean=prep["mean"], std=prep["std"], reader_cache=1,
-        )  # fmt: skip
         probs: dict[float, torch.Tensor] = {}
-        with torch.no_grad():
-            for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_keyframes):
-                out = torch.sigmoid(
-                    model(batch["clip"].to(device), batch["boxes"].to(device), batch["mask"].to(device)).float()
-                ).cpu()
-                for b, t in enumerate(batch["time_s"]):
-                    probs[t] = out[b, : int(batch["mask"][b].sum())]
-        for kf in found:
-            ids = tracker.update(kf.boxes) if len(kf) else tracker.update(torch.zeros((0, 4)))
-            p = probs.get(float(kf.time_s))
-            actors = [
-                ActorDetection(tuple(float(v) for v in kf.boxes[n].tolist()), float(kf.scores[n]), ids[n],
-                               p[n].numpy())  # type: ignore[index]
-                for n in range(len(kf))
-            ]  # fmt: skip
-            keyframes.append(KeyframeDetections(float(kf.time_s), actors))
-    model_info = {
-        "name": bundle.name, "checkpoint": bundle.path, "head": bundle.builder.get("head"),
-        "backbone": bundle.builder.get("backbone"), "classes": list(bundle.classes),
-    }  # fmt: skip
-    return DetectionResult(
-        video, video_id, duration, model_info, persons.name, every_s, keyframes, list(bundle.classes),
-        list(bundle.class_ids),
-    )  # fmt: skip
+        clips = clip_preprocessor(bundle, records)
+        for batch in DataLoader(clips, batch_size=batch_size, collate_fn=collate_keyframes):
+            for t, p in zip(batch["time_s"], scorer.probabilities(batch["clip"], batch["boxes"], batch["mask"])):
+                probs[t] = p
+        keyframes.extend(scorer.keyframe(kf, probs.get(float(kf.time_s))) for kf in found)
+    return detection_result(video, bundle, persons, every_s, duration, keyframes)
