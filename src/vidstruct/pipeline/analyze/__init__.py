@@ -2,10 +2,11 @@
 
 Each video is decoded once (:mod:`.taps`) and the frames go to every stage at its own rate and size: shot
 detection (:mod:`.shot_tap`), recognition windows with their embeddings and the localizer's snippets
-(:mod:`.windows`), thumbnail candidates (:mod:`.thumbnails`). Then segments (:mod:`.segments`: the localizer's,
-or the windows merged per label) and the files (:mod:`.video`). :mod:`.models` loads and checks the models
-once per process; :mod:`.collection` runs many videos (resumable, process pool or Ray); :mod:`.settings` holds
-the explicit settings :mod:`vidstruct.recipes.analyze` makes of a profile.
+(:mod:`.windows`), thumbnail candidates (:mod:`.thumbnails`), the actors' keyframe clips (:mod:`.actor_tap`).
+Then segments (:mod:`.segments`: the localizer's, or the windows merged per label) and the files (:mod:`.video`).
+:mod:`.models` loads and checks the models once per process; :mod:`.collection` runs many videos (resumable,
+process pool or Ray); :mod:`.settings` holds the explicit settings :mod:`vidstruct.recipes.analyze` makes of a
+profile.
 """
 
 from vidstruct.pipeline.analyze.collection import RUN_FILE, CollectionReport, analyze_videos, collect_videos, is_done
