@@ -29,6 +29,11 @@ function loadCss(url) {
   document.head.append(link);
 }
 
+/** A stored thumbnail path (relative to the analysis folder) → the name the thumbnails route serves it by. */
+function baseName(path) {
+  return String(path).split('/').pop();
+}
+
 function when(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString();
@@ -48,7 +53,7 @@ function segmentPlayer(flag) {
   const video = el('video', { class: 'flag-video', controls: '', preload: 'metadata', playsinline: '',
     src: `${mediaUrl(flag.video_id)}#t=${ev.start_s},${ev.end_s}`,
     'aria-label': `Video ${flag.video_id.slice(0, 8)}, flagged ${ev.label} ${fmtTime(ev.start_s)}–${fmtTime(ev.end_s)}` });
-  if (ev.thumbnail) video.poster = thumbnailUrl(flag.video_id, ev.thumbnail);
+  if (ev.thumbnail) video.poster = thumbnailUrl(flag.video_id, baseName(ev.thumbnail));
   let stopAt = null;
   video.addEventListener('timeupdate', () => {
     if (stopAt !== null && video.currentTime >= stopAt) {
@@ -156,7 +161,7 @@ export async function render(root, ctx) {
     const titleId = `flag-${flag.flag_id}-title`;
     const card = el('li', { class: `flag severity-${flag.severity}`, dataset: { flagId: flag.flag_id, status: flag.status } });
     const picture = ev.thumbnail
-      ? el('img', { class: 'flag-thumb', src: thumbnailUrl(flag.video_id, ev.thumbnail), alt: `Thumbnail of the flagged ${ev.label} segment` })
+      ? el('img', { class: 'flag-thumb', src: thumbnailUrl(flag.video_id, baseName(ev.thumbnail)), alt: `Thumbnail of the flagged ${ev.label} segment` })
       : el('span', { class: 'flag-thumb thumb-missing', text: 'no thumbnail' });
     const facts = el('dl', { class: 'flag-facts' },
       ...row('Label', ev.label),

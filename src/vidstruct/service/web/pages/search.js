@@ -273,7 +273,8 @@ export async function render(root, ctx) {
         el('span', { class: 'card-video', text: shortId(m.video_id) })),
       similarButton(m.video_id, m.start_s, m.end_s, `${span(m.start_s, m.end_s)} in ${shortId(m.video_id)}`));
     noteLabels(labels);
-    shotThumbnail(m.video_id, (m.start_s + m.end_s) / 2).then((name) => {
+    const best = m.windows.reduce((a, w) => (w.similarity > a.similarity ? w : a), m.windows[0] || m);
+    shotThumbnail(m.video_id, (best.start_s + best.end_s) / 2).then((name) => {
       if (name && !signal.aborted) picture.replaceWith(thumb(m.video_id, name));
       else if (!name) picture.textContent = 'no picture';
     });
