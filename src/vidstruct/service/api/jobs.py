@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from vidstruct.service.api.deps import ServiceState, db_session, require, state
 from vidstruct.service.api.pagination import decode_token, page_token
 from vidstruct.service.api.uploads import JobForm, Upload, keep_upload, read_job_form
-from vidstruct.service.db.models import JOB_STATUSES, ApiKey, Job, Video
+from vidstruct.service.db.models import JOB_KINDS, JOB_STATUSES, ApiKey, Job, Video
 from vidstruct.service.errors import NotFoundError, ServiceError, UnprocessableError
 from vidstruct.service.jobs.intake import find_video, new_video, probe_or_refuse, resolve_allowed, sha256_of
 from vidstruct.service.jobs.queue import cancel_job, submit_job
@@ -57,6 +57,8 @@ def job_view(job: Job) -> dict[str, Any]:
     """What the API shows of a job."""
     return {
         "job_id": job.id,
+        "kind": job.kind,  # analysis | reel (a reel job renders reel_id; it has no features or profile)
+        "reel_id": job.reel_id,
         "status": job.status,
         "video_id": job.video_id,
         "progress": job.progress or {},
@@ -195,6 +197,7 @@ def get_job(job_id: str, session: Session = Depends(db_session), _: ApiKey = Dep
 @router.get("", summary="jobs, newest first, with filters and pagination")
 def list_jobs(
     status: str | None = Query(None, description=" | ".join(JOB_STATUSES)),
+    kind: str | None = Query(None, description=" | ".join(JOB_KINDS)),
     job_tag: str | None = None,
     video_id: str | None = None,
     max_results: int = Query(100, ge=1, le=1000),
@@ -208,6 +211,10 @@ def list_jobs(
     query = select(Job).order_by(Job.created_at.desc(), Job.id)
     if status is not None:
         query = query.where(Job.status == status)
+    if kind is not None:
+        if kind not in JOB_KINDS:
+            raise UnprocessableError(f"kind: expected one of {', '.join(JOB_KINDS)}")
+        query = query.where(Job.kind == kind)
     if job_tag is not None:
         query = query.where(Job.job_tag == job_tag)
     if video_id is not None:

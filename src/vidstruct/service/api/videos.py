@@ -304,7 +304,7 @@ def delete_video(
     settings = state(request).settings
     folders = session.scalars(select(Analysis.folder).where(Analysis.video_id == video_id)).all()
     analysis_ids = session.scalars(select(Analysis.id).where(Analysis.video_id == video_id)).all()
-    reel_folders = session.scalars(select(Reel.folder).where(Reel.video_id == video_id)).all()
+    reel_ids = session.scalars(select(Reel.id).where(Reel.video_id == video_id)).all()
     for table in (Segment, Shot, Window, Actor, Thumbnail, Reel):
         session.execute(delete(table).where(table.video_id == video_id))
     session.execute(delete(Analysis).where(Analysis.video_id == video_id))
@@ -317,7 +317,7 @@ def delete_video(
     session.execute(update(Job).where(Job.video_id == video_id).values(video_id=None))
     session.delete(video)
     detail = {
-        "analyses": len(analysis_ids), "reels": len(reel_folders), "file_removed": video.stored,
+        "analyses": len(analysis_ids), "reels": len(reel_ids), "file_removed": video.stored,
         "jobs_canceled": canceled,
     }  # fmt: skip
     session.add(AuditEntry(actor=f"key:{key.id}", action="video.delete", target=f"video:{video_id}", detail=detail))
@@ -326,9 +326,9 @@ def delete_video(
         video_file(video, settings.data_dir).unlink(missing_ok=True)
     for folder in folders:
         shutil.rmtree(settings.data_dir / Path(folder).parent, ignore_errors=True)
-    for folder in reel_folders:  # the video's highlight reels go with it
-        shutil.rmtree(settings.data_dir / folder, ignore_errors=True)
+    for reel_id in reel_ids:  # the video's highlight reels go with it (every attempt's folder: reels/<id>/...)
+        shutil.rmtree(settings.data_dir / "reels" / reel_id, ignore_errors=True)
     return {
-        "video_id": video_id, "deleted": True, "analyses": len(analysis_ids), "reels": len(reel_folders),
+        "video_id": video_id, "deleted": True, "analyses": len(analysis_ids), "reels": len(reel_ids),
         "jobs_canceled": canceled,
     }  # fmt: skip

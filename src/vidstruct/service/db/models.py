@@ -11,7 +11,8 @@ table                one row per
                      (``models``), the ``vidstruct.structure/1`` document itself (``document``) and its folder
                      (thumbnails, embeddings). Readers see the newest one (``completed_at``); a re-analysis
                      adds a row in the same transaction as its results, so old results stay until then
-``jobs``             analysis request: status ``QUEUED | IN_PROGRESS | SUCCEEDED | FAILED | CANCELED``,
+``jobs``             queued work, ``kind`` ``analysis`` (a video to analyze) or ``reel`` (a highlight reel to
+                     render, ``reel_id``): status ``QUEUED | IN_PROGRESS | SUCCEEDED | FAILED | CANCELED``,
                      attempts, the lease (``lease_owner``, ``lease_expires_at``), per-stage progress (percent),
                      the error, and what the client asked (features, profile, token, tag, webhook)
 ``shots``            shot of an analysis (seconds)
@@ -59,6 +60,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JOB_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "CANCELED")
+JOB_KINDS = ("analysis", "reel")
 SCOPES = ("read", "write", "review", "admin")
 
 
@@ -136,9 +138,12 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_video", "video_id"),
+        Index("ix_jobs_kind_created", "kind", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16), default="analysis", server_default="analysis")  # JOB_KINDS
+    reel_id: Mapped[str | None] = mapped_column(String(32))  # the reel a reel job renders
     client_request_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     video_id: Mapped[str | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"))
     features: Mapped[list[str]] = mapped_column(JSON)
@@ -317,9 +322,10 @@ class ModerationPolicyRun(Base):
 
 
 class Reel(Base):
-    """A highlight reel rendered from a video's analysis (:mod:`vidstruct.service.reels`): the request, the plan
-    (mode, parts in reel order) and the folder (relative to the data folder) holding ``reel.mp4`` and
-    ``reel.chapters.vtt``."""
+    """A highlight reel of a video's analysis (:mod:`vidstruct.service.reels`): the request and the job rendering
+    it (``job_id``); once rendered, the plan (mode, parts in reel order) and the folder (relative to the data
+    folder) holding ``reel.mp4`` and ``reel.chapters.vtt`` (None until then). Reels made before reels were jobs
+    have no job."""
 
     __tablename__ = "reels"
     __table_args__ = (Index("ix_reels_video_created", "video_id", "created_at"),)
@@ -327,14 +333,15 @@ class Reel(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     video_id: Mapped[str] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
     analysis_id: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="SUCCEEDED")
-    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # label | segment_ids, min_score, max_s
-    mode: Mapped[str] = mapped_column(String(16))  # copy | encode
-    reason: Mapped[str] = mapped_column(Text)
-    duration_s: Mapped[float] = mapped_column(Float)
-    frames: Mapped[int] = mapped_column(Integer)
-    parts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    folder: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="SUCCEEDED")  # QUEUED until its job stores it
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)  # label | segment_ids | query, min_score, max_s
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    mode: Mapped[str | None] = mapped_column(String(16))  # copy | encode
+    reason: Mapped[str | None] = mapped_column(Text)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    frames: Mapped[int | None] = mapped_column(Integer)
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    folder: Mapped[str | None] = mapped_column(Text)
     api_key_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 

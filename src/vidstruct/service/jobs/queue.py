@@ -151,6 +151,21 @@ def complete_job(
     return True
 
 
+def complete_held(
+    factory: sessionmaker[Session], job: Job, worker_id: str, store: Callable[[Session], None], progress: dict
+) -> bool:
+    """Mark a held job SUCCEEDED and run ``store`` (its results: a reel's row) in the same transaction; False
+    (nothing stored) when the worker no longer holds the job."""
+    with transaction(factory) as session:
+        values = {"status": "SUCCEEDED", "finished_at": utc_now(), "lease_owner": None, "lease_expires_at": None,
+                  "progress": dict(progress)}  # fmt: skip
+        if not session.execute(update(Job).where(_held(job.id, worker_id)).values(**values)).rowcount:
+            session.rollback()
+            return False
+        store(session)
+    return True
+
+
 def fail_job(factory: sessionmaker[Session], job_id: str, worker_id: str, error: str) -> bool:
     """Mark a held job FAILED for good with ``error`` (one line); False when the worker no longer holds it."""
     with transaction(factory) as session:

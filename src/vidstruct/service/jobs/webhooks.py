@@ -1,6 +1,7 @@
 """Webhooks: when a job ends (SUCCEEDED or FAILED), ``POST`` its outcome to the job's ``webhook_url``.
 
-Body: JSON ``{job_id, status, job_tag, video_id, finished_at}`` (UTF-8, keys sorted). Header
+Body: JSON ``{job_id, status, job_tag, video_id, finished_at}`` (UTF-8, keys sorted; a reel job adds ``kind:
+"reel"`` and ``reel_id``). Header
 ``X-Vidstruct-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body bytes with the service's webhook secret, so
 a receiver can check the call came from this service (compare with :func:`hmac.compare_digest`). A 2xx answer is a
 delivery; anything else (another status, a refused connection, a timeout) is retried after ``backoff_s``,
@@ -63,6 +64,8 @@ def payload(job: Job) -> bytes:
         "video_id": job.video_id,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+    if job.kind == "reel":  # analysis jobs keep the body they always had
+        body.update(kind=job.kind, reel_id=job.reel_id)
     return json.dumps(body, sort_keys=True).encode()
 
 

@@ -9,7 +9,8 @@ ends the worker after releasing the job in hand back to the queue. Any error of 
 a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
 A job's results are checked against the moderation policy (``settings.policy_path``, if any) in the
 transaction that stores them (:mod:`vidstruct.service.moderation`). A job that ends (SUCCEEDED or FAILED) with a
-webhook URL has it called in a background thread (:mod:`.webhooks`).
+webhook URL has it called in a background thread (:mod:`.webhooks`). Reel jobs (kind ``reel``) are rendered by
+:func:`vidstruct.service.reels.job.run_reel_job` under the same lease thread, with the same webhooks.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from vidstruct.service.jobs.queue import (
 )
 from vidstruct.service.jobs.webhooks import deliver_in_background
 from vidstruct.service.moderation.runtime import PolicySource
+from vidstruct.service.reels.job import run_reel_job
 from vidstruct.service.settings import ServiceSettings
 from vidstruct.service.similar.updates import index_finished_job
 
@@ -127,6 +129,8 @@ class JobWorker:
 
     def process(self, job: Job) -> str:
         """Run a claimed job to its end; returns what happened (``succeeded | failed | released | lost``)."""
+        if job.kind == "reel":
+            return self._process_reel(job)
         with self.factory() as session:
             video = session.get(Video, job.video_id) if job.video_id else None
         if video is None:
@@ -196,6 +200,18 @@ class JobWorker:
         for attempt in range(1, job.attempts):  # what workers that died on this job had started writing
             shutil.rmtree(self.settings.analyses_dir / f"{job.id}-{attempt}", ignore_errors=True)
         return "succeeded"
+
+    def _process_reel(self, job: Job) -> str:
+        keeper = _LeaseKeeper(self, job, {})
+        keeper.start()
+        try:
+            outcome = run_reel_job(self.settings, self.factory, job, self.id, lost=keeper.lost)
+        finally:
+            keeper.done.set()
+            keeper.join()
+        if outcome in ("succeeded", "failed"):
+            self._webhook(job)
+        return outcome
 
     def _failed(self, job: Job, out_name: str, reason: str) -> str:
         if fail_job(self.factory, job.id, self.id, reason):
