@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vidstruct.service.api.ratelimit import RateLimiter
-from vidstruct.service.auth import authenticate
 from vidstruct.service.db.models import ApiKey
 from vidstruct.service.settings import ServiceSettings
+from vidstruct.service.web_session import key_for_request
 
 _bearer = HTTPBearer(auto_error=False, description="an API key made by 'vidstruct keys create'")
 
@@ -46,7 +46,7 @@ def require(scope: str) -> Callable[..., ApiKey]:
     ) -> ApiKey:
         header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
         with state(request).factory() as session:
-            key = authenticate(session, header, scope)
+            key = key_for_request(session, request, header, scope)  # the header, else the pages' session
             session.expunge(key)
         state(request).limiter.check(key.id, key.rate_limit_per_min)
         request.state.api_key_id = key.id

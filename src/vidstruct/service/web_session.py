@@ -1,0 +1,153 @@
+"""Sign-in sessions of the web pages: a signed, expiring cookie naming an API key's id (never the key).
+
+The cookie ``vidstruct_session`` holds ``KEY_ID.EXPIRES.SIGNATURE``: ``EXPIRES`` is a Unix time in whole seconds,
+``SIGNATURE`` the hex HMAC-SHA256 of ``session|KEY_ID|EXPIRES|KEY_HASH`` with the service's session secret (so a
+token made for one key never passes for another row that reuses its id). The secret is 32 random bytes in
+``DATA/session.secret``, made once (readable by its owner only) and shared by every API process, so sessions
+survive restarts.
+
+Each request through the cookie looks its key up again: a revoked key's session stops at its next request. A
+cookie-authenticated request that changes something (any method but GET / HEAD / OPTIONS) must send header
+``X-CSRF-Token`` equal to the session's CSRF value, an HMAC of the token (stateless: nothing is stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from vidstruct.atomic import fsync_dir
+from vidstruct.service.auth import authenticate, grants
+from vidstruct.service.db.models import ApiKey
+from vidstruct.service.errors import AuthError, ScopeError
+
+COOKIE = "vidstruct_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_TTL_S = 12 * 3600
+SECRET_FILE = "session.secret"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_secrets: dict[Path, bytes] = {}
+_lock = threading.Lock()
+
+
+def session_secret(data_dir: Path) -> bytes:
+    """The HMAC secret of ``data_dir``'s sessions, made on first use.
+
+    Several processes may start at once: the secret is written to a private temporary file and hard-linked into
+    place, which fails when another process linked its own first, so every process ends up reading the same one.
+    """
+    path = (Path(data_dir) / SECRET_FILE).resolve()
+    with _lock:
+        if path in _secrets:
+            return _secrets[path]
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, path)
+                    fsync_dir(path.parent)
+                except FileExistsError:
+                    pass  # another process made it first: use theirs
+            finally:
+                tmp.unlink(missing_ok=True)
+        value = path.read_text().strip().encode()
+        if len(value) < 32:
+            raise AuthError(f"the session secret {path.name} in the data folder is too short; delete it to renew")
+        _secrets[path] = value
+        return value
+
+
+def _mac(secret: bytes, message: str) -> str:
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+def make_token(secret: bytes, key: ApiKey, *, expires: int | None = None) -> str:
+    """A session token for ``key`` expiring at Unix time ``expires`` (default: :data:`SESSION_TTL_S` from now)."""
+    expires = int(time.time()) + SESSION_TTL_S if expires is None else int(expires)
+    return f"{key.id}.{expires}.{_mac(secret, f'session|{key.id}|{expires}|{key.key_hash}')}"
+
+
+def csrf_token(secret: bytes, token: str) -> str:
+    """The CSRF value of session ``token`` (the pages send it back in :data:`CSRF_HEADER`)."""
+    return _mac(secret, f"csrf|{token}")[:32]
+
+
+def _parse(token: str) -> tuple[int, int, str] | None:
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[2]) != 64:
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
+
+
+def key_of_token(session: Session, secret: bytes, token: str) -> ApiKey:
+    """The active key row ``token`` names; AuthError (401) when it is malformed, tampered with, expired or its
+    key is revoked."""
+    parsed = _parse(token)
+    if parsed is None:
+        raise AuthError("the session is not valid: sign in again")
+    key_id, expires, signature = parsed
+    row = session.get(ApiKey, key_id)
+    expected = _mac(secret, f"session|{key_id}|{expires}|{row.key_hash if row else ''}")
+    if row is None or not hmac.compare_digest(expected, signature):
+        raise AuthError("the session is not valid: sign in again")
+    if expires <= time.time():
+        raise AuthError("the session has expired: sign in again")
+    if row.revoked_at is not None:
+        raise AuthError("the session's API key was revoked")
+    return row
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session: the cookie value, its CSRF value and when it expires (Unix seconds)."""
+
+    token: str
+    csrf: str
+    expires: int
+
+
+def sign_in(session: Session, data_dir: Path, key: str) -> tuple[ApiKey, SignedIn]:
+    """Check ``key`` (scope read or more; AuthError otherwise) and make its session."""
+    row = authenticate(session, f"Bearer {key}", "read")
+    secret = session_secret(data_dir)
+    token = make_token(secret, row)
+    return row, SignedIn(token, csrf_token(secret, token), _parse(token)[1])  # type: ignore[index]
+
+
+def current(session: Session, data_dir: Path, request: Request) -> tuple[ApiKey, str]:
+    """The key row and CSRF value of ``request``'s session cookie (AuthError without a valid one)."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise AuthError("not signed in")
+    secret = session_secret(data_dir)
+    return key_of_token(session, secret, token), csrf_token(secret, token)
+
+
+def key_for_request(session: Session, request: Request, authorization: str | None, needed: str) -> ApiKey:
+    """The key a request authenticates with: its ``Authorization`` header when it has one, else its session
+    cookie (whose unsafe requests must carry the CSRF header); 401 / 403 as :func:`authenticate` does."""
+    if authorization or COOKIE not in request.cookies:
+        return authenticate(session, authorization, needed)
+    row, csrf = current(session, request.app.state.service.settings.data_dir, request)
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), csrf.encode()):
+            raise ScopeError(f"a request of a signed-in page must send the {CSRF_HEADER} header of its session")
+    if not grants(row.scope, needed):
+        raise ScopeError(f"this request needs a key with scope '{needed}' (this key has '{row.scope}')")
+    return row

@@ -1,0 +1,88 @@
+"""Fixtures of the web tests (the pages in a real headless Chromium against a real ``vidstruct serve``).
+
+- ``browser`` (session): Playwright's Chromium, Debian's binary, ``--no-sandbox``;
+- ``server_policy`` (module): a moderation policy's YAML text for the module's server, None by default (a test
+  module overrides it by defining its own ``server_policy`` fixture; :data:`webkit.WALK_FLAG_POLICY` flags
+  every ``walk`` segment);
+- ``server`` (module): a :class:`webkit.Server` (URL, data folder, ``keys[scope]`` for read / write / review /
+  admin, ``submit`` / ``wait_job`` / ``get`` helpers), one per test module, stopped afterwards;
+- ``video_path`` (session): a 2 s, 10 fps, 64 px H.264 mp4 with one cut at 1.0 s;
+- ``page_for``: ``page_for(scope, hash="#/")`` → a new Playwright page signed in with that scope's key (through
+  ``POST /ui/session``) and opened at ``hash``, its console errors collected; ``assert_no_console_errors(page)``
+  (imported from this module) fails when any page made so far logged one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webkit import Server, chromium_executable, cut_video, start_server, watch
+
+_ERRORS: dict[int, list[str]] = {}
+
+
+def console_errors(page: Any) -> list[str]:
+    """The console errors and uncaught exceptions ``page`` (made by ``page_for``) logged so far."""
+    return _ERRORS[id(page)]
+
+
+def assert_no_console_errors(page: Any) -> None:
+    """Fail when ``page`` logged a console error or threw."""
+    errors = console_errors(page)
+    assert errors == [], "\n".join(errors)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Playwright ``Browser``), one per test session."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_executable()
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def server_policy() -> str | None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, server_policy: str | None) -> Iterator[Server]:
+    instance = start_server(tmp_path_factory.mktemp("web"), policy=server_policy)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="session")
+def video_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cut_video(tmp_path_factory.mktemp("webvideo") / "cut.mp4")
+
+
+@pytest.fixture
+def page_for(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
+    contexts: list[Any] = []
+
+    def make(scope: str, hash: str = "#/") -> Any:
+        context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 800})
+        contexts.append(context)
+        r = context.request.post("/ui/session", data={"key": server.keys[scope]})
+        assert r.status == 200, r.text()
+        page = context.new_page()
+        _ERRORS[id(page)] = watch(page)
+        page.goto(f"{server.url}/{hash}")
+        page.wait_for_selector("#nav a, main p.notice", timeout=15000)
+        return page
+
+    yield make
+    for context in contexts:
+        for page in context.pages:
+            _ERRORS.pop(id(page), None)
+        context.close()
