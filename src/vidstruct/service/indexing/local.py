@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from vidstruct.errors import InputError
 from vidstruct.pipeline.analyze import AnalyzeSettings
 from vidstruct.pipeline.analyze.collection import _pool_context
 from vidstruct.pipeline.ray_session import ray_session
+from vidstruct.service.db.models import new_id
 from vidstruct.service.indexing.report import IndexReport
 from vidstruct.service.indexing.task import IndexTarget, VideoIndexer, outcome
 
@@ -65,24 +67,30 @@ def _init_pool(target: IndexTarget, settings: AnalyzeSettings, threads: int) -> 
     _indexer(target, settings, threads)
 
 
-def _pool_job(job: tuple[str, str]) -> dict[str, Any]:
+def _pool_job(job: tuple[str, str, str]) -> dict[str, Any]:
     (indexer,) = _WORKER.values()
     return indexer.index(*job)
 
 
 def _ray_job(target: IndexTarget, settings: AnalyzeSettings, threads: int, name: str, path: str) -> dict[str, Any]:
-    return _indexer(target, settings, threads).index(name, path)
+    import ray
+
+    task_id = ray.get_runtime_context().get_task_id()  # the same for every attempt of this task
+    job_id = hashlib.sha256(f"vidstruct-index-task\0{task_id}".encode()).hexdigest()[:32]
+    return _indexer(target, settings, threads).index(name, path, job_id=job_id)
 
 
 def _run_pool(
     target: IndexTarget, settings: AnalyzeSettings, jobs: list[tuple[str, str]], workers: int
 ) -> Iterator[dict[str, Any]]:
     threads = max(1, (os.cpu_count() or 1) // workers)
+    # a job id per video, chosen here: a video run again after its worker died writes into the same folder
+    with_ids = [(name, path, new_id()) for name, path in jobs]
     outcomes = map_surviving(
-        _pool_job, jobs, workers=workers, mp_context=_pool_context(), initializer=_init_pool,
+        _pool_job, with_ids, workers=workers, mp_context=_pool_context(), initializer=_init_pool,
         initargs=(target, settings, threads),
     )  # fmt: skip
-    for (name, path), result in outcomes:
+    for (name, path, _), result in outcomes:
         yield outcome(name, path, "failed", str(result)) if isinstance(result, WorkerDied) else result
 
 

@@ -92,8 +92,10 @@ class VideoIndexer:
             self._models = load_models(self.settings)
         return self._models
 
-    def index(self, name: str, path: str) -> dict[str, Any]:
-        """Index the video at ``path`` (``name``: how reports call it); its outcome dict."""
+    def index(self, name: str, path: str, job_id: str | None = None) -> dict[str, Any]:
+        """Index the video at ``path`` (``name``: how reports call it); its outcome dict. ``job_id``: the id of its
+        job row and analysis folder (default: a new one; a Ray task passes one derived from its task id, the same
+        for every attempt, so a retry writes over what a killed attempt left instead of beside it)."""
         file = Path(path)
         started = utc_now()
         try:
@@ -110,7 +112,7 @@ class VideoIndexer:
         except VidstructError as exc:
             return outcome(name, path, "failed", _one_line(str(exc)))
         video_id = register_video(self.factory, file, sha, size, info)
-        job_id = new_id()
+        job_id = job_id or new_id()
         out = self.data_dir / "analyses" / job_id
         try:
             result = analyze_video(self.models(), file, out, video_id=video_id)
