@@ -26,6 +26,7 @@ from vidstruct.service.errors import NotFoundError, UnprocessableError
 from vidstruct.service.search.filters import current_analysis_condition, video_conditions
 from vidstruct.service.search.params import VideoFilter, check_range
 from vidstruct.service.similar.index import SpaceIndex, registry
+from vidstruct.service.similar.space import EmbeddingSpace
 from vidstruct.service.similar.vectors import EmbeddedAnalysis, embedded_analyses, load_rows, normalize
 
 _EPS_S = 1e-6  # seconds: spans that touch within this merge, ends this far past the video still count
@@ -183,15 +184,15 @@ def _moment(windows: list[tuple[float, Any]], model: dict[str, Any]) -> dict[str
     }
 
 
-def search_similar(session: Session, data_dir: Path, query: SimilarQuery) -> dict[str, Any]:
-    """The answer of ``POST /v1/search/similar`` (see the module docstring)."""
-    embedded, vector, averaged = query_vector(session, data_dir, query)
-    index = registry(data_dir).get(embedded.space)
+def nearest_windows(
+    session: Session, data_dir: Path, space: EmbeddingSpace, vector: np.ndarray, query: SimilarQuery, own: int = 0
+) -> tuple[list[tuple[float, Any]], int, int]:
+    """The ``query.max_results`` windows of ``space`` nearest to the normalised ``vector`` [dim] that pass
+    ``query``'s filters, re-ranked exactly: ``([(cosine, row)] best first, index size, candidates asked)``. ``own``:
+    windows the filters will drop for sure (the query video's), asked for on top in the first round."""
+    index = registry(data_dir).get(space)
     with index.lock:
         index.sync(session, data_dir)
-        # the query video's own windows are often the nearest: with exclude_same_video they must not crowd out
-        # the others, so the first round asks for that many more
-        own = _own_windows(session, embedded.id) if query.exclude_same_video else 0
         count = max(CANDIDATES_PER_RESULT * query.max_results, MIN_CANDIDATES) + own
         while True:
             keys, _ = index.search(vector, count)
@@ -200,12 +201,21 @@ def search_similar(session: Session, data_dir: Path, query: SimilarQuery) -> dic
                 break
             count *= 4
         size = index.size
-    scored = _rerank(session, data_dir, rows, vector)[: query.max_results]
+    return _rerank(session, data_dir, rows, vector)[: query.max_results], size, int(len(keys))
+
+
+def search_similar(session: Session, data_dir: Path, query: SimilarQuery) -> dict[str, Any]:
+    """The answer of ``POST /v1/search/similar`` (see the module docstring)."""
+    embedded, vector, averaged = query_vector(session, data_dir, query)
+    # the query video's own windows are often the nearest: with exclude_same_video they must not crowd out the
+    # others, so the first round asks for that many more
+    own = _own_windows(session, embedded.id) if query.exclude_same_video else 0
+    scored, size, candidates = nearest_windows(session, data_dir, embedded.space, vector, query, own)
     model = embedded.space.describe()
     return {
         "model": model,
         "query": {"video_id": query.video_id, "analysis_id": embedded.id, "start_s": query.start_s,
                   "end_s": query.end_s, "windows": averaged},
-        "index": {"size": size, "candidates": int(len(keys))},
+        "index": {"size": size, "candidates": candidates},
         "moments": group_moments(scored, model),
     }  # fmt: skip
