@@ -22,6 +22,7 @@ from vidstruct.io import VideoReader, write_video
 from vidstruct.pipeline.analyze import analyze_video
 from vidstruct.service.db.models import Analysis, Window
 from vidstruct.service.jobs.analysis import ModelCache
+from vidstruct.service.similar import clip
 from vidstruct.service.similar.clip import MAX_CLIP_S
 
 if TYPE_CHECKING:
@@ -138,7 +139,9 @@ def test_a_clip_cut_from_a_video_finds_that_video_first(api: Api, files: dict[st
     assert tagged["moments"] == []  # no video carries the tag
 
 
-def test_clip_errors_are_problems_and_nothing_is_stored(api: Api, files: dict[str, Path]) -> None:
+def test_clip_errors_are_problems_and_nothing_is_stored(
+    api: Api, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     uploads = api.settings.uploads_dir
     empty = _post(api, files["clip"])
     assert empty.status_code == 422 and "no analysis of the collection has embeddings" in empty.json()["detail"]
@@ -161,6 +164,11 @@ def test_clip_errors_are_problems_and_nothing_is_stored(api: Api, files: dict[st
     no_file = api.client.post("/v1/search/similar/clip", data={"profile": "tiny"}, headers=api.auth("read"))
     assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
     assert _post(api, files["clip"]).status_code == 200
+    monkeypatch.setattr(clip, "WAIT_S", 0.2)
+    with clip._ONE_AT_A_TIME:  # another clip is being embedded in this process: wait, then 503
+        busy = _post(api, files["clip"])
+    assert busy.status_code == 503 and "another clip is being embedded" in busy.json()["detail"]
+    assert _post(api, files["clip"]).status_code == 200  # its turn came
     assert list(uploads.iterdir()) == []  # no upload kept, whatever the answer
     assert api.client.post("/v1/search/similar/clip", files={"file": ("c.mp4", b"x")}).status_code == 401
     with api.session() as session:  # the clip was never added to the collection
