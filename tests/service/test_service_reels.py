@@ -8,8 +8,11 @@ a 10 fps video with a keyframe every 10 frames), never from the service's own ou
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,10 +36,17 @@ if TYPE_CHECKING:
     from conftest import Api  # tests/service/conftest.py (only for the annotations)
 
 
-def _store(api: Api, video: Path, tmp_path: Path) -> tuple[str, dict[tuple[str, float], int]]:
-    """The id video (a server-side file) with one analysis of reelkit's segments; returns its id and
-    (label, start_s) -> segment row id."""
+def _store(
+    api: Api, video: Path, tmp_path: Path, long: tuple[float, float, float] | None = None
+) -> tuple[str, dict[tuple[str, float], int]]:
+    """The id video (a server-side file) with one analysis of reelkit's segments, or with ``long``: the video's
+    duration and one ``jump`` segment ``(start_s, end_s)`` instead; returns its id and (label, start_s) -> segment
+    row id."""
     document = json.loads(write_doc(tmp_path / "doc", video).read_text())
+    if long is not None:
+        duration, start, end = long
+        document["video"]["duration_s"] = duration
+        document["segments"] = [{**document["segments"][0], "start_s": start, "end_s": end, "thumbnail": None}]
     with api.session() as session, session.begin():
         row = Video(sha256="e" * 64, path=str(video), stored=False, size_bytes=video.stat().st_size)
         session.add(row)
@@ -165,6 +175,48 @@ def test_a_reel_job_whose_worker_died_is_rendered_by_another_and_stored_once(api
     assert sorted(p.name for p in (api.settings.data_dir / "reels" / reel_id).iterdir()) == ["2"]
     with api.session() as session:
         assert session.scalars(select(Reel.folder)).all() == [f"reels/{reel_id}/2"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a real process: one database (as the queue's)
+def test_a_vidstruct_worker_killed_mid_render_loses_the_reel_to_another_that_stores_it_once(
+    api: Api, tmp_path: Path
+) -> None:
+    """SIGKILL while the worker process is writing the reel (its temporary MP4 exists): the lease expires, a
+    worker in this process renders attempt 2, stores it once and removes what the dead one left."""
+    # 30 s at 25 fps, 256 x 144, keyframes every 250 frames: cutting [1, 29) s starts off a keyframe, so all 700
+    # frames are decoded and re-encoded (seconds of work, while the test watches for the temporary file)
+    video = id_video(tmp_path / "long.mp4", 750, 25.0, gop=250, height=144, width=256)
+    video_id, _ = _store(api, video, tmp_path, long=(30.0, 1.0, 29.0))
+    queued = _queue(api, {"video_id": video_id, "label": "jump"})
+    settings, factory = api.settings, api.client.app.state.service.factory
+    folder = settings.data_dir / "reels" / queued["reel_id"]
+    argv = [sys.executable, "-m", "vidstruct", "worker", "--quiet", "--data-dir", str(settings.data_dir),
+            "--profile-dir", str(settings.profile_dirs[0]), "--default-profile", "tiny", "--lease-s", "2",
+            "--poll-s", "0.1"]  # fmt: skip
+    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1", "VIDSTRUCT_DB": settings.database_url})
+    try:
+        end = time.monotonic() + 180
+        while not list((folder / "1").glob("*.tmp.mp4")):  # the reel is being written
+            assert proc.poll() is None and time.monotonic() < end, "the worker never started writing the reel"
+            assert _get(api, f"/v1/jobs/{queued['job_id']}")["status"] in ("QUEUED", "IN_PROGRESS")
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    dead = _get(api, f"/v1/jobs/{queued['job_id']}")
+    assert (dead["status"], dead["attempts"]) == ("IN_PROGRESS", 1), "the worker finished before it was killed"
+    assert not (folder / "1" / "reel.mp4").exists() and _get(api, f"/v1/reels/{queued['reel_id']}")["file"] is None
+    end = time.monotonic() + 60
+    while api.worker().run(exit_when_idle=True) == 0:  # taken once the dead worker's 2 s lease has expired
+        assert time.monotonic() < end, "the dead worker's lease never expired"
+        time.sleep(0.2)
+    job = _get(api, f"/v1/jobs/{queued['job_id']}")
+    reel = _get(api, f"/v1/reels/{queued['reel_id']}")
+    assert (job["status"], job["attempts"], reel["mode"], reel["frames"]) == ("SUCCEEDED", 2, "encode", 700)
+    assert sorted(p.name for p in folder.iterdir()) == ["2"]  # the dead attempt's files are gone
+    assert reel_ids(_download(api, reel["file"], tmp_path / "reel.mp4")) == list(range(25, 725))
+    with factory() as session:
+        assert session.scalars(select(Reel.folder)).all() == [f"reels/{queued['reel_id']}/2"]
 
 
 def test_cancel_a_gone_video_and_the_webhook(api: Api, stored: Any) -> None:
