@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from webkit import CONSTANT_PROB, Server, player_at, watch
+from webkit import CONSTANT_PROB, Server, add_actors, cut_video, player_at, start_server, watch, write_profile
 
 from conftest import assert_no_console_errors, console_errors
 
@@ -53,7 +53,7 @@ def flow(browser: Any, server: Server, video_path: Path) -> dict[str, Any]:
     row = page.locator(f"tr[data-job-id='{job_id}']")
     row.wait_for(timeout=TIMEOUT_MS)
     row.locator("a.video-link").wait_for(timeout=TIMEOUT_MS)
-    seen["status"] = row.locator(".badge").inner_text()
+    seen["status"] = row.locator("td.status").inner_text().strip()  # the badge alone: no error text
     seen["stages"] = {
         s.get_attribute("data-stage"): s.locator(".stage-pct").inner_text() for s in row.locator(".stage").all()
     }
@@ -138,6 +138,46 @@ def test_a_read_key_is_offered_no_upload_and_no_key_leaks(flow: dict[str, Any], 
     assert_clean(flow)
 
 
+# (track, time_s, box, person probability, top action): stored in the analysis's rows (no detector in the profile)
+ACTORS = [(0, 0.5, [0.25, 0.25, 0.75, 0.75], 0.9, "walk"), (1, 1.5, [0.0, 0.5, 0.5, 1.0], 0.8, "wave")]
+
+
+def _box_in_content(page: Any) -> list[float]:
+    """The drawn actor box as fractions [x1, y1, x2, y2] of the video's displayed picture (object-fit: contain,
+    computed here from the element's box and the video's own size)."""
+    return page.evaluate(
+        """() => {
+          const v = document.querySelector('#player');
+          const r = v.getBoundingClientRect();
+          const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+          const w = v.videoWidth * s, h = v.videoHeight * s;
+          const x0 = r.left + (r.width - w) / 2, y0 = r.top + (r.height - h) / 2;
+          const b = document.querySelector('.actor-box').getBoundingClientRect();
+          return [(b.left - x0) / w, (b.top - y0) / h, (b.right - x0) / w, (b.bottom - y0) / h];
+        }"""
+    )
+
+
+def test_actor_boxes_follow_the_nearest_keyframe(flow: dict[str, Any], server: Server, page_for: Any) -> None:
+    add_actors(server, flow["video_id"], ACTORS)
+    page = page_for("read", f"#/videos/{flow['video_id']}?t=1.2")
+    page.wait_for_selector("#segments-table tbody tr")
+    player_at(page, 1.2)
+    assert page.locator(".lane.actor").count() == 2 and page.locator(".keyframe").count() == 2
+    # 1.2 s: the keyframe at 1.5 s is nearest (0.3 s away): track 1's box only
+    page.wait_for_selector(".actor-box[data-track='1']")
+    assert page.locator(".actor-box").count() == 1
+    assert page.locator(".actor-box").inner_text() == "#1 wave 75%"
+    assert _box_in_content(page) == pytest.approx(ACTORS[1][2], abs=0.03)
+    # the track 0 keyframe's button seeks to 0.5 s: its box instead
+    page.locator(".keyframe").first.click()
+    player_at(page, 0.5)
+    page.wait_for_selector(".actor-box[data-track='0']")
+    assert page.locator(".actor-box").count() == 1
+    assert _box_in_content(page) == pytest.approx(ACTORS[0][2], abs=0.03)
+    assert_no_console_errors(page)
+
+
 def test_the_similar_button_opens_search_with_the_segment(flow: dict[str, Any]) -> None:
     page, video_id = flow["page"], flow["video_id"]
     assert_clean(flow)  # what follows opens the search page (its own tests check it)
@@ -150,3 +190,51 @@ def test_the_similar_button_opens_search_with_the_segment(flow: dict[str, Any]) 
     value = page.url.split("similar=")[1]
     vid, s, e = unquote(value).split(",")
     assert vid == video_id and abs(float(s) - start) < 1e-9 and float(e) > float(s)
+
+
+def test_the_jobs_page_shows_a_failure_readably_and_cancels(
+    flow: dict[str, Any], server: Server, page_for: Any, video_path: Path, tmp_path: Path
+) -> None:
+    # a profile whose checkpoint is missing: accepted at submission (the file exists), fails in the worker
+    write_profile(server.data_dir.parent / "profiles" / "broken.yaml", tmp_path / "missing.pt")
+    page = page_for("write", "#/upload")
+    page.set_input_files("#upload-file", str(video_path))
+    page.fill("#upload-profile", "broken")
+    page.uncheck("input[data-feature=actors]")
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"#/jobs\?job="), timeout=TIMEOUT_MS)
+    failed_id = page.url.split("job=")[1]
+    row = page.locator(f"tr[data-job-id='{failed_id}']")
+    row.locator(".job-error").wait_for(timeout=TIMEOUT_MS)
+    job = server.get(f"/v1/jobs/{failed_id}")
+    assert (job["status"], job["profile"], job["features"]) == ("FAILED", "broken", ["shots", "labels", "segments"])
+    assert row.locator(".badge").inner_text() == "failed" and row.locator(".job-error").inner_text() == job["error"]
+    assert row.locator("button").count() == 0  # nothing to cancel
+    assert_no_console_errors(page)
+
+
+def test_queued_and_running_jobs_are_canceled_from_the_page(
+    browser: Any, video_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On a server without workers every job stays queued: both are canceled from the jobs page, the list
+    refreshing every second while any is queued."""
+    server = start_server(tmp_path_factory.mktemp("idle"), workers=0)
+    context = browser.new_context(base_url=server.url)
+    try:
+        assert context.request.post("/ui/session", data={"key": server.keys["write"]}).status == 200
+        page = context.new_page()
+        errors = watch(page)
+        first = server.submit(video_path)
+        page.goto(f"{server.url}/#/jobs")
+        page.locator(f"tr[data-job-id='{first}'] .badge", has_text="queued").wait_for(timeout=TIMEOUT_MS)
+        second = server.submit(cut_video(tmp_path_factory.mktemp("v2") / "other.mp4", 1.0))
+        for job_id in (second, first):  # the second appears at the next poll
+            row = page.locator(f"tr[data-job-id='{job_id}']")
+            row.get_by_role("button", name=f"Cancel job {job_id[:8]}").click(timeout=TIMEOUT_MS)
+            row.locator(".badge", has_text="canceled").wait_for(timeout=TIMEOUT_MS)
+            assert server.get(f"/v1/jobs/{job_id}")["status"] == "CANCELED"
+            assert row.get_by_role("button").count() == 0
+        assert errors == [], "\n".join(errors)
+    finally:
+        context.close()
+        server.stop()

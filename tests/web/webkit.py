@@ -32,7 +32,10 @@ from pgcluster import free_port  # noqa: E402
 from reportkit import chromium_executable  # noqa: E402
 from servicekit import CLASSES, CONSTANT_PROB, cut_video, save_constant_backbone, write_profile  # noqa: E402
 
-__all__ = ["CLASSES", "CONSTANT_PROB", "Server", "chromium_executable", "cut_video", "start_server", "watch"]
+__all__ = [
+    "CLASSES", "CONSTANT_PROB", "WALK_FLAG_POLICY", "Server", "add_actors", "chromium_executable", "cut_video",
+    "player_at", "start_server", "watch", "write_profile",
+]  # fmt: skip
 
 DEADLINE_S = 120.0
 SCOPES = ("read", "write", "review", "admin")
@@ -190,3 +193,23 @@ def player_at(page: Any, seconds: float, tolerance_s: float = 0.05) -> None:
         arg=[seconds, tolerance_s],
         timeout=10_000,
     )
+
+
+def add_actors(server: Server, video_id: str, actors: list[tuple[int, float, list[float], float, str]]) -> None:
+    """Store actor keyframes ``(track, time_s, [x1, y1, x2, y2] in [0, 1], person probability, top action)`` in
+    the rows of ``video_id``'s current analysis (the tiny profile has no person detector); the action's
+    probability is 0.75."""
+    from vidstruct.service.db.models import Actor
+    from vidstruct.service.db.session import make_engine, session_factory, transaction
+    from vidstruct.service.db.store import current_analysis
+
+    engine = make_engine(f"sqlite+pysqlite:///{server.data_dir / 'vidstruct.db'}")
+    try:
+        with transaction(session_factory(engine)) as session:
+            analysis = current_analysis(session, video_id)
+            assert analysis is not None, f"video {video_id} has no analysis"
+            for track, t, box, score, action in actors:
+                session.add(Actor(analysis_id=analysis.id, video_id=video_id, track_id=track, time_s=t, box=box,
+                                  score=score, actions=[{"label": action, "prob": 0.75}], model="test"))  # fmt: skip
+    finally:
+        engine.dispose()

@@ -23,6 +23,13 @@ export function el(tag, attrs, ...children) {
   return node;
 }
 
+/** Replace `node`'s children (as el() takes them: null / undefined / false skipped, arrays flattened). */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 function append(node, children) {
   for (const child of children) {
     if (child === undefined || child === null || child === false) continue;

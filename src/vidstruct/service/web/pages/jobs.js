@@ -1,7 +1,7 @@
 // Jobs: newest first, live status and per-stage progress (polled every second while any job is queued or
 // running, every 10 s otherwise), readable errors, cancel, and a link to the video when a job succeeded.
 import { ApiError } from "../api.js";
-import { el, notice } from "../dom.js";
+import { el, fill, notice } from "../dom.js";
 
 const ACTIVE = new Set(["QUEUED", "IN_PROGRESS"]);
 const FAST_MS = 1000;
@@ -68,18 +68,18 @@ export async function render(root, ctx) {
     const key = JSON.stringify([job.status, job.progress, job.error, job.video_id]);
     if (entry.key !== key) {
       entry.key = key;
-      fill(entry.cells, job);
+      update(entry.cells, job);
     }
     return entry.tr;
   }
 
-  function fill(cells, job) {
-    cells.status.replaceChildren(
+  function update(cells, job) {
+    fill(cells.status,
       el("span", { class: `badge ${job.status.toLowerCase()}`, text: job.status.replace("_", " ").toLowerCase() }),
       job.error ? el("div", { class: "job-error", role: "note", text: job.error }) : null,
     );
     const stages = Object.entries(job.progress || {});
-    cells.progress.replaceChildren(
+    fill(cells.progress,
       ...stages.map(([stage, pct]) =>
         el(
           "div",
@@ -91,12 +91,12 @@ export async function render(root, ctx) {
       ),
       stages.length ? null : el("span", { class: "muted", text: job.status === "QUEUED" ? "waiting" : "–" }),
     );
-    cells.video.replaceChildren(
+    fill(cells.video,
       job.video_id && job.status === "SUCCEEDED"
         ? el("a", { href: `#/videos/${encodeURIComponent(job.video_id)}`, class: "video-link", text: "Open video" })
         : el("span", { class: "muted mono", text: job.video_id ? job.video_id.slice(0, 8) : "–" }),
     );
-    cells.actions.replaceChildren(
+    fill(cells.actions,
       canWrite && ACTIVE.has(job.status)
         ? el("button", { type: "button", class: "danger", text: "Cancel", "aria-label": `Cancel job ${job.job_id.slice(0, 8)}`, onClick: () => cancel(job.job_id) })
         : null,

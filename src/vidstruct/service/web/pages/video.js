@@ -77,7 +77,7 @@ export async function render(root, ctx) {
   const overlay = el("div", { class: "overlay", "aria-hidden": "true" });
   const clock = el("p", { class: "clock", "aria-live": "off", text: `0:00.0 / ${fmtTime(duration)}` });
   const wrap = el("div", { class: "player-wrap" }, video, overlay);
-  if (meta.width > 0 && meta.height > 0) wrap.style.aspectRatio = `${meta.width} / ${meta.height}`;
+  if (meta.width > 0 && meta.height > 0) wrap.style.setProperty("--aspect", `${meta.width} / ${meta.height}`);
   root.append(wrap, clock);
   if (mayView) video.src = mediaUrl(id);
 
