@@ -159,7 +159,7 @@ export async function render(root, ctx) {
     const ev = flag.evidence;
     const rule = flag.rule || {};
     const titleId = `flag-${flag.flag_id}-title`;
-    const card = el('li', { class: `flag severity-${flag.severity}`, dataset: { flagId: flag.flag_id, status: flag.status } });
+    const card = el('li', { class: `flag severity-${flag.severity}`, dataset: { flagId: flag.flag_id, status: flag.status, videoId: flag.video_id } });
     const picture = ev.thumbnail
       ? el('img', { class: 'flag-thumb', src: thumbnailUrl(flag.video_id, baseName(ev.thumbnail)), alt: `Thumbnail of the flagged ${ev.label} segment` })
       : el('span', { class: 'flag-thumb thumb-missing', text: 'no thumbnail' });
