@@ -274,18 +274,35 @@ class VideoReader:
             image = empty_frames((*self._stored_hw(frame), 3))
             self._convert_into(frame, image)
         else:
-            if self._rotation is None:
-                self._rotation = _frame_rotation(frame)
-            width, height = size
-            if self.apply_rotation and rotation_quarter_turns(self._rotation) % 2:
-                width, height = height, width  # stored orientation: rotation swaps them back
-            converter = self._sized_converters.get((width, height))
-            if converter is None:
-                converter = self._sized_converters[width, height] = FrameConverter(width, height, threads=self.threads)
-            image = empty_frames((height, width, 3))
+            converter = self._sized_converter(frame, size)
+            image = empty_frames((converter.height, converter.width, 3))
             converter.convert_into(frame, image)
             self.stats.converted += 1
+        if not (self.apply_rotation and rotation_quarter_turns(self._rotation)):
+            return torch.from_numpy(image)  # nothing to rotate (most videos): no batch dimension to add and drop
         return self._rotate(torch.from_numpy(image).unsqueeze(0))[0]
+
+    def to_rgb_into(self, frame: VideoFrame, size: tuple[int, int], out: np.ndarray) -> None:
+        """:meth:`to_rgb` at ``size`` (``(width, height)`` as displayed) written into ``out`` (uint8 ``[height,
+        width, 3]``, C-contiguous): no array or tensor is made for the frame unless it must be rotated."""
+        converter = self._sized_converter(frame, size)
+        if self.apply_rotation and rotation_quarter_turns(self._rotation):
+            out[...] = self.to_rgb(frame, size).numpy()
+            return
+        converter.convert_into(frame, out)
+        self.stats.converted += 1
+
+    def _sized_converter(self, frame: VideoFrame, size: tuple[int, int]) -> FrameConverter:
+        """The converter to ``size`` (``(width, height)`` as displayed) in stored orientation."""
+        if self._rotation is None:
+            self._rotation = _frame_rotation(frame)
+        width, height = size
+        if self.apply_rotation and rotation_quarter_turns(self._rotation) % 2:
+            width, height = height, width  # stored orientation: rotation swaps them back
+        converter = self._sized_converters.get((width, height))
+        if converter is None:
+            converter = self._sized_converters[width, height] = FrameConverter(width, height, threads=self.threads)
+        return converter
 
     # Low-level access for writers that place frames themselves (e.g. straight into window buffers):
     # frames come in stored orientation at the output size; ``_rotate`` finishes a [T, H, W, C] batch.

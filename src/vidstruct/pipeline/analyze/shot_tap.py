@@ -4,8 +4,9 @@ A :class:`ShotTap` takes every frame (or the frames at the detector's own ``fps`
 ``frame_size`` (its :attr:`ShotTap.frame_size`: the decode pass scales them with swscale's area averaging,
 aspect ratio not kept: the detectors are tuned on squeezed frames, as
 :func:`vidstruct.pipeline.shots.iter_detector_frames` feeds them) and pushes them in chunks of
-``chunk_frames``. Memory: one chunk of detector-size frames plus what the detector holds (bounded, see
-:mod:`vidstruct.pipeline.shots.base`).
+``chunk_frames``. The decode pass converts each frame straight into its place in the chunk
+(:meth:`ShotTap.buffer`): no array per frame, no stacking. Memory: one chunk of detector-size frames plus what
+the detector holds (bounded, see :mod:`vidstruct.pipeline.shots.base`).
 """
 
 from __future__ import annotations
@@ -37,24 +38,39 @@ class ShotTap:
         else:
             grid = np.arange(0.0, index.duration_s, 1.0 / detector.fps)
             self._indices = np.unique(index.index_at(grid[grid < index.duration_s]))
-        self._chunk: list[torch.Tensor] = []
-        self._chunk_times: list[float] = []
+        self._chunk = self._new_chunk()
+        self._chunk_times = np.empty(chunk_frames, dtype=np.float64)
+        self._filled = 0  # frames in the chunk
         self.result: ShotResult | None = None
+
+    def _new_chunk(self) -> np.ndarray:
+        """uint8 ``[chunk_frames, H, W, 3]`` at the detector's frame size (a new one per push: a detector may keep
+        the frames it was given)."""
+        width, height = self.detector.frame_size
+        return np.empty((self.chunk_frames, height, width, 3), dtype=np.uint8)
 
     def indices(self) -> np.ndarray:
         return self._indices
 
+    def buffer(self, index: int) -> np.ndarray:
+        """Where frame ``index`` goes: the chunk's next slot (uint8 ``[H, W, 3]`` at :attr:`frame_size`)."""
+        return self._chunk[self._filled]
+
     def feed(self, index: int, frame: torch.Tensor) -> None:
-        self._chunk.append(frame)
-        self._chunk_times.append(float(self._times[index]))
-        if len(self._chunk) == self.chunk_frames:
+        slot = self._chunk[self._filled]
+        if frame.data_ptr() != slot.ctypes.data:  # not converted into :meth:`buffer`: copy it there
+            slot[...] = frame.numpy()
+        self._chunk_times[self._filled] = self._times[index]
+        self._filled += 1
+        if self._filled == self.chunk_frames:
             self._push()
 
     def _push(self) -> None:
-        self.detector.push(torch.stack(self._chunk).numpy(), np.asarray(self._chunk_times))
-        self._chunk, self._chunk_times = [], []
+        n = self._filled
+        self.detector.push(self._chunk[:n], self._chunk_times[:n].copy())
+        self._chunk, self._filled = self._new_chunk(), 0
 
     def finish(self) -> None:
-        if self._chunk:
+        if self._filled:
             self._push()
         self.result = self.detector.close(end_s=self._duration_s)

@@ -16,8 +16,14 @@ width). Each decoded frame is converted once per size some tap wants it at, and 
 does: the shot detector takes every frame, the windows about one in four at 25 fps, so most frames are
 only ever converted at ``48 × 27``.
 
+A tap that names a ``frame_size`` may also offer ``buffer(index)``: the uint8 ``[H, W, 3]`` array (C-contiguous,
+at that size) where frame ``index`` should land; the driver then converts the frame straight into it
+(:meth:`VideoReader.to_rgb_into`) and feeds a tensor viewing it (the shot detector's chunk: no array per frame).
+
+Per frame the driver only looks up which taps take it (computed once for the whole pass), converts, and feeds.
+
 Memory: the driver holds one frame; each tap documents what it holds (windows being filled, a chunk of
-shot-detector frames, the thumbnails' JPEG candidates).
+shot-detector frames, the thumbnails' JPEG candidates, the actors' open clips).
 """
 
 from __future__ import annotations
@@ -89,34 +95,49 @@ def decode_once(
     """
     wanted = [np.unique(np.asarray(tap.indices(), dtype=np.int64)) for tap in taps]
     sizes = [tap.frame_size for tap in taps]
+    buffers = [getattr(tap, "buffer", None) if size is not None else None for tap, size in zip(taps, sizes)]
     union = np.unique(np.concatenate(wanted)) if wanted else np.zeros(0, np.int64)
-    times = reader.times_s
-    cursor = [0] * len(taps)
+    takers: list[list[int]] = [[] for _ in range(union.size)]  # position in union -> the taps that take it
+    for k, need in enumerate(wanted):
+        for pos in np.searchsorted(union, need).tolist():
+            takers[pos].append(k)
+    taken = dict(zip(union.tolist(), takers))
+    times = reader.times_s.tolist()
     decode_s = 0.0
+    clock = time.perf_counter
     frames = reader.iter_decoded(union) if union.size else iter(())
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         item = next(frames, None)
         if item is None:
-            decode_s += time.perf_counter() - t0
+            decode_s += clock() - t0
             break
         index, decoded = item
-        takers = []
-        for k, need in enumerate(wanted):
-            if cursor[k] < need.size and need[cursor[k]] == index:
-                cursor[k] += 1
-                takers.append(k)
-        converted = {size: reader.to_rgb(decoded, size) for size in {sizes[k] for k in takers}}
-        decode_s += time.perf_counter() - t0
-        for k in takers:
+        fed: list[tuple[int, torch.Tensor]] = []
+        converted: dict[tuple[int, int] | None, torch.Tensor] = {}
+        for k in taken[index]:
+            size, buffer = sizes[k], buffers[k]
+            if buffer is not None:
+                out = buffer(index)
+                reader.to_rgb_into(decoded, size, out)  # type: ignore[arg-type]
+                fed.append((k, torch.from_numpy(out)))
+                continue
+            frame = converted.get(size)
+            if frame is None:
+                frame = converted[size] = reader.to_rgb(decoded, size)
+            fed.append((k, frame))
+        t1 = clock()
+        decode_s += t1 - t0
+        for k, frame in fed:
             tap = taps[k]
-            t1 = time.perf_counter()
-            tap.feed(index, converted[sizes[k]])
-            tap.seconds += time.perf_counter() - t1
+            tap.feed(index, frame)
+            t2 = clock()
+            tap.seconds += t2 - t1
+            t1 = t2
         if progress is not None:
-            progress(float(times[index]))
+            progress(times[index])
     for tap in taps:
-        t1 = time.perf_counter()
+        t1 = clock()
         tap.finish()
-        tap.seconds += time.perf_counter() - t1
+        tap.seconds += clock() - t1
     return {"decode": decode_s}
