@@ -10,6 +10,7 @@ segment per shot: 2, each with score CONSTANT_PROB (the API's /segments answer i
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,18 @@ def test_the_jobs_page_shows_a_failure_readably_and_cancels(
     # a profile whose checkpoint is missing: accepted at submission (the file exists), fails in the worker
     write_profile(server.data_dir.parent / "profiles" / "broken.yaml", tmp_path / "missing.pt")
     page = page_for("write", "#/upload")
-    page.set_input_files("#upload-file", str(video_path))
+    # this time the file is dropped on the drop zone
+    page.evaluate(
+        """([name, b64]) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], name, {type: 'video/mp4'}));
+          const drop = new DragEvent('drop', {dataTransfer: data, bubbles: true});
+          document.querySelector('#upload-drop').dispatchEvent(drop);
+        }""",
+        ["dropped.mp4", base64.b64encode(video_path.read_bytes()).decode()],
+    )
+    assert page.locator(".chosen").inner_text() == f"dropped.mp4 ({video_path.stat().st_size / 1024:.1f} KiB)"
     page.fill("#upload-profile", "broken")
     page.uncheck("input[data-feature=actors]")
     page.click("form button[type=submit]")

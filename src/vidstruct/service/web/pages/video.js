@@ -99,8 +99,12 @@ export async function render(root, ctx) {
     });
   }
 
+  let drawnAt = undefined; // the keyframe time whose boxes are drawn (null: none)
   function drawActors(t) {
     const shown = actorsAt(actors, t);
+    const at = shown.length ? shown[0].time_s : null;
+    if (at === drawnAt) return;
+    drawnAt = at;
     overlay.replaceChildren(
       ...shown.map((a) => {
         const [x1, y1, x2, y2] = a.box;
