@@ -205,6 +205,25 @@ def test_search_by_label_and_by_temporal_query(server: Server, collection: dict[
     page.click(".search-form:has(#search-first) button[type=submit]")
     _count(page, "^0 pairs$")
     assert _cards(page) == []
+
+    # paging: two hits a request, "More results" until every segment is shown, in the API's order
+    every: list[dict[str, Any]] = []
+    token = None
+    while True:
+        params = {"sort": "time", "max_results": 2, **({"next_token": token} if token else {})}
+        body = server.get("/v1/search", "read", params=params)
+        every, token = every + body["hits"], body["next_token"]
+        if token is None:
+            break
+    assert len(every) > 4  # at least three pages (every video has a walk or run segment per shot)
+    page.evaluate("() => { window.location.hash = '#/search?sort=time&max_results=2'; }")
+    for shown in range(2, len(every), 2):
+        _count(page, rf"^{shown} segments so far \(more available\)$")
+        page.click("button.search-more")
+    _count(page, f"^{len(every)} segments$")
+    assert page.locator("button.search-more").is_hidden()
+    ids_shown = page.eval_on_selector_all(".search-cards .card", "cards => cards.map(c => Number(c.dataset.segmentId))")
+    assert ids_shown == [h["segment_id"] for h in every]
     assert_no_console_errors(page)
 
 
