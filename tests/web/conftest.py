@@ -19,20 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webkit import Server, chromium_executable, cut_video, start_server, watch
+from webkit import (
+    Server,
+    assert_no_console_errors,
+    chromium_executable,
+    console_errors,
+    cut_video,
+    forget_page,
+    start_server,
+    track_page,
+)
 
-_ERRORS: dict[int, list[str]] = {}
-
-
-def console_errors(page: Any) -> list[str]:
-    """The console errors and uncaught exceptions ``page`` (made by ``page_for``) logged so far."""
-    return _ERRORS[id(page)]
-
-
-def assert_no_console_errors(page: Any) -> None:
-    """Fail when ``page`` logged a console error or threw."""
-    errors = console_errors(page)
-    assert errors == [], "\n".join(errors)
+__all__ = ["assert_no_console_errors", "console_errors"]  # for the test modules: `from conftest import ...`
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +74,7 @@ def page_for(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
         r = context.request.post("/ui/session", data={"key": server.keys[scope]})
         assert r.status == 200, r.text()
         page = context.new_page()
-        _ERRORS[id(page)] = watch(page)
+        track_page(page)
         page.goto(f"{server.url}/{hash}")
         page.wait_for_selector("#nav a, main p.notice", timeout=15000)
         return page
@@ -84,5 +82,5 @@ def page_for(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
     yield make
     for context in contexts:
         for page in context.pages:
-            _ERRORS.pop(id(page), None)
+            forget_page(page)
         context.close()

@@ -17,9 +17,18 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from webkit import CONSTANT_PROB, Server, add_actors, cut_video, player_at, start_server, watch, write_profile
-
-from conftest import assert_no_console_errors, console_errors
+from webkit import (
+    CONSTANT_PROB,
+    Server,
+    add_actors,
+    assert_no_console_errors,
+    console_errors,
+    cut_video,
+    player_at,
+    start_server,
+    watch,
+    write_profile,
+)
 
 EXPECTED_SEGMENTS = 2
 TIMEOUT_MS = 90_000
@@ -99,6 +108,18 @@ def test_the_video_page_shows_every_segment_and_a_click_seeks(flow: dict[str, An
     first = min(api, key=lambda s: s["start_s"])
     page.locator(f".bar.segment[data-segment-id='{first['segment_id']}']").click()
     player_at(page, first["start_s"])
+    # by keyboard: Tab reaches the lane bars (buttons named by label, time and probability), Enter seeks
+    label = f"walk, {_fmt(later['start_s'])} to {_fmt(later['end_s'])}, probability {round(100 * later['score'])}%"
+    bar = page.get_by_role("button", name=label)
+    bar.focus()
+    page.keyboard.press("Enter")
+    player_at(page, later["start_s"])
+    # sorting: the table starts sorted by start, ascending; a click on Start reverses it
+    assert page.locator("th[data-sort=start]").get_attribute("aria-sort") == "ascending"
+    page.locator("th[data-sort=start] button").click()
+    assert page.locator("th[data-sort=start]").get_attribute("aria-sort") == "descending"
+    starts = page.locator("#segments-table tbody tr").evaluate_all("rs => rs.map(r => Number(r.dataset.start))")
+    assert starts == sorted((s["start_s"] for s in api), reverse=True)
     # the filter: a minimum probability above every segment's hides them all
     page.fill("#seg-min", "0.95")
     page.dispatch_event("#seg-min", "input")
@@ -108,6 +129,12 @@ def test_the_video_page_shows_every_segment_and_a_click_seeks(flow: dict[str, An
     r = page.context.request.get(href)
     assert r.status == 200 and r.text().startswith("WEBVTT")
     assert_clean(flow)
+
+
+def _fmt(seconds: float) -> str:
+    """m:ss.s, as the pages write times."""
+    tenths = round(seconds * 10)
+    return f"{tenths // 600}:{(tenths % 600) / 10:04.1f}"
 
 
 def assert_clean(flow: dict[str, Any]) -> None:

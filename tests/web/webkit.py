@@ -33,8 +33,9 @@ from reportkit import chromium_executable  # noqa: E402
 from servicekit import CLASSES, CONSTANT_PROB, cut_video, save_constant_backbone, write_profile  # noqa: E402
 
 __all__ = [
-    "CLASSES", "CONSTANT_PROB", "WALK_FLAG_POLICY", "Server", "add_actors", "chromium_executable", "cut_video",
-    "player_at", "start_server", "watch", "write_profile",
+    "CLASSES", "CONSTANT_PROB", "WALK_FLAG_POLICY", "Server", "add_actors", "assert_no_console_errors",
+    "chromium_executable", "console_errors", "cut_video", "forget_page", "player_at", "start_server", "track_page",
+    "watch", "write_profile",
 ]  # fmt: skip
 
 DEADLINE_S = 120.0
@@ -184,6 +185,30 @@ def watch(page: Any) -> list[str]:
     page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     return errors
+
+
+_ERRORS: dict[int, list[str]] = {}
+
+
+def track_page(page: Any) -> list[str]:
+    """Start collecting ``page``'s console errors (see :func:`console_errors`)."""
+    _ERRORS[id(page)] = watch(page)
+    return _ERRORS[id(page)]
+
+
+def forget_page(page: Any) -> None:
+    _ERRORS.pop(id(page), None)
+
+
+def console_errors(page: Any) -> list[str]:
+    """The console errors and uncaught exceptions a tracked ``page`` (every ``page_for`` page) logged so far."""
+    return _ERRORS[id(page)]
+
+
+def assert_no_console_errors(page: Any) -> None:
+    """Fail when a tracked ``page`` logged a console error or threw."""
+    errors = console_errors(page)
+    assert errors == [], "\n".join(errors)
 
 
 def player_at(page: Any, seconds: float, tolerance_s: float = 0.05) -> None:
