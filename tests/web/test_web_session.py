@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import multiprocessing
 import os
 import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -250,3 +252,28 @@ def test_no_key_in_any_url_or_log_line(web: Web, caplog: pytest.LogCaptureFixtur
     assert web.keys["admin"] not in text and web.keys["admin"][8:20] not in text
     token = web.client.cookies[COOKIE]
     assert token.split(".")[2] not in text
+
+
+def _secret_in_process(data_dir: str) -> bytes:
+    return session_secret(Path(data_dir))
+
+
+def test_the_secret_is_made_once_for_every_process_and_sessions_survive_a_restart(web: Web, tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("fork")) as pool:
+        made = list(pool.map(_secret_in_process, [str(folder)] * 8))
+    assert len(set(made)) == 1 and len(made[0]) == 64
+    assert (folder / SECRET_FILE).read_text().strip().encode() == made[0]
+    assert stat.S_IMODE(os.stat(folder / SECRET_FILE).st_mode) == 0o600
+    assert sorted(p.name for p in folder.iterdir()) == [SECRET_FILE]  # no temporary file left
+    # a new app over the same data folder (a restart, or another API process) accepts the session
+    web.sign_in("review")
+    token = web.client.cookies[COOKIE]
+    other = create_app(web.settings)
+    try:
+        with TestClient(other) as client:
+            client.cookies.set(COOKIE, token)
+            r = client.get("/ui/session")
+            assert r.status_code == 200 and r.json()["scope"] == "review"
+    finally:
+        other.state.service.engine.dispose()
