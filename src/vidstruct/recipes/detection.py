@@ -138,7 +138,7 @@ def build_detector(
         "backbone": m.backbone.name, "num_classes": num_classes, "backbone_kwargs": backbone_kwargs, "head": m.head,
         "roi_size": m.roi_size, "dropout": m.dropout, "relation_dim": m.relation.dim,
         "relation_layers": m.relation.layers, "relation_heads": m.relation.heads,
-        "relation_dropout": m.relation.dropout,
+        "relation_dropout": m.relation.dropout, "relation_geometry": m.relation.geometry,
     }  # fmt: skip
     model = build_action_detector(**builder)
     if m.backbone.init_from:

@@ -4,7 +4,8 @@ A ``torch.save`` of plain types (loads with ``torch.load(weights_only=True)``)::
 
     format: "vidstruct.detector/1"
     name: str                                  # the model's name as results report it (e.g. the run directory)
-    builder: {"backbone": str, "num_classes": int, "backbone_kwargs": {...}, "head": "roi" | "relation", ...}
+    builder: {"backbone": str, "num_classes": int, "backbone_kwargs": {...}, "head": "roi" | "relation", ...,
+              "relation_geometry": "relative" | "absolute"}   # absent in older files: "absolute"
     state_dict: {...}
     classes: [names]                           # output k is classes[k] ...
     class_ids: [int]                           # ... whose AVA action id is class_ids[k]
@@ -69,11 +70,15 @@ def save_detector(
         raise CheckpointError(f"save_detector: preprocessing lacks {missing}")
     if len(classes) != len(class_ids):
         raise CheckpointError(f"save_detector: {len(classes)} class names but {len(class_ids)} class ids")
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    builder = dict(builder)
+    if builder.get("head", "relation") == "relation":  # the geometry the weights hold (pair embeddings or not)
+        builder["relation_geometry"] = "relative" if any(".pair_geometry." in k for k in state) else "absolute"
     doc = {
         "format": FORMAT,
         "name": str(name),
-        "builder": dict(builder),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "builder": builder,
+        "state_dict": state,
         "classes": [str(c) for c in classes],
         "class_ids": [int(i) for i in class_ids],
         "preprocessing": dict(preprocessing),
@@ -94,8 +99,10 @@ def load_detector(path: str | Path, *, device: str | torch.device = "cpu") -> De
     prep = doc.get("preprocessing")
     if not isinstance(prep, dict) or any(k not in prep for k in PREPROCESSING_KEYS):
         raise CheckpointError(f"{path}: field 'preprocessing' lacks one of {PREPROCESSING_KEYS}")
+    builder = dict(doc["builder"])
+    builder.setdefault("relation_geometry", "absolute")  # files written before the geometry choice existed
     try:
-        model = build_action_detector(**doc["builder"])
+        model = build_action_detector(**builder)
         load_checkpoint_into(model, doc["state_dict"], strict=True, reinit_head=False, where=f"{path}: state_dict")
     except CheckpointError:
         raise
@@ -108,7 +115,7 @@ def load_detector(path: str | Path, *, device: str | torch.device = "cpu") -> De
         classes=[str(c) for c in doc["classes"]],
         class_ids=[int(i) for i in doc["class_ids"]],
         preprocessing=dict(prep),
-        builder=dict(doc["builder"]),
+        builder=builder,
         metrics=dict(doc.get("metrics") or {}),
         path=str(path),
     )

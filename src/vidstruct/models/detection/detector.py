@@ -4,7 +4,8 @@ Heads (``head``):
 
 - ``"roi"``: the plain RoI head (SlowFast's AVA head): dropout → linear on each actor's RoI feature;
 - ``"relation"``: :class:`~.relation.RelationModule` (actors attend to context, each other and objects), then
-  dropout → linear on the refined actor token.
+  dropout → linear on the refined actor token; ``relation_geometry`` (``"relative"``, the default: pairwise box
+  geometry biases and feeds every attention; ``"absolute"``: only each token's own box, the earlier module).
 
 Input: clips ``[B, 3, T, H, W]`` (normalized as the backbone's preprocessing says), actor boxes padded to
 ``[B, N, 4]`` with ``mask`` ``[B, N]`` (True = a real actor), optionally object boxes ``[B, M, 4]`` with their
@@ -55,6 +56,7 @@ class ActionDetector(nn.Module):
         relation_layers: int = 2,
         relation_heads: int = 4,
         relation_dropout: float = 0.1,
+        relation_geometry: str = "relative",
     ) -> None:
         super().__init__()
         if head not in HEAD_KINDS:
@@ -69,7 +71,7 @@ class ActionDetector(nn.Module):
         self.roi_size = roi_size
         channels = _feature_map_channels(backbone)
         self.relation = (
-            RelationModule(channels, relation_dim, relation_layers, relation_heads, relation_dropout)
+            RelationModule(channels, relation_dim, relation_layers, relation_heads, relation_dropout, relation_geometry)
             if head == "relation"
             else None
         )
@@ -130,6 +132,7 @@ def build_action_detector(
     relation_layers: int = 2,
     relation_heads: int = 4,
     relation_dropout: float = 0.1,
+    relation_geometry: str = "relative",
 ) -> ActionDetector:
     """An :class:`ActionDetector` on the registered video model ``backbone`` (built with ``backbone_kwargs``)."""
     net = MODELS.build(backbone, **dict(backbone_kwargs or {}))
@@ -141,4 +144,5 @@ def build_action_detector(
     return ActionDetector(
         net, num_classes, head=head, roi_size=roi_size, dropout=dropout, relation_dim=relation_dim,
         relation_layers=relation_layers, relation_heads=relation_heads, relation_dropout=relation_dropout,
+        relation_geometry=relation_geometry,
     )  # fmt: skip
