@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from webkit import CLASSES, Server, player_at
+from webkit import CLASSES, Server, assert_no_console_errors, player_at
 
-from conftest import assert_no_console_errors
 from vidstruct.io import write_video
 from vidstruct.models import MODELS
 from vidstruct.models.checkpoint import save_model_checkpoint
