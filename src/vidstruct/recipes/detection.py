@@ -30,7 +30,7 @@ from vidstruct.data.detection import KeyframeClipDataset, collate_keyframes, key
 from vidstruct.data.formats.ava import AvaLabel, read_ava, read_ava_excluded, read_ava_label_map, read_ava_proposals
 from vidstruct.device import resolve_device
 from vidstruct.engine.checkpoint import load_checkpoint, load_model_weights
-from vidstruct.engine.distributed import cleanup
+from vidstruct.engine.distributed import cleanup, current
 from vidstruct.engine.trainer import TrainResult, train
 from vidstruct.errors import ConfigError
 from vidstruct.models import MODELS
@@ -149,16 +149,31 @@ def build_detector(
     return model, builder
 
 
+def _actors_per_rank(count: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The real actors of the global batch divided by the world size (``count`` itself in one process)."""
+    total = count.to(device=device, dtype=torch.float32)
+    info = current()
+    if info.enabled:  # a collective: every rank calls it once per micro-batch, even one whose samples all failed
+        torch.distributed.all_reduce(total)
+        total = total / info.world_size
+    return total.clamp_min(1.0 / info.world_size)
+
+
 def detection_loss(net: nn.Module, batch: dict[str, Any], device: torch.device) -> torch.Tensor:
-    """Mean binary cross-entropy over the real actors' classes of one collated batch (the engine's ``loss_fn``)."""
+    """Binary cross-entropy of one collated batch (the engine's ``loss_fn``): the mean over the real actors' classes
+    of the *global* batch. Under DDP each rank divides its sum by (global actor count / world size), so the mean
+    that DDP takes of the ranks' gradients is the gradient of the global mean however the boxes fall on the ranks;
+    object tokens are always passed (only padding when the batch has none), so every parameter takes part in every
+    step, as DDP's reducer requires."""
+    per_rank = _actors_per_rank(batch["mask"].sum() if "clip" in batch else torch.zeros(()), device)
     if "clip" not in batch:  # every sample of the batch failed and was skipped: a zero loss with a graph
         return sum(p.sum() for p in net.parameters()) * 0.0  # type: ignore[return-value]
     mask = batch["mask"].to(device)
-    objects = {}
-    if batch["object_mask"].any():
-        objects = {"objects": batch["objects"].to(device), "object_mask": batch["object_mask"].to(device)}
+    objects = {"objects": batch["objects"].to(device), "object_mask": batch["object_mask"].to(device)}
     logits = net(batch["clip"].to(device), batch["boxes"].to(device), mask, **objects)
-    return nn.functional.binary_cross_entropy_with_logits(logits[mask].float(), batch["targets"].to(device)[mask])
+    targets = batch["targets"].to(device)[mask]
+    bce = nn.functional.binary_cross_entropy_with_logits(logits[mask].float(), targets, reduction="sum")
+    return bce / (per_rank * logits.shape[-1])
 
 
 def run_detection_training(
