@@ -161,11 +161,14 @@ def test_search_by_label_and_by_temporal_query(server: Server, collection: dict[
     assert "Search" in page.locator("#nav a").all_inner_texts()
     page.fill("#search-label", WALK)
     page.select_option("#search-group", "video")
-    page.click(".search-form:has(#search-label) button[type=submit]")
+    page.press("#search-label", "Enter")  # by keyboard: Enter in a field submits its form
     _count(page, f"^{len(by_video)} videos$")
     assert re.search(r"#/search\?label=walk&.*group_by=video", page.url)  # the query is in the URL
     cards = _cards(page)
     assert sorted(c["video"] for c in cards) == sorted([ids["A"], ids["A2"]])
+    page.wait_for_function("() => document.querySelectorAll('#search-labels option').length >= 2")
+    labels = page.eval_on_selector_all("#search-labels option", "options => options.map(o => o.value)")
+    assert sorted(labels) == [RUN, WALK]  # the label inputs' suggestions: the labels the collection has
     for card, hit in zip(cards, by_video):  # same order as the API's, each opening its video at the best segment
         best = hit["best_segment"]
         assert card["video"] == hit["video_id"] and card["title"] == WALK
@@ -179,7 +182,8 @@ def test_search_by_label_and_by_temporal_query(server: Server, collection: dict[
     page.click(".search-form:has(#search-label) button[type=submit]")
     _count(page, f"^{len(runs)} segments$")
     assert [c["video"] for c in _cards(page)] == [h["video_id"] for h in runs]
-    page.click(f".search-cards .card[data-segment-id='{run_a['segment_id']}'] a.card-link")
+    page.focus(f".search-cards .card[data-segment-id='{run_a['segment_id']}'] a.card-link")
+    page.keyboard.press("Enter")  # a real link: the keyboard opens it
     page.wait_for_url(re.compile(rf"#/videos/{ids['A']}\?t=1$"))
     page.wait_for_selector("#player", timeout=TIMEOUT_MS)
     player_at(page, 1.0)
