@@ -1,5 +1,6 @@
 """Webhooks: a receiver on 127.0.0.1 that fails twice gets the third try; the body is the job's outcome and the
-signature header is the HMAC-SHA256 of the body with the service's secret; every try is recorded."""
+signature header is the HMAC-SHA256 of the body with the service's secret, the delivery id header the same on every
+try; every try is recorded with its delivery id. (The outbox's fault tests: test_service_webhook_outbox.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import make_api
-from vidstruct.service.db.models import WebhookDelivery
+from vidstruct.service.db.models import WebhookDelivery, WebhookOutbox
 from vidstruct.service.settings import ServiceSettings
 
 SECRET = "test-secret"
@@ -76,11 +77,14 @@ def test_a_webhook_that_fails_twice_is_delivered_on_the_third_try(
         assert all(h["X-Vidstruct-Signature"] == expected for h, _ in receiver.calls)  # the same body each try
         with api.session() as session:
             rows = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.attempt)).all()
+            outbox = session.scalars(select(WebhookOutbox)).one()
         assert [(r.attempt, r.status_code, r.delivered) for r in rows] == [
             (1, 500, False),
             (2, 500, False),
             (3, 204, True),
         ]
+        assert {h["X-Vidstruct-Delivery"] for h, _ in receiver.calls} == {r.delivery_id for r in rows} == {outbox.id}
+        assert (outbox.job_id, outbox.status, outbox.body.encode()) == (job_id, "delivered", body)
 
 
 def test_an_unreachable_webhook_is_tried_the_configured_number_of_times(

@@ -36,7 +36,7 @@ class ServiceSettings:
     - ``profile_dirs``: folders searched for ``NAME.yaml`` after ``data_dir / profiles``;
     - ``cors_origins``: origins allowed to call the API from a browser (none by default);
     - ``webhook_*``: the signing secret (None: see :mod:`vidstruct.service.jobs.webhooks`), tries, the first
-      retry's wait (doubling after each try) and each call's timeout;
+      retry's wait (seconds, doubling after each try, with jitter) and each call's timeout (seconds);
     - ``policy_path``: the moderation policy YAML (None: no moderation; see :mod:`vidstruct.service.moderation`).
     """
 
@@ -65,6 +65,8 @@ class ServiceSettings:
             raise InputError("lease, poll and heartbeat intervals must be positive seconds")
         if self.max_attempts < 1:
             raise InputError(f"max attempts must be at least 1, got {self.max_attempts}")
+        if self.webhook_attempts < 1 or self.webhook_backoff_s < 0 or self.webhook_timeout_s <= 0:
+            raise InputError("webhook tries must be at least 1, the backoff >= 0 s and the timeout > 0 s")
 
     @property
     def database_url(self) -> str:
@@ -129,6 +131,10 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="moderation policy YAML: every finished job is checked against it (see configs/moderation)",
     )
+    parser.add_argument("--webhook-attempts", type=int, default=5, help="tries of a webhook before it fails")
+    parser.add_argument("--webhook-backoff-s", type=float, default=1.0, help="wait before a webhook's first retry "
+                        "(seconds; doubling after each try, with jitter)")  # fmt: skip
+    parser.add_argument("--webhook-timeout-s", type=float, default=10.0, help="seconds a webhook try may take")
 
 
 def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
@@ -145,5 +151,8 @@ def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
             heartbeat_s=min(5.0, args.lease_s / 3),
             policy_path=Path(args.policy).resolve() if args.policy else None,
         )
+    if hasattr(args, "webhook_attempts"):
+        fields.update(webhook_attempts=args.webhook_attempts, webhook_backoff_s=args.webhook_backoff_s,
+                      webhook_timeout_s=args.webhook_timeout_s)  # fmt: skip
     db = args.db or os.environ.get("VIDSTRUCT_DB") or None
     return ServiceSettings(data_dir=Path(args.data_dir), db_url=db, **{**fields, **more})

@@ -44,6 +44,8 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--profile-dir", folder]
     argv += ["--default-profile", args.default_profile, "--lease-s", str(args.lease_s)]
     argv += ["--max-attempts", str(args.max_attempts)]
+    argv += ["--webhook-attempts", str(args.webhook_attempts), "--webhook-backoff-s", str(args.webhook_backoff_s),
+             "--webhook-timeout-s", str(args.webhook_timeout_s)]  # fmt: skip
     if args.policy:
         argv += ["--policy", args.policy]
     return argv + (["--quiet"] if args.quiet else []) + (["--log-json"] if args.log_json else [])

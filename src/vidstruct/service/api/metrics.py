@@ -3,8 +3,9 @@
 Per API process: ``vidstruct_http_request_duration_seconds`` (histogram by method, route template and status).
 Read from the database at each scrape (so every API process shows the same, whatever worker did the work):
 ``vidstruct_jobs`` (by status), ``vidstruct_queue_depth`` (jobs waiting), ``vidstruct_workers_alive``,
-``vidstruct_job_duration_seconds`` (histogram of the last 1000 finished jobs, start to finish) and
-``vidstruct_webhook_failures_total`` (tries that got no 2xx).
+``vidstruct_job_duration_seconds`` (histogram of the last 1000 finished jobs, start to finish),
+``vidstruct_webhook_failures_total`` (tries that got no 2xx) and ``vidstruct_webhook_deliveries`` (webhooks of the
+outbox by status: ``pending``, ``delivered``, ``failed`` = given up after every try).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidstruct.service.db.models import Job, WebhookDelivery
+from vidstruct.service.jobs.outbox import outbox_counts
 from vidstruct.service.jobs.queue import job_counts, live_workers
 
 JOB_BUCKETS_S = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600)
@@ -40,6 +42,7 @@ class DatabaseCollector:
             failures = session.scalar(
                 select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.delivered.is_(False))
             )
+            webhooks = outbox_counts(session)
             spans = session.execute(
                 select(Job.started_at, Job.finished_at)
                 .where(Job.status == "SUCCEEDED", Job.started_at.is_not(None), Job.finished_at.is_not(None))
@@ -55,6 +58,10 @@ class DatabaseCollector:
         yield CounterMetricFamily(
             "vidstruct_webhook_failures", "webhook tries without a 2xx answer", value=failures or 0
         )
+        deliveries = GaugeMetricFamily("vidstruct_webhook_deliveries", "webhooks by status", labels=["status"])
+        for status, n in webhooks.items():
+            deliveries.add_metric([status], n)
+        yield deliveries
         durations = [(end - start).total_seconds() for start, end in spans]
         buckets = [(str(b), sum(1 for d in durations if d <= b)) for b in JOB_BUCKETS_S] + [("+Inf", len(durations))]
         yield HistogramMetricFamily(

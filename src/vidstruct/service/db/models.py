@@ -24,7 +24,11 @@ table                one row per
 ``thumbnails``       JPEG of a shot or segment, relative to the analysis folder
 ``api_keys``         API key: only its SHA-256 is stored, with a scope and an optional rate limit
 ``audit_log``        append-only record of who did what (key created, video deleted, review...)
-``webhook_deliveries`` attempt to call a job's webhook
+``webhook_deliveries`` try to call a job's webhook (its outbox row: ``delivery_id``; None for tries made before
+                     the outbox, migration 0007)
+``webhook_outbox``   webhook a job owes (written in the transaction that ends the job): the signed body, tries,
+                     when the next is due, ``pending | delivered | failed``, the last error and the delivering
+                     worker's lease (:mod:`vidstruct.service.jobs.outbox`)
 ``workers``          worker process and its heartbeat (``GET /healthz`` counts those alive)
 ``moderation_flags`` match of a moderation rule on a segment (or a run of an actor track's keyframes) of a
                      video's newest complete analysis, with its evidence (segment, label, span, probability,
@@ -268,6 +272,32 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    delivery_id: Mapped[str | None] = mapped_column(String(32), index=True)  # the webhook_outbox row
+
+
+class WebhookOutbox(Base):
+    """A webhook a finished job owes its ``url``: ``body`` is the exact JSON that is signed and sent (UTF-8) on
+    every try; ``attempts`` counts claims; due at ``next_attempt_at`` while ``pending``; a worker delivering it
+    holds ``lease_owner`` until ``lease_expires_at``."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (
+        Index("ix_webhook_outbox_status_due", "status", "next_attempt_at"),
+        Index("ix_webhook_outbox_job", "job_id", unique=True),  # one webhook per finished job
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)  # the X-Vidstruct-Delivery id
+    job_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # delivered or given up
 
 
 class Worker(Base):

@@ -7,7 +7,8 @@ single statement takes the write lock, so two workers never claim one job). Ever
 conditional on it still holding the lease (``lease_owner`` and status ``IN_PROGRESS``): a worker whose lease was
 taken over, or whose job was canceled, writes nothing. Each claim counts an attempt; a job whose lease expires
 with ``max_attempts`` used fails for good with the reason. Results are committed with the status change in one
-transaction (:func:`complete_job`), so a job retried after a worker died never stores its results twice.
+transaction (:func:`complete_job`), so a job retried after a worker died never stores its results twice. Every
+write that ends a job SUCCEEDED or FAILED adds its pending webhook in the same transaction (:mod:`.outbox`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from vidstruct.service.db.models import Analysis, AuditEntry, Job, Worker, utc_n
 from vidstruct.service.db.session import transaction
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.errors import ConflictError, NotFoundError
+from vidstruct.service.jobs.claim import claim_rows
+from vidstruct.service.jobs.outbox import enqueue_webhook
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 
@@ -56,9 +59,10 @@ def submit_job(session: Session, **fields: Any) -> tuple[Job, bool]:
 
 
 def expire_exhausted(session: Session, max_attempts: int) -> int:
-    """Fail for good the jobs whose lease expired after their last allowed attempt; returns how many."""
+    """Fail for good the jobs whose lease expired after their last allowed attempt (with their webhooks, in the
+    caller's transaction); returns how many."""
     now = utc_now()
-    result = session.execute(
+    expired = session.scalars(
         update(Job)
         .where(Job.status == "IN_PROGRESS", Job.lease_expires_at < now, Job.attempts >= max_attempts)
         .values(
@@ -68,8 +72,11 @@ def expire_exhausted(session: Session, max_attempts: int) -> int:
             lease_expires_at=None,
             finished_at=now,
         )
-    )
-    return result.rowcount or 0
+        .returning(Job.id)
+    ).all()
+    for job_id in expired:
+        enqueue_webhook(session, job_id)
+    return len(expired)
 
 
 def claim_job(factory: sessionmaker[Session], worker_id: str, *, lease_s: float, max_attempts: int) -> Job | None:
@@ -87,20 +94,10 @@ def claim_job(factory: sessionmaker[Session], worker_id: str, *, lease_s: float,
             "error": None,
             "progress": {},
         }
-        claimable = _claimable(now, max_attempts)
-        if session.get_bind().dialect.name == "postgresql":
-            job_id = session.scalar(
-                select(Job.id).where(claimable).order_by(Job.created_at).limit(1).with_for_update(skip_locked=True)
-            )
-            if job_id is None:
-                return None
-            session.execute(update(Job).where(Job.id == job_id).values(**values))
-        else:
-            oldest = select(Job.id).where(claimable).order_by(Job.created_at).limit(1).scalar_subquery()
-            job_id = session.scalar(update(Job).where(Job.id == oldest, claimable).values(**values).returning(Job.id))
-            if job_id is None:
-                return None
-        return session.get(Job, job_id, populate_existing=True)
+        claimed = claim_rows(session, Job, _claimable(now, max_attempts), Job.created_at, values)
+        if not claimed:
+            return None
+        return session.get(Job, claimed[0], populate_existing=True)
 
 
 def _held(job_id: str, worker_id: str) -> Any:
@@ -148,6 +145,7 @@ def complete_job(
         session.execute(update(Job).where(Job.id == job.id).values(analysis_id=analysis.id))
         if check is not None:
             check(session, analysis)
+        enqueue_webhook(session, job.id)
     return True
 
 
@@ -163,6 +161,7 @@ def complete_held(
             session.rollback()
             return False
         store(session)
+        enqueue_webhook(session, job.id)
     return True
 
 
@@ -171,7 +170,10 @@ def fail_job(factory: sessionmaker[Session], job_id: str, worker_id: str, error:
     with transaction(factory) as session:
         values = {"status": "FAILED", "error": error, "finished_at": utc_now(), "lease_owner": None,
                   "lease_expires_at": None}  # fmt: skip
-        return bool(session.execute(update(Job).where(_held(job_id, worker_id)).values(**values)).rowcount)
+        if not session.execute(update(Job).where(_held(job_id, worker_id)).values(**values)).rowcount:
+            return False
+        enqueue_webhook(session, job_id)
+    return True
 
 
 def release_job(factory: sessionmaker[Session], job_id: str, worker_id: str) -> bool:

@@ -1,11 +1,13 @@
-"""Webhooks: when a job ends (SUCCEEDED or FAILED), ``POST`` its outcome to the job's ``webhook_url``.
+"""Webhooks' wire format: when a job ends SUCCEEDED or FAILED, its outcome is ``POST``-ed to its ``webhook_url``.
 
 Body: JSON ``{job_id, status, job_tag, video_id, finished_at}`` (UTF-8, keys sorted; a reel job adds ``kind:
-"reel"`` and ``reel_id``). Header
-``X-Vidstruct-Signature: sha256=<hex>``: HMAC-SHA256 of the exact body bytes with the service's webhook secret, so
-a receiver can check the call came from this service (compare with :func:`hmac.compare_digest`). A 2xx answer is a
-delivery; anything else (another status, a refused connection, a timeout) is retried after ``backoff_s``,
-``2 × backoff_s``, ``4 × backoff_s``... up to ``max_attempts`` tries. Every try is a ``webhook_deliveries`` row.
+"reel"`` and ``reel_id``), made once in the transaction that ends the job and stored in the outbox, so every try
+sends the same bytes. Headers: ``X-Vidstruct-Signature: sha256=<hex>``, the HMAC-SHA256 of the exact body bytes with
+the service's webhook secret (a receiver checks it with :func:`hmac.compare_digest`), and ``X-Vidstruct-Delivery:
+<delivery id>``, the same on every try of one webhook, so a receiver can drop the repeats of an at-least-once
+delivery. A 2xx answer is a delivery; anything else (another status, a refused connection, a timeout) is retried
+(:mod:`.outbox`, :mod:`.deliverer`). A CANCELED job has no webhook: it was canceled by a request (``DELETE
+/v1/jobs/{id}``, a deleted video or reel) whose answer already tells the outcome.
 
 The secret is ``ServiceSettings.webhook_secret``, else the ``VIDSTRUCT_WEBHOOK_SECRET`` environment variable,
 else ``DATA/webhook.secret`` (made with 32 random bytes on first use, readable by its owner only).
@@ -19,18 +21,17 @@ import json
 import os
 import secrets
 import threading
-import time
-from typing import Any
 
 import httpx
-from sqlalchemy.orm import Session, sessionmaker
 
 from vidstruct.atomic import write_text_atomic
-from vidstruct.service.db.models import Job, WebhookDelivery
-from vidstruct.service.db.session import transaction
+from vidstruct.service.db.models import Job
 from vidstruct.service.settings import ServiceSettings
 
 SIGNATURE_HEADER = "X-Vidstruct-Signature"
+DELIVERY_HEADER = "X-Vidstruct-Delivery"
+#: the final states that call the job's webhook
+WEBHOOK_STATUSES = ("SUCCEEDED", "FAILED")
 _SECRET_FILE = "webhook.secret"
 _secret_lock = threading.Lock()
 
@@ -56,7 +57,7 @@ def sign(body: bytes, secret: bytes) -> str:
 
 
 def payload(job: Job) -> bytes:
-    """The JSON body of ``job``'s webhook."""
+    """The JSON body of ``job``'s webhook (``finished_at``: ISO 8601, UTC)."""
     body = {
         "job_id": job.id,
         "status": job.status,
@@ -69,62 +70,11 @@ def payload(job: Job) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
 
-def deliver(
-    factory: sessionmaker[Session],
-    settings: ServiceSettings,
-    job_id: str,
-    *,
-    client: httpx.Client | None = None,
-    stop: threading.Event | None = None,
-) -> bool:
-    """Call the webhook of job ``job_id`` (if it has one) until a 2xx answer or ``settings.webhook_attempts``
-    tries; True when delivered."""
-    with factory() as session:
-        job = session.get(Job, job_id)
-        if job is None or not job.webhook_url or job.status not in ("SUCCEEDED", "FAILED"):
-            return False
-        url, body = job.webhook_url, payload(job)
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, webhook_secret(settings))}
-    own = client is None
-    client = client or httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
+def post(client: httpx.Client, url: str, body: bytes, delivery_id: str, secret: bytes) -> tuple[int | None, str | None]:
+    """One try: ``(HTTP status, None)`` when the receiver answered, ``(None, exception name)`` when it could not be
+    reached in the client's timeout (no redirect is followed)."""
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret), DELIVERY_HEADER: delivery_id}
     try:
-        for attempt in range(1, settings.webhook_attempts + 1):
-            status: int | None = None
-            error: str | None = None
-            try:
-                status = client.post(url, content=body, headers=headers).status_code
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
-            ok = status is not None and 200 <= status < 300
-            _record(factory, job_id, url, attempt, status, error if not ok and error else None, ok)
-            if ok:
-                return True
-            if attempt < settings.webhook_attempts:
-                wait = settings.webhook_backoff_s * 2 ** (attempt - 1)
-                if stop is not None and stop.wait(wait):
-                    return False
-                if stop is None:
-                    time.sleep(wait)
-        return False
-    finally:
-        if own:
-            client.close()
-
-
-def _record(
-    factory: sessionmaker[Session], job_id: str, url: str, attempt: int, status: int | None, error: str | None, ok: bool
-) -> None:
-    with transaction(factory) as session:
-        session.add(
-            WebhookDelivery(job_id=job_id, url=url, attempt=attempt, status_code=status, error=error, delivered=ok)
-        )
-
-
-def deliver_in_background(
-    factory: sessionmaker[Session], settings: ServiceSettings, job_id: str, **kw: Any
-) -> threading.Thread:
-    """:func:`deliver` in a daemon thread (the worker goes on with its next job meanwhile)."""
-    thread = threading.Thread(target=deliver, args=(factory, settings, job_id), kwargs=kw, daemon=True,
-                              name=f"webhook-{job_id}")  # fmt: skip
-    thread.start()
-    return thread
+        return client.post(url, content=body, headers=headers).status_code, None
+    except httpx.HTTPError as exc:
+        return None, type(exc).__name__

@@ -9,7 +9,10 @@ ends the worker after releasing the job in hand back to the queue. Any error of 
 a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
 A job's results are checked against the moderation policy (``settings.policy_path``, if any) in the
 transaction that stores them (:mod:`vidstruct.service.moderation`). A job that ends (SUCCEEDED or FAILED) with a
-webhook URL has it called in a background thread (:mod:`.webhooks`). Reel jobs (kind ``reel``) are rendered by
+webhook URL gets an outbox row in the transaction that ends it (:mod:`.outbox`); a thread of every worker delivers
+the outbox's due webhooks, whatever worker finished their jobs (:mod:`.deliverer`). A stop request ends that thread
+after its try in hand, releasing its leased webhooks; a run that ends otherwise (``max_jobs``, ``exit_when_idle``)
+first delivers every pending webhook (each ends delivered or failed). Reel jobs (kind ``reel``) are rendered by
 :func:`vidstruct.service.reels.job.run_reel_job` under the same lease thread, with the same webhooks.
 """
 
@@ -31,6 +34,7 @@ from vidstruct.errors import VidstructError
 from vidstruct.service.db.models import Job, Video
 from vidstruct.service.db.session import make_engine, session_factory
 from vidstruct.service.jobs.analysis import ModelCache, run_analysis
+from vidstruct.service.jobs.deliverer import WebhookDeliverer
 from vidstruct.service.jobs.intake import video_file
 from vidstruct.service.jobs.queue import (
     claim_job,
@@ -41,7 +45,6 @@ from vidstruct.service.jobs.queue import (
     worker_gone,
     worker_heartbeat,
 )
-from vidstruct.service.jobs.webhooks import deliver_in_background
 from vidstruct.service.moderation.runtime import PolicySource
 from vidstruct.service.reels.job import run_reel_job
 from vidstruct.service.settings import ServiceSettings
@@ -96,13 +99,14 @@ class JobWorker:
         self.cache = ModelCache()
         self.policy = PolicySource(settings.policy_path)  # moderation: every finished job is checked
         self.policy.current(strict=True)  # a malformed policy file: one line now, before any job is claimed
-        self._deliveries: list[threading.Thread] = []
+        self.webhooks = WebhookDeliverer(self.factory, settings, self.id, self.stop)
 
     def run(self, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
         """Claim and run jobs until stopped (or ``max_jobs`` ran, or none is left with ``exit_when_idle``);
         returns the number of jobs run."""
         done = 0
         worker_heartbeat(self.factory, self.id, os.getpid(), None)
+        self.webhooks.start()
         try:
             while not self.stop.is_set() and (max_jobs is None or done < max_jobs):
                 try:
@@ -121,9 +125,11 @@ class JobWorker:
                     continue
                 self.process(job)
                 done += 1
+            self.webhooks.halt()
+            if not self.stop.is_set():  # not asked to stop: the pending webhooks are delivered (or fail) first
+                self.webhooks.drain()
         finally:
-            for thread in self._deliveries:  # webhooks under way finish their tries (a stop request cuts the waits)
-                thread.join()
+            self.webhooks.halt()  # a no-op when halted above; releases the leased webhooks
             worker_gone(self.factory, self.id)
         return done
 
@@ -196,7 +202,6 @@ class JobWorker:
         except Exception as exc:
             log.warning("job %s: updating the similar-moments index failed (%s)", job.id, type(exc).__name__)
             log.debug("job %s: updating the similar-moments index failed", job.id, exc_info=exc)
-        self._webhook(job)
         for attempt in range(1, job.attempts):  # what workers that died on this job had started writing
             shutil.rmtree(self.settings.analyses_dir / f"{job.id}-{attempt}", ignore_errors=True)
         return "succeeded"
@@ -205,23 +210,14 @@ class JobWorker:
         keeper = _LeaseKeeper(self, job, {})
         keeper.start()
         try:
-            outcome = run_reel_job(self.settings, self.factory, job, self.id, lost=keeper.lost)
+            return run_reel_job(self.settings, self.factory, job, self.id, lost=keeper.lost)
         finally:
             keeper.done.set()
             keeper.join()
-        if outcome in ("succeeded", "failed"):
-            self._webhook(job)
-        return outcome
 
     def _failed(self, job: Job, out_name: str, reason: str) -> str:
-        if fail_job(self.factory, job.id, self.id, reason):
-            self._webhook(job)
+        fail_job(self.factory, job.id, self.id, reason)
         return self._discard(out_name, "failed")
-
-    def _webhook(self, job: Job) -> None:
-        if job.webhook_url:
-            self._deliveries = [t for t in self._deliveries if t.is_alive()]
-            self._deliveries.append(deliver_in_background(self.factory, self.settings, job.id, stop=self.stop))
 
     def _discard(self, out_name: str, outcome: str) -> str:
         shutil.rmtree(self.settings.analyses_dir / out_name, ignore_errors=True)
