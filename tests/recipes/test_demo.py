@@ -14,12 +14,16 @@ import numpy as np
 import pytest
 
 from vidstruct.cli.main import main
+from vidstruct.data.formats.ava import read_ava, read_ava_label_map
 from vidstruct.errors import ConfigError
 from vidstruct.io import probe
+from vidstruct.io.reader import VideoReader
 from vidstruct.models.checkpoint import load_model_checkpoint, sha256_file
+from vidstruct.models.detection import load_detector
 from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.recipes.demo import QUICK, SUBDIRS
 from vidstruct.recipes.demo_analyze import LOCALIZER_TOP_K, write_demo_profile
+from vidstruct.recipes.demo_detection import MIN_PROB, PERSON_MIN_SCORE
 from vidstruct.recipes.demo_folder import MARKER, claim_output, demo_subdir
 from vidstruct.structure import read_structure
 
@@ -82,6 +86,20 @@ def test_demo_summary_is_the_json_printed_and_matches_its_files(demo: tuple[Path
     assert loc["held_out"] == pytest.approx(logged, rel=1e-8)  # metrics.csv keeps 9 significant digits
     assert set(loc["held_out"]) == {"AR@1", "AR@10", "AR@100", "AUC", "mAP@0.5", "average_mAP"}
     assert loc["segments"] == len(json.loads((out / "localization.json").read_text())["segments"])
+    det = summary["detection"]
+    assert (
+        det["persons"]["steps"]
+        == QUICK.detection.person_steps
+        == int(_csv(out / "persons_run" / "log.csv")[-1]["step"])
+    )
+    assert (
+        det["actions"]["steps"] == QUICK.detection.action_steps == int(_csv(out / "detect_run" / "log.csv")[-1]["step"])
+    )
+    assert det["videos"] == {s: len({r.split(",")[0] for r in _lines(out / "detect_data" / f"{s}.csv")})
+                             for s in ("train", "val")}  # fmt: skip
+    logged = {r["metric"][len("val/") :]: float(r["value"]) for r in _csv(out / "detect_run" / "metrics.csv")}
+    assert det["actions"]["held_out"]["mAP"] == pytest.approx(logged["mAP"], rel=1e-8)
+    assert 0 <= det["persons"]["held_out"]["person_ap50"] <= 1 and 0 <= det["actions"]["held_out"]["mAP"] <= 1
     assert {role: Path(p).is_file() for role, p in summary["files"].items()} == dict.fromkeys(summary["files"], True)
 
 
@@ -169,7 +187,10 @@ def test_demo_profile_names_its_models_relative_to_itself(
     monkeypatch.chdir(tmp_path)  # resolved against the profile's folder, not the current one
     prof, composed = load_profile(profile)
     assert (prof.recognizer.checkpoint, prof.localizer.checkpoint) == ("model.ckpt", "localizer.pt")
+    assert (prof.actors.detector, prof.actors.persons.detector) == ("detector.pt", "person_detector.pt")
     settings = analyze_settings(prof, composed)
+    assert Path(settings.actors.detector).resolve() == (out / "detector.pt").resolve()
+    assert Path(settings.actors.person_detector).resolve() == (out / "person_detector.pt").resolve()
     assert Path(settings.recognition.checkpoint).resolve() == (out / "model.ckpt").resolve()
     assert Path(settings.localization.checkpoint).resolve() == (out / "localizer.pt").resolve()
     assert Path(settings.localization.backbone).resolve() == (out / "model.ckpt").resolve()
@@ -202,6 +223,14 @@ def test_demo_ends_with_analyze_on_the_held_out_untrimmed_video(demo: tuple[Path
     assert all(len(w["top"]) == 5 and {t["label"] for t in w["top"]} <= set(classes) for w in doc["windows"])
     assert doc["shots"] and doc["shots"][0]["start_s"] == 0 and doc["models"]["shots"]["name"] == "transnetv2"
     assert doc["profile"]["name"] == "demo"
+    # actors from the detection step's models: its action detector and person detector, boxes normalized
+    assert doc["models"]["actors"]["checkpoint_sha256"] == sha256_file(out / "detector.pt")
+    assert len(doc["actors"]) == summary["analysis"]["actors"]
+    detect_classes = summary["detection"]["classes"]
+    for actor in doc["actors"]:
+        x1, y1, x2, y2 = actor["box"]
+        assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 and 0 <= actor["time_s"] < doc["video"]["duration_s"]
+        assert all(a["label"] in detect_classes and MIN_PROB <= a["prob"] <= 1 for a in actor["actions"])
     # the report: beside the document, the video referenced relative to it
     html = (folder / "report.html").read_text()
     assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
@@ -227,6 +256,69 @@ def test_demo_profile_analyzes_another_video_from_the_cli(
     assert doc["video"]["duration_s"] == pytest.approx(QUICK.loc_duration_s, abs=0.05)
     assert {s["label"] for s in doc["segments"]} <= set(_lines(out / "data" / "classes.txt"))
     assert doc["segments"] and (tmp_path / "analysis" / other.stem / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_demo_detection_step_labels_actors_of_a_held_out_video(demo: tuple[Path, dict]) -> None:
+    out, summary = demo
+    det = summary["detection"]
+    video = Path(det["video"])
+    data = out / "detect_data"
+    held_out = {r.split(",")[0] for r in _lines(data / "val.csv")}
+    assert video.stem in held_out and video.stem not in {r.split(",")[0] for r in _lines(data / "train.csv")}
+    for role in ("person_detector", "action_detector", "actions_json", "actions_csv", "actions_truth", "actions_mp4"):
+        assert Path(summary["files"][role]).is_file(), role
+    bundle = load_detector(out / "detector.pt")
+    labels = read_ava_label_map(str(data / "label_map.pbtxt"))
+    assert bundle.classes == [labels[i].name for i in sorted(labels)] == det["classes"] and len(bundle.classes) == 14
+    assert (bundle.builder["head"], bundle.builder["relation_geometry"]) == ("relation", "relative")
+
+    doc = json.loads((out / "actions.json").read_text())
+    duration = probe(video).duration_s
+    assert doc["schema"] == "vidstruct.actions/1" and doc["video"] == str(video) and doc["min_prob"] == MIN_PROB
+    assert doc["model"]["checkpoint"] == str(out / "detector.pt") and doc["model"]["classes"] == bundle.classes
+    assert doc["persons"] == str(out / "person_detector.pt")
+    assert [kf["time_s"] for kf in doc["keyframes"]] == [float(t) for t in range(int(duration))]  # 0, 1, ... s
+    actors = [(kf["time_s"], a) for kf in doc["keyframes"] for a in kf["actors"]]
+    assert len(actors) == det["actor_boxes"] > 0, "the quick person detector found nobody"
+    for _, a in actors:
+        x1, y1, x2, y2 = a["box"]
+        assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+        assert PERSON_MIN_SCORE <= a["person_score"] <= 1
+        probs = [x["prob"] for x in a["actions"]]
+        assert all(MIN_PROB <= p <= 1 for p in probs) and probs == sorted(probs, reverse=True)
+        assert {x["label"] for x in a["actions"]} <= set(bundle.classes)
+    # the AVA CSV: every actor x every class, the same boxes and the JSON's probabilities unrounded
+    rows = [r.split(",") for r in _lines(out / "actions.csv")]
+    assert len(rows) == len(actors) * len(bundle.classes)
+    assert all(r[0] == video.stem and 0 <= float(r[7]) <= 1 for r in rows)
+    assert {int(r[6]) for r in rows} == set(bundle.class_ids)
+    for k, (t, a) in enumerate(actors):
+        mine = rows[k * len(bundle.classes) : (k + 1) * len(bundle.classes)]
+        assert {float(r[1]) for r in mine} == {t}
+        assert [float(v) for v in mine[0][2:6]] == pytest.approx(a["box"], abs=1e-4)
+        kept = {bundle.classes[bundle.class_ids.index(int(r[6]))]: float(r[7]) for r in mine if float(r[7]) >= MIN_PROB}
+        assert {x["label"]: x["prob"] for x in a["actions"]} == pytest.approx(kept, abs=1e-4)
+    # the ground truth written beside it is that video's rows of val.csv
+    truth = read_ava(str(out / "actions_truth.csv"), label_map=labels)
+    assert truth and {r.video_id for r in truth} == {video.stem}
+    assert len(truth) == sum(r.startswith(video.stem + ",") for r in _lines(data / "val.csv"))
+    # the preview decodes: a real H.264 file covering the video
+    preview = probe(out / "actions.mp4")
+    assert preview.duration_s == pytest.approx(duration, abs=0.2)
+    with VideoReader(out / "actions.mp4") as reader:
+        frames = dict(reader.iter_frames([0, reader.num_frames - 1]))
+    assert len(frames) == 2 and all(f.ndim == 3 and f.float().std() > 0 for f in frames.values())
+
+
+def test_demo_without_detection_is_passed_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vidstruct.recipes.demo as demo_recipe
+
+    seen: list[dict] = []
+    monkeypatch.setattr(demo_recipe, "run_demo", lambda out, **kw: seen.append(kw) or {})
+    assert main(["demo", "--quick", "--no-detection", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert main(["demo", "--quick", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert [kw["detection"] for kw in seen] == [False, True]
 
 
 # ------------------------------------------------------------------- refusals: nothing touched, one line, exit 2
@@ -271,6 +363,7 @@ def test_demo_profile_without_localization_names_only_the_recognizer(
     prof, composed = load_profile(profile)  # validates (task: analyze)
     settings = analyze_settings(prof, composed)
     assert settings.localization.checkpoint is None and settings.localization.backbone is None
+    assert settings.actors.detector is None  # no detection step: no actors
     assert Path(settings.recognition.checkpoint) == out / "model.ckpt"  # relative to the profile's folder
     rec = settings.recognition
     assert (rec.stride_s, rec.top_k, settings.shots.detector, settings.profile_name) == (0.5, 5, "transnetv2", "demo")

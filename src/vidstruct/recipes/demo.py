@@ -13,9 +13,13 @@ Steps (each writes into ``out``):
    ``vidstruct localize`` on a held-out video (``localization.json``,
    ``localization.png``, ``localizer.pt``; see
    :mod:`vidstruct.recipes.demo_localization`);
-6. ``profile.yaml``, an analysis profile naming the trained models (paths relative to the file), and
-   ``vidstruct analyze`` with it on step 4's held-out untrimmed video: ``analysis/VIDEO_ID/structure.json``,
-   ``report.html``... (:mod:`vidstruct.recipes.demo_analyze`).
+6. (unless ``detection=False``) spatio-temporal action detection: a small ``synth --task detect`` set, the
+   person detector and the action detector (relation head) trained on time budgets, held-out person AP@0.5 and
+   frame-mAP@0.5, and ``vidstruct detect-actions`` on a held-out video (``actions.json``, ``actions.csv``,
+   ``actions.mp4``, ``person_detector.pt``, ``detector.pt``; see :mod:`vidstruct.recipes.demo_detection`);
+7. ``profile.yaml``, an analysis profile naming the trained models (paths relative to the file; with step 6,
+   an ``actors`` section), and ``vidstruct analyze`` with it on step 4's held-out untrimmed video:
+   ``analysis/VIDEO_ID/structure.json``, ``report.html``... (:mod:`vidstruct.recipes.demo_analyze`).
 
 ``quick=True`` keeps every step but sizes each for a test (a few dozen small videos, a handful of
 optimizer steps): the outputs have the same files and structure, not the accuracy.
@@ -44,6 +48,7 @@ from vidstruct.errors import ConfigError
 from vidstruct.pipeline.recognizer import Recognizer, window_matrix
 from vidstruct.pipeline.timeline import plot_window_timeline
 from vidstruct.recipes.demo_analyze import ANALYSIS_SUBDIR, run_analyze_demo, write_demo_profile
+from vidstruct.recipes.demo_detection import DETECTION_SUBDIRS, FILES, DetectionDemoSize, run_detection_demo
 from vidstruct.recipes.demo_folder import MARKER, claim_output, copy_atomic, demo_subdir
 from vidstruct.recipes.demo_localization import LOCALIZATION_SUBDIRS, STRIDE_S, run_localization_demo
 from vidstruct.recipes.recognition import run_test, run_training
@@ -63,7 +68,7 @@ class DemoSize:
     ``batch`` clips (``None``: from the time budget); ``untrimmed_s``: the sliding-window video;
     ``loc_*``: the localization step's videos, size, duration, snippet step (seconds) and BMN steps (``None``:
     from the budget);
-    ``num_workers``: data-loader processes (``None``: the config's).
+    ``num_workers``: data-loader processes (``None``: the config's); ``detection``: the detection step's size.
     """
 
     clips: int = 200
@@ -78,14 +83,20 @@ class DemoSize:
     loc_stride_s: float = STRIDE_S
     loc_steps: int | None = None
     num_workers: int | None = None
+    detection: DetectionDemoSize = DetectionDemoSize()
 
 
-#: the demo's sub-folders of ``out`` (recognition steps, then localization)
-SUBDIRS = ("data", "run", "test", "untrimmed", *LOCALIZATION_SUBDIRS, ANALYSIS_SUBDIR)
+#: the demo's sub-folders of ``out`` (recognition steps, then localization, then detection)
+SUBDIRS = ("data", "run", "test", "untrimmed", *LOCALIZATION_SUBDIRS, *DETECTION_SUBDIRS, ANALYSIS_SUBDIR)
 FULL = DemoSize()
+#: the quick demo's person detector steps: enough for boxes above the detection step's person score
+QUICK_PERSON_STEPS = 60
 QUICK = DemoSize(
     clips=40, clip_size=64, clip_duration_s=2.0, batch=8, steps=4, untrimmed_s=6.0, loc_videos=8,
     loc_duration_s=4.0, loc_stride_s=0.5, loc_steps=4, num_workers=0,
+    detection=DetectionDemoSize(
+        videos=10, duration_s=3.0, person_steps=QUICK_PERSON_STEPS, action_steps=4, widths=(8, 8, 16, 16)
+    ),
 )  # fmt: skip
 
 
@@ -109,19 +120,26 @@ def run_demo(
     quiet: bool = False,
     localization: bool = True,
     quick: bool = False,
+    detection: bool = True,
+    person_budget_s: float = 20.0,
+    action_budget_s: float = 45.0,
 ) -> dict[str, Any]:
     """Run the demo into ``out``; returns a JSON-ready summary of what was written and measured (also written
     to ``out/summary.json``; its numbers are exactly those of the files it names).
 
     ``budget_s`` is the recognition training budget; the localization step (``localization=True``) trains its
-    BMN for a third of it. ``quick``: every step at test size (:data:`QUICK`), whatever the budget.
+    BMN for a third of it. ``detection``: the detection step, its person detector and action detector trained
+    for ``person_budget_s`` / ``action_budget_s``. ``quick``: every step at test size (:data:`QUICK`), whatever
+    the budgets.
     """
     size = QUICK if quick else FULL
     config = _embedded_config()
-    out = claim_output(out, SUBDIRS if localization else (*SUBDIRS[:4], ANALYSIS_SUBDIR))
+    subdirs = (*SUBDIRS[:4], *(LOCALIZATION_SUBDIRS if localization else ()),
+               *(DETECTION_SUBDIRS if detection else ()), ANALYSIS_SUBDIR)  # fmt: skip
+    out = claim_output(out, subdirs)
     started = time.perf_counter()
     summary: dict[str, Any] = {"out": str(out), "quick": quick}
-    n = 6 if localization else 5
+    n = 5 + localization + detection
 
     _say(quiet, f"[1/{n}] synthesizing {size.clips} labelled clips (10 motion classes) into {out / 'data'}")
     data = generate(
@@ -203,8 +221,17 @@ def run_demo(
         )  # fmt: skip
         summary["localization"] = {k: v for k, v in loc.items() if k != "files"}
         summary["files"].update(loc["files"])
+    if detection:
+        _say(quiet, f"[{n - 1}/{n}] spatio-temporal action detection: person detector, action detector, detect-actions")
+        det = run_detection_demo(
+            out, seed=seed, person_budget_s=person_budget_s, action_budget_s=action_budget_s, size=size.detection,
+            quiet=quiet,
+        )  # fmt: skip
+        summary["detection"] = {k: v for k, v in det.items() if k != "files"}
+        summary["files"].update(det["files"])
     _say(quiet, f"[{n}/{n}] vidstruct analyze on the held-out untrimmed video with profile.yaml (the trained models)")
-    profile = write_demo_profile(out, localizer="localizer.pt" if localization else None)
+    actors = (FILES["action_detector"], FILES["person_detector"]) if detection else None
+    profile = write_demo_profile(out, localizer="localizer.pt" if localization else None, actors=actors)
     analysis = run_analyze_demo(out, profile, video, quiet=quiet)
     summary["analysis"] = {k: v for k, v in analysis.items() if k != "files"}
     summary["files"].update(analysis["files"])
@@ -215,9 +242,18 @@ def run_demo(
     for role, path in summary["files"].items():
         _say(quiet, f"  {role:{width}s} {path}")
     _say(quiet, f"  {'summary':{width}s} {out / 'summary.json'}")
+    if detection:
+        det = summary["detection"]
+        person_ap, frame_map = det["persons"]["held_out"]["person_ap50"], det["actions"]["held_out"]["mAP"]
+        _say(quiet, f"Detection (held out): person AP@0.5 {person_ap:.3f}, frame-mAP@0.5 {frame_map:.3f} on "
+                    f"ground-truth boxes; detect-actions: {det['actor_boxes']} actor boxes on {det['keyframes']} "
+                    f"keyframes of {Path(det['video']).name}")  # fmt: skip
     _say(quiet, f"Try: vidstruct predict {video} --checkpoint {ckpt} --window-s 1.0 --json")
     if localization:
         _say(quiet, f"     vidstruct localize {summary['localization']['video']} --checkpoint {out / 'localizer.pt'}")
+    if detection:
+        _say(quiet, f"     vidstruct detect-actions {summary['detection']['video']} --checkpoint "
+                    f"{out / FILES['action_detector']} --detector {out / FILES['person_detector']} --json")  # fmt: skip
     _say(quiet, f"     vidstruct analyze VIDEO --profile {profile} --out analysis/")
     _say(quiet, f"Open the report of the analysed video: {analysis['files']['report']}")
     return summary

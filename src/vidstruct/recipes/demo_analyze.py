@@ -39,9 +39,16 @@ STRIDE_S = 0.5
 LOCALIZER_TOP_K = 10
 
 
-def write_demo_profile(out: Path, *, checkpoint: str = "model.ckpt", localizer: str | None = "localizer.pt") -> Path:
+def write_demo_profile(
+    out: Path,
+    *,
+    checkpoint: str = "model.ckpt",
+    localizer: str | None = "localizer.pt",
+    actors: tuple[str, str] | None = None,
+) -> Path:
     """Write ``out/profile.yaml`` naming ``checkpoint`` and ``localizer`` (paths relative to ``out``; None: no
-    localizer); returns its path."""
+    localizer) and, with ``actors`` = ``(action detector, person detector)`` (relative paths too), the actors
+    stage (keyframes every second); returns its path."""
     lines = [
         "# Written by 'vidstruct demo': an analysis profile for the models it trained.",
         "# Checkpoint paths are relative to this file, so it works from any folder:",
@@ -62,6 +69,15 @@ def write_demo_profile(out: Path, *, checkpoint: str = "model.ckpt", localizer: 
             f"  checkpoint: {localizer}",
             f"  backbone: {checkpoint}     # its recognition backbone (SHA-256 checked)",
             f"  top_k: {LOCALIZER_TOP_K}               # the best segments kept",
+        ]
+    if actors is not None:
+        lines += [
+            "actors:",
+            f"  detector: {actors[0]}      # the action detector (relation head)",
+            "  persons:",
+            f"    detector: {actors[1]}   # person boxes from the person detector",
+            "  every_s: 1.0",
+            "  min_prob: 0.3",
         ]
     lines += [
         "segments:",
@@ -98,6 +114,7 @@ def run_analyze_demo(out: Path, profile: Path, video: Path, *, quiet: bool = Fal
         "shots": result["shots"],
         "windows": result["windows"],
         "segments": result["segments"],
+        "actors": result.get("actors", 0),
         "seconds": round(time.perf_counter() - started, 1),
         "files": {"profile": str(profile), "structure": result["structure"], "report": result["report"]},
     }

@@ -6,8 +6,8 @@ import argparse
 
 NAME = "demo"
 HELP = (
-    "run the end-to-end demo (synthesize data, train, evaluate, localize actions, write profile.yaml and run "
-    "analyze with it on a held-out video)"
+    "run the end-to-end demo (synthesize data, train, evaluate, localize actions, detect actors and their actions, "
+    "write profile.yaml and run analyze with it on a held-out video)"
 )
 
 
@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the temporal action localization step (synthetic untrimmed set, features, BMN, localize)",
     )
     parser.add_argument(
+        "--no-detection",
+        dest="detection",
+        action="store_false",
+        help="skip the spatio-temporal action detection step (synthetic multi-actor set, person detector, action "
+        "detector, detect-actions; the profile then has no actors)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="every step at test size (40 small clips, a few training steps): checks the whole chain in well under "
@@ -51,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         budget_s=args.budget_s,
         quiet=args.quiet or args.json,
         localization=args.localization,
+        detection=args.detection,
         quick=args.quick,
     )
     if args.json:
