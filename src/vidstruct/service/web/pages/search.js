@@ -90,11 +90,17 @@ function formQuery(form, keys) {
   return q;
 }
 
+function noPicture(text) {
+  return el("span", { class: "thumb thumb-missing", "aria-hidden": "true", text });
+}
+
+/** A result's thumbnail; a placeholder when it has none or the server withholds it (a blocked video, 403). */
 function thumb(videoId, name, alt = "") {
-  if (!name) return el("span", { class: "thumb thumb-missing", "aria-hidden": "true", text: "no picture" });
+  if (!name) return noPicture("no picture");
   const img = el("img", { class: "thumb", src: thumbnailUrl(videoId, name), alt, loading: "lazy" });
   img.width = 160;
   img.height = 90;
+  img.addEventListener("error", () => img.replaceWith(noPicture("picture withheld")), { once: true });
   return img;
 }
 
@@ -266,7 +272,7 @@ export async function render(root, ctx) {
   };
 
   const momentCard = (m) => {
-    const picture = el("span", { class: "thumb thumb-missing", "aria-hidden": "true", text: "…" });
+    const picture = noPicture("…");
     const labels = [...new Set(m.windows.flatMap((w) => (w.top || []).slice(0, 1).map((t) => t.label)))];
     const card = el("li", { class: "card card-moment", dataset: { videoId: m.video_id } },
       el("a", { class: "card-link", href: videoHash(m.video_id, m.start_s) },
