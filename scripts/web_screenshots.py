@@ -4,7 +4,8 @@ Starts ``vidstruct serve`` as the web tests do (tests/web/webkit.py: SQLite in a
 the tiny constant-backbone profile, one key per scope), analyses a small collection of three synthetic videos
 (the policy flags a ``walk`` segment of 2.5 s or more: only the 3 s single-shot video gets a flag), adds actor
 keyframes to one video (the tiny profile has no person detector), signs in with the admin key and saves PNGs at
-1280×800 of the sign-in, upload, jobs, videos, video, search and moderation pages (default ``docs/screenshots``).
+1280×800 of the sign-in, upload, jobs, videos, video (player and lanes; segments table), search and moderation
+pages (default ``docs/screenshots``).
 Needs Debian's ``chromium`` and Playwright for Python, like the browser tests; takes about a minute.
 """
 
@@ -22,6 +23,7 @@ sys.path.insert(0, str(ROOT / "tests" / "web"))
 from webkit import add_actors, chromium_executable, cut_video, player_at, start_server  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 800}
+SCROLL_TO_SEGMENTS = "() => scrollBy(0, document.querySelector('#segments-count').getBoundingClientRect().top - 90)"
 POLICY = """version: 1
 categories:
   - name: gait
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                 page.wait_for_selector("#segments-table tbody tr", timeout=60_000)
                 player_at(page, 0.6)
                 _shoot(page, args.out, "video", ".actor-box")
+                page.evaluate(SCROLL_TO_SEGMENTS)
+                _shoot(page, args.out, "video-segments", "#segments-table")
                 page.goto(f"{server.url}/#/search?label=walk")
                 _shoot(page, args.out, "search", "li.card")
                 page.goto(f"{server.url}/#/moderation")

@@ -8,7 +8,8 @@
   admin, ``submit`` / ``wait_job`` / ``get`` helpers), one per test module, stopped afterwards;
 - ``video_path`` (session): a 2 s, 10 fps, 64 px H.264 mp4 with one cut at 1.0 s;
 - ``page_for``: ``page_for(scope, hash="#/")`` → a new Playwright page signed in with that scope's key (through
-  ``POST /ui/session``) and opened at ``hash``, its console errors collected; ``assert_no_console_errors(page)``
+  ``POST /ui/session``) and opened at ``hash`` once the page has rendered (``body[data-state=ready]``, which the
+  app sets after a page's ``render`` finished), its console errors collected; ``assert_no_console_errors(page)``
   (imported from this module) fails when any page made so far logged one.
 """
 
@@ -76,7 +77,7 @@ def page_for(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
         page = context.new_page()
         track_page(page)
         page.goto(f"{server.url}/{hash}")
-        page.wait_for_selector("#nav a, main p.notice", timeout=15000)
+        page.wait_for_selector("body[data-state=ready]", timeout=30_000)
         return page
 
     yield make

@@ -147,7 +147,7 @@ def test_a_read_key_is_offered_no_upload_and_no_key_leaks(flow: dict[str, Any], 
     page.locator("#video-list a").first.wait_for()
     assert page.locator("#video-list a").all_inner_texts() == [flow["video_id"]]
     page.goto(f"{server.url}/#/upload")
-    page.wait_for_selector("main p.notice")
+    page.wait_for_selector("body[data-state=ready] main p.notice")
     assert page.locator("main").inner_text().strip() == "This page needs scope write."
     # the read key opens the video page (media and thumbnails through the cookie)
     page.goto(f"{server.url}/#/videos/{flow['video_id']}?t=1.2")

@@ -113,8 +113,14 @@ function freshMain() {
   return main;
 }
 
+// body[data-state]: "loading" while a page renders, "ready" once its render() has finished (tests wait on it)
+function settled(serial) {
+  if (serial === state.serial) document.body.dataset.state = "ready";
+}
+
 async function render() {
   const serial = ++state.serial;
+  document.body.dataset.state = "loading";
   if (state.cleanup) {
     try {
       state.cleanup();
@@ -133,6 +139,7 @@ async function render() {
   const main = freshMain();
   if (!route) {
     main.append(el("h1", { text: "Not found" }), el("p", { text: `There is no page “${path}”.` }));
+    settled(serial);
     return;
   }
   if (!route.public && !state.session) {
@@ -141,6 +148,7 @@ async function render() {
   }
   if (!route.public && !grants(state.session.scope, route.needs)) {
     main.append(el("p", { class: "notice", role: "status", text: `This page needs scope ${route.needs}.` }));
+    settled(serial);
     return;
   }
   const match = path.match(route.pattern);
@@ -150,12 +158,15 @@ async function render() {
     page = await import(route.module);
   } catch (err) {
     if (serial === state.serial) main.append(el("p", { class: "notice", role: "alert", text: "This page is not available." }));
+    settled(serial);
     return;
   }
   if (serial !== state.serial) return; // the user moved on while the module loaded
   const ctx = { api, session: state.session, navigate, params, setSession, grants };
   try {
     const cleanup = await page.render(main, ctx);
+    // keyboard users continue in the new page (unless the page focused something of its own)
+    if (serial === state.serial && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
     if (typeof cleanup === "function") {
       if (serial === state.serial) state.cleanup = cleanup;
       else cleanup();
@@ -165,6 +176,7 @@ async function render() {
     const text = err instanceof ApiError ? err.detail : String(err && err.message ? err.message : err);
     main.append(el("p", { class: "notice error", role: "alert", text }));
   }
+  settled(serial);
 }
 
 async function start() {

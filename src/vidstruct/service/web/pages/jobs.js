@@ -49,7 +49,7 @@ export async function render(root, ctx) {
         status: el("td", { class: "status" }),
         progress: el("td", { class: "progress-cell" }),
         video: el("td"),
-        actions: el("td", { class: "actions" }),
+        actions: el("td", { class: "job-actions" }),
       };
       const tr = el(
         "tr",
@@ -84,7 +84,7 @@ export async function render(root, ctx) {
         el(
           "div",
           { class: "stage", dataset: { stage } },
-          el("span", { class: "stage-name", text: stage }),
+          el("span", { class: "stage-name", text: stage, title: stage }),
           el("progress", { max: "100", value: String(pct), "aria-label": `${stage} progress` }),
           el("span", { class: "stage-pct", text: `${Math.round(pct)}%` }),
         ),
