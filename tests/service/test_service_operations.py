@@ -41,14 +41,15 @@ def test_metrics(api: Api, video_bytes: bytes) -> None:
     assert samples[(count, (("method", "GET"), ("route", "/v1/jobs"), ("status", "401")))] == 1
     assert samples[(count, (("method", "GET"), ("route", "/v1/jobs/{job_id}"), ("status", "200")))] == 1
     assert samples[(count, (("method", "POST"), ("route", "/v1/jobs"), ("status", "202")))] == 1
-    assert samples[("vidstruct_jobs", (("status", "QUEUED"),))] == 1
-    assert samples[("vidstruct_jobs", (("status", "SUCCEEDED"),))] == 0
+    assert samples[("vidstruct_jobs", (("kind", "analysis"), ("status", "QUEUED")))] == 1
+    assert samples[("vidstruct_jobs", (("kind", "analysis"), ("status", "SUCCEEDED")))] == 0
     assert samples[("vidstruct_queue_depth", ())] == 1
     assert samples[("vidstruct_workers_alive", ())] == 0
     assert samples[("vidstruct_webhook_failures_total", ())] == 0
     assert api.worker().run(exit_when_idle=True) == 1
     samples = _samples(c.get("/metrics").text)
-    assert samples[("vidstruct_jobs", (("status", "SUCCEEDED"),))] == 1 and samples[("vidstruct_queue_depth", ())] == 0
+    succeeded = samples[("vidstruct_jobs", (("kind", "analysis"), ("status", "SUCCEEDED")))]
+    assert succeeded == 1 and samples[("vidstruct_queue_depth", ())] == 0
     assert samples[("vidstruct_job_duration_seconds_count", ())] == 1
 
 

@@ -2,8 +2,9 @@
 
 Per API process: ``vidstruct_http_request_duration_seconds`` (histogram by method, route template and status).
 Read from the database at each scrape (so every API process shows the same, whatever worker did the work):
-``vidstruct_jobs`` (by status), ``vidstruct_queue_depth`` (jobs waiting), ``vidstruct_workers_alive``,
-``vidstruct_job_duration_seconds`` (histogram of the last 1000 finished jobs, start to finish),
+``vidstruct_jobs`` (by status and kind: ``analysis`` or ``reel``), ``vidstruct_queue_depth`` (jobs waiting),
+``vidstruct_workers_alive``, ``vidstruct_job_duration_seconds`` (histogram of the last 1000 finished jobs, start to
+finish),
 ``vidstruct_webhook_failures_total`` (tries that got no 2xx) and ``vidstruct_webhook_deliveries`` (webhooks of the
 outbox by status: ``pending``, ``delivered``, ``failed`` = given up after every try).
 """
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidstruct.service.db.models import Job, WebhookDelivery
+from vidstruct.service.db.models import JOB_KINDS, JOB_STATUSES, Job, WebhookDelivery
 from vidstruct.service.jobs.outbox import outbox_counts
 from vidstruct.service.jobs.queue import job_counts, live_workers
 
@@ -38,6 +39,12 @@ class DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         with self.factory() as session:
             counts = job_counts(session)
+            by_kind = dict(
+                ((kind, status), n)
+                for kind, status, n in session.execute(
+                    select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
+                ).all()
+            )
             alive = len(live_workers(session, 3 * self.heartbeat_s))
             failures = session.scalar(
                 select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.delivered.is_(False))
@@ -49,9 +56,10 @@ class DatabaseCollector:
                 .order_by(Job.finished_at.desc())
                 .limit(1000)
             ).all()
-        jobs = GaugeMetricFamily("vidstruct_jobs", "jobs by status", labels=["status"])
-        for status, n in counts.items():
-            jobs.add_metric([status], n)
+        jobs = GaugeMetricFamily("vidstruct_jobs", "jobs by status and kind", labels=["status", "kind"])
+        for kind in sorted({*JOB_KINDS, *(k for k, _ in by_kind)}):
+            for status in JOB_STATUSES:
+                jobs.add_metric([status, kind], int(by_kind.get((kind, status), 0)))
         yield jobs
         yield GaugeMetricFamily("vidstruct_queue_depth", "jobs waiting for a worker", value=counts["QUEUED"])
         yield GaugeMetricFamily("vidstruct_workers_alive", "workers with a recent heartbeat", value=alive)

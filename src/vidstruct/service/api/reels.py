@@ -8,23 +8,26 @@ Segments come from the video's newest complete analysis, by ``label`` (with ``mi
 of segment rows, as search and ``/v1/videos/{id}/segments`` give them) or by ``query`` (the segment filters of
 ``GET /v1/search``, within this video); ``max_s`` keeps the best-scoring ones that fit. Stream copy when every cut
 falls on a keyframe, H.264 otherwise (``mode`` and ``reason`` say which and why). ``/file`` and ``/chapters``
-answer 409 until the reel's job has succeeded.
+answer 409 until the reel's job has succeeded. ``DELETE /v1/reels/{id}`` (write scope for the reels its key made,
+admin for any) removes the reel's row and files and cancels its job if it has not finished (a worker rendering it
+stores nothing); audit-logged.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vidstruct.service.api.deps import db_session, require, state
-from vidstruct.service.db.models import ApiKey, Job, Reel
-from vidstruct.service.errors import ConflictError, NotFoundError
+from vidstruct.service.db.models import ApiKey, AuditEntry, Job, Reel, utc_now
+from vidstruct.service.errors import ConflictError, NotFoundError, ScopeError
 from vidstruct.service.moderation.access import require_viewable
 from vidstruct.service.reels.render import CHAPTERS_FILE, MAX_REEL_S, REEL_FILE, ReelRequest, SegmentQuery
 from vidstruct.service.reels.submit import queue_reel
@@ -157,6 +160,30 @@ def get_reel(
     reel_id: str, session: Session = Depends(db_session), _: ApiKey = Depends(require("read"))
 ) -> dict[str, Any]:
     return reel_view(*_reel(session, reel_id))
+
+
+@router.delete("/{reel_id}", summary="delete a reel (its files and row; its job canceled if not finished)")
+def delete_reel(
+    request: Request, reel_id: str, session: Session = Depends(db_session), key: ApiKey = Depends(require("write"))
+) -> dict[str, Any]:
+    """A write key deletes the reels it made, an admin key any reel (403 otherwise); 404 for an unknown reel."""
+    reel, job = _reel(session, reel_id)
+    if key.scope != "admin" and reel.api_key_id != key.id:
+        raise ScopeError(f"reel {reel.id} was made with another key: deleting it needs the admin scope")
+    canceled = job is not None and bool(
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status.in_(("QUEUED", "IN_PROGRESS")))
+            .values(status="CANCELED", error="the reel was deleted", finished_at=utc_now(), lease_owner=None,
+                    lease_expires_at=None)
+        ).rowcount
+    )  # fmt: skip
+    session.delete(reel)
+    detail = {"job_id": reel.job_id, "job_canceled": canceled}
+    session.add(AuditEntry(actor=f"key:{key.id}", action="reel.delete", target=f"reel:{reel.id}", detail=detail))
+    session.commit()
+    shutil.rmtree(state(request).settings.data_dir / "reels" / reel.id, ignore_errors=True)  # every attempt's folder
+    return {"reel_id": reel.id, "deleted": True, "job_canceled": canceled}
 
 
 def _file(request: Request, session: Session, reel_id: str, key: ApiKey, name: str) -> Any:
