@@ -49,6 +49,7 @@ class ThumbnailTap:
         self._indices = np.unique(index.index_at(grid[grid < index.duration_s]))
         self._times = index.times_s
         self.candidates: list[Thumbnail] = []
+        self._picking: np.ndarray | None = None  # the candidates' times, float64 [N]
 
     def indices(self) -> np.ndarray:
         return self._indices
@@ -71,7 +72,9 @@ class ThumbnailTap:
         """The candidate for ``[start_s, end_s)`` (see the module doc); None when there is no candidate."""
         if not self.candidates:
             return None
-        times = np.asarray([c.time_s for c in self.candidates])
+        if self._picking is None or self._picking.size != len(self.candidates):
+            self._picking = np.asarray([c.time_s for c in self.candidates])  # built once for all the picks
+        times = self._picking
         middle = (start_s + end_s) / 2
         inside = np.flatnonzero((times >= start_s) & (times < end_s))
         pool = inside if inside.size else np.arange(times.size)

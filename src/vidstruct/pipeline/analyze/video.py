@@ -52,7 +52,7 @@ from vidstruct.pipeline.analyze.models import ActorModels, AnalyzeModels
 from vidstruct.pipeline.analyze.segments import MIN_SPAN_S, Span, merge_windows, split_at_shots
 from vidstruct.pipeline.analyze.shot_tap import ShotTap
 from vidstruct.pipeline.analyze.taps import FrameTap, decode_once, decode_short_side, short_side_for
-from vidstruct.pipeline.analyze.thumbnails import ThumbnailTap
+from vidstruct.pipeline.analyze.thumbnails import Thumbnail, ThumbnailTap
 from vidstruct.pipeline.analyze.windows import WindowOutputs, WindowTap, plan_windows
 from vidstruct.pipeline.detection import DetectionResult
 from vidstruct.pipeline.localization_chain import localize_features
@@ -337,18 +337,16 @@ def analyze_video(
     thumb_records = []
     shot_thumbs: list[str | None] = []
     for k, shot in enumerate(shots):
-        shot_thumbs.append(_write_thumb(folder, f"shot-{k:04d}.jpg", thumb_tap, shot.start_s, shot.end_s))
-        if shot_thumbs[-1] is not None:
-            picked = thumb_tap.pick(shot.start_s, shot.end_s)
-            assert picked is not None
-            thumb_records.append(thumbnail_record(shot_thumbs[-1], picked.time_s, "shot", k))
+        name, picked = _write_thumb(folder, f"shot-{k:04d}.jpg", thumb_tap, shot.start_s, shot.end_s)
+        shot_thumbs.append(name)
+        if name is not None and picked is not None:
+            thumb_records.append(thumbnail_record(name, picked.time_s, "shot", k))
     segment_thumbs: list[str | None] = []
     for k, span in enumerate(spans):
-        segment_thumbs.append(_write_thumb(folder, f"segment-{k:04d}.jpg", thumb_tap, span.start_s, span.end_s))
-        if segment_thumbs[-1] is not None:
-            picked = thumb_tap.pick(span.start_s, span.end_s)
-            assert picked is not None
-            thumb_records.append(thumbnail_record(segment_thumbs[-1], picked.time_s, "segment", k))
+        name, picked = _write_thumb(folder, f"segment-{k:04d}.jpg", thumb_tap, span.start_s, span.end_s)
+        segment_thumbs.append(name)
+        if name is not None and picked is not None:
+            thumb_records.append(thumbnail_record(name, picked.time_s, "segment", k))
     _remove_stale_thumbs(folder, {name for name in shot_thumbs + segment_thumbs if name})
     timings["thumbnails"] = timings.get("thumbnails", 0.0) + time.perf_counter() - t0
 
@@ -424,13 +422,16 @@ def analyze_video(
     )
 
 
-def _write_thumb(folder: Path, name: str, tap: ThumbnailTap, start_s: float, end_s: float) -> str | None:
-    """Write the thumbnail of ``[start_s, end_s)`` as ``thumbs/name``; its path relative to ``folder``."""
+def _write_thumb(
+    folder: Path, name: str, tap: ThumbnailTap, start_s: float, end_s: float
+) -> tuple[str | None, Thumbnail | None]:
+    """Write the thumbnail of ``[start_s, end_s)`` as ``thumbs/name``: its path relative to ``folder`` and the
+    candidate written (``(None, None)`` when there is none)."""
     picked = tap.pick(start_s, end_s)
     if picked is None:
-        return None
+        return None, None
     write_bytes_atomic(folder / THUMBS / name, picked.jpeg)
-    return f"{THUMBS}/{name}"
+    return f"{THUMBS}/{name}", picked
 
 
 def _remove_stale_thumbs(folder: Path, keep: set[str]) -> None:
