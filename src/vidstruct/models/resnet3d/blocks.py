@@ -28,6 +28,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from vidstruct.models.resnet3d.conv import TemporalConv3d
+
 ConvKind = Literal["3d", "2plus1d", "ir", "ip", "dw"]
 Triple = tuple[int, int, int]
 
@@ -82,7 +84,7 @@ class Conv2Plus1d(nn.Module):
         self.conv_s = nn.Conv3d(s_in, s_out, (1, kh, kw), stride=(1, sh, sw), padding=(0, kh // 2, kw // 2), bias=False)
         self.bn = nn.BatchNorm3d(mid_channels)
         self.act = nn.ReLU(inplace=True)
-        self.conv_t = nn.Conv3d(t_in, t_out, (kt, 1, 1), stride=(st, 1, 1), padding=(kt // 2, 0, 0), bias=False)
+        self.conv_t = TemporalConv3d(t_in, t_out, (kt, 1, 1), stride=(st, 1, 1), padding=(kt // 2, 0, 0), bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.spatial_first:
@@ -150,11 +152,11 @@ def make_conv_b(kind: ConvKind, channels: int, *, stride: Triple, temporal_kerne
     """The middle conv of a bottleneck (see the module table); ``channels`` in and out."""
     if kind == "3d":
         kt = temporal_kernel
-        return nn.Conv3d(channels, channels, (kt, 3, 3), stride=stride, padding=(kt // 2, 1, 1), bias=False)
+        return TemporalConv3d(channels, channels, (kt, 3, 3), stride=stride, padding=(kt // 2, 1, 1), bias=False)
     if kind == "2plus1d":
         return Conv2Plus1d(channels, channels, channels, stride=stride, spatial_first=False)
     if kind in ("ir", "dw"):
-        return nn.Conv3d(channels, channels, 3, stride=stride, padding=1, groups=channels, bias=False)
+        return TemporalConv3d(channels, channels, 3, stride=stride, padding=1, groups=channels, bias=False)
     if kind == "ip":
         return ChannelSeparatedConv(channels, stride=stride)
     raise ValueError(f"unknown conv_b kind {kind!r}; expected one of 3d, 2plus1d, ir, ip, dw")
@@ -182,7 +184,7 @@ class Bottleneck(nn.Module):
     ) -> None:
         super().__init__()
         kt = temporal_kernel_a
-        self.conv_a = nn.Conv3d(in_channels, inner_channels, (kt, 1, 1), padding=(kt // 2, 0, 0), bias=False)
+        self.conv_a = TemporalConv3d(in_channels, inner_channels, (kt, 1, 1), padding=(kt // 2, 0, 0), bias=False)
         self.bn_a = nn.BatchNorm3d(inner_channels)
         self.conv_b = make_conv_b(conv_b, inner_channels, stride=stride, temporal_kernel=temporal_kernel_b)
         self.bn_b = nn.BatchNorm3d(inner_channels)

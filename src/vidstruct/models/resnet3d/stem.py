@@ -14,13 +14,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vidstruct.models.resnet3d.conv import TemporalConv3d
+
 
 class BasicStem(nn.Module):
     """``Conv3d (kt, 7, 7) stride (1, 2, 2) → BN → ReLU → [MaxPool (1, 3, 3) stride (1, 2, 2)]``."""
 
     def __init__(self, in_channels: int, out_channels: int, *, temporal_kernel: int = 1, pool: bool = True) -> None:
         super().__init__()
-        self.conv = nn.Conv3d(
+        self.conv = TemporalConv3d(
             in_channels,
             out_channels,
             kernel_size=(temporal_kernel, 7, 7),
@@ -44,7 +46,7 @@ class R2Plus1DStem(nn.Module):
         super().__init__()
         self.conv_s = nn.Conv3d(in_channels, mid_channels, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False)
         self.bn_s = nn.BatchNorm3d(mid_channels)
-        self.conv_t = nn.Conv3d(mid_channels, out_channels, (3, 1, 1), padding=(1, 0, 0), bias=False)
+        self.conv_t = TemporalConv3d(mid_channels, out_channels, (3, 1, 1), padding=(1, 0, 0), bias=False)
         self.bn = nn.BatchNorm3d(out_channels)
         self.act = nn.ReLU(inplace=True)
 
@@ -59,7 +61,7 @@ class X3DStem(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, *, temporal_kernel: int = 5) -> None:
         super().__init__()
         self.conv_s = nn.Conv3d(in_channels, out_channels, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False)
-        self.conv_t = nn.Conv3d(
+        self.conv_t = TemporalConv3d(
             out_channels,
             out_channels,
             (temporal_kernel, 1, 1),
