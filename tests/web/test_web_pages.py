@@ -56,10 +56,17 @@ def flow(browser: Any, server: Server, video_path: Path) -> dict[str, Any]:
     page.wait_for_selector("#upload-file")
     page.set_input_files("#upload-file", str(video_path))
     assert page.locator(".chosen").inner_text().startswith("cut.mp4")
+    # the <progress> bar's value reflects into its attribute: record every value the upload sets
+    page.evaluate(
+        """() => { window.__upload = [];
+          const bar = document.querySelector('#upload-progress');
+          new MutationObserver(() => window.__upload.push(bar.value)).observe(bar, {attributes: true}); }"""
+    )
     page.click("form button[type=submit]")
     page.wait_for_url(re.compile(r"#/jobs\?job="), timeout=TIMEOUT_MS)
     job_id = page.url.split("job=")[1]
     seen["job_id"] = job_id
+    seen["upload"] = page.evaluate("window.__upload")
     row = page.locator(f"tr[data-job-id='{job_id}']")
     row.wait_for(timeout=TIMEOUT_MS)
     row.locator("a.video-link").wait_for(timeout=TIMEOUT_MS)
@@ -80,6 +87,8 @@ def test_sign_in_upload_and_the_job_finishes(flow: dict[str, Any], server: Serve
     assert flow["nav"] == ["Upload", "Jobs", "Videos", "Search"]  # write: no Moderation
     assert flow["status"] == "succeeded" and flow["job"]["status"] == "SUCCEEDED"
     assert flow["job"]["profile"] == "tiny"
+    # the upload's progress bar went up to 100 % (never down) before the jobs page opened
+    assert flow["upload"][-1] == 100 and flow["upload"] == sorted(flow["upload"])
     # the job was made from the uploaded file with the default features
     assert flow["job"]["features"] == ["shots", "labels", "segments", "actors"]
     # its per-stage progress, as the API reports it, is shown as bars with percentages
