@@ -51,6 +51,10 @@ class WebhookDeliverer:
 
     def deliver_due(self, client: httpx.Client) -> int:
         """Claim one due webhook and make one try; returns 1, or 0 when none was due."""
+        with self.factory() as session:  # a read first: an idle worker's polls take no write lock
+            due_at = next_due(session)
+        if due_at is None or due_at > utc_now():
+            return 0
         claimed = claim_deliveries(self.factory, self.owner, lease_s=self.lease_s,
                                    max_attempts=self.settings.webhook_attempts)  # fmt: skip
         for due in claimed:
