@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.stamp-bench
 OUT ?= demo_out
 BENCH_ARGS ?= --quick
 
-.PHONY: venv demo test bench lint clean ffmpeg-libs chromium postgresql
+.PHONY: venv demo test bench lint clean ffmpeg-libs chromium firefox postgresql
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,10 @@ ffmpeg-libs:
 chromium:
 	bash .ci/chromium
 
+# Debian's firefox-esr for the web pages' Firefox test (WebDriver BiDi; root to install, quick when present).
+firefox:
+	bash .ci/firefox
+
 # Debian's postgresql for the service tests, which start a throwaway cluster from it (root to install).
 postgresql:
 	bash .ci/postgresql
@@ -41,7 +45,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/vidstruct demo --out $(OUT)
 
-test: $(STAMP) ffmpeg-libs chromium postgresql
+test: $(STAMP) ffmpeg-libs chromium firefox postgresql
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 bench: $(BENCH_STAMP) ffmpeg-libs
