@@ -134,7 +134,8 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook-attempts", type=int, default=5, help="tries of a webhook before it fails")
     parser.add_argument("--webhook-backoff-s", type=float, default=1.0, help="wait before a webhook's first retry "
                         "(seconds; doubling after each try, with jitter)")  # fmt: skip
-    parser.add_argument("--webhook-timeout-s", type=float, default=10.0, help="seconds a webhook try may take")
+    parser.add_argument("--webhook-timeout-s", type=float, default=10.0, help="timeout of a webhook try's "
+                        "connect, send and answer, each (seconds)")  # fmt: skip
 
 
 def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
