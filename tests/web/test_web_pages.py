@@ -164,6 +164,11 @@ def test_a_read_key_is_offered_no_upload_and_no_key_leaks(flow: dict[str, Any], 
     player_at(page, 1.2)
     assert page.locator(".shot-strip img").count() >= 1
     page.wait_for_function("() => [...document.querySelectorAll('.shot-strip img')].every((i) => i.naturalWidth > 0)")
+    # "Skip to content" by keyboard focuses the page and leaves the route alone
+    url = page.url
+    page.focus(".skip")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "page" and page.url == url
     assert_no_console_errors(page)
     assert console_errors(page) == []
     # the keys never went into a URL, nor into the server's log

@@ -186,6 +186,11 @@ async function start() {
     setSession(null);
   }
   window.addEventListener("hashchange", render);
+  // "Skip to content" focuses the page without touching the hash (the router's)
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    document.getElementById("page").focus();
+  });
   render();
 }
 
