@@ -109,6 +109,9 @@ class ActorsSection(Strict):
     batch_size: int = Field(
         8, ge=1, description="keyframe clips per forward pass (and frames per person-detector pass)"
     )
+    objects: str | None = Field(
+        None, description="object boxes per keyframe for the relation head (data.objects format); ids: file stems"
+    )
 
 
 class SegmentsSection(Strict):

@@ -56,6 +56,7 @@ CHECKPOINT_KEYS = {
     "actors.persons.proposals": "",
     "actors.persons.detector": "person_detector.pt",
     "actors.persons.detector_weights": "",
+    "actors.objects": "",
 }
 _UNHASHED = {"name", "report", "runtime", "exports", "resources"}
 
@@ -119,6 +120,9 @@ def profile_sha256(profile: AnalyzeProfile, checkpoints: Mapping[str, str | None
     for dotted, path in checkpoints.items():
         if dotted == "actors.persons.detector" and _person_detector_is_name(profile):
             continue  # a torchvision model name: its weights file is hashed instead
+        if dotted == "actors.objects" and path is None:
+            content["actors"].pop("objects", None)  # unset: a profile hashes as before the key existed
+            continue
         *parents, key = dotted.split(".")
         _get(content, ".".join(parents))[key] = _checkpoint_hash(path, CHECKPOINT_KEYS[dotted])
     if profile.shots.detector == "transnetv2":  # its weights come with the installed package
@@ -205,4 +209,5 @@ def _actor_settings(
         min_prob=act.min_prob,
         min_person_score=act.min_person_score,
         batch_size=act.batch_size,
+        objects=paths["actors.objects"],
     )

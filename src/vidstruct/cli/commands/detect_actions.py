@@ -13,7 +13,10 @@ DESCRIPTION = (
     "checkpoint, or a torchvision detection model name with --detector-weights). Each actor gets a track id "
     "(greedy IoU matching across keyframes) and the actions whose sigmoid probability is at least --min-prob. "
     "Boxes are [x1, y1, x2, y2] normalized to [0, 1]. --csv writes an AVA submission (every actor x every class), "
-    "--render a preview mp4 with boxes and top labels."
+    "--render a preview mp4 with boxes and top labels. A relation-head detector can also attend to object boxes: "
+    "--objects FILE (the format training's data.objects reads: AVA-style CSV video_id,time_s,x1,y1,x2,y2,"
+    "action_id,score without a header, action_id may be empty, boxes normalized; or the pickle) or "
+    "--object-detector NAME --object-detector-weights FILE (a torchvision detector's non-person classes)."
 )
 
 
@@ -26,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--detector-weights", help="local weights of the torchvision --detector (nothing downloads)")
     parser.add_argument("--person-min-score", type=float, default=0.5, help="person score a box needs (default 0.5)")
+    parser.add_argument(
+        "--objects", help="object boxes per keyframe (data.objects format: video_id,time_s,x1,y1,x2,y2,action_id,score)"
+    )
+    parser.add_argument("--object-detector", help="object boxes: a torchvision detection model name (not person)")
+    parser.add_argument("--object-detector-weights", help="local weights of --object-detector (nothing downloads)")
+    parser.add_argument("--object-min-score", type=float, default=0.5, help="object score a box needs (default 0.5)")
     parser.add_argument("--every-s", type=float, default=1.0, help="seconds between keyframes (default 1)")
     parser.add_argument("--min-prob", type=float, default=0.5, help="report actions at least this probable (0-1)")
     parser.add_argument("--csv", help="write the AVA submission CSV here")
@@ -42,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from vidstruct.errors import InputError
     from vidstruct.models.detection import load_detector
     from vidstruct.pipeline.detection import detect_actions
+    from vidstruct.pipeline.detection.objects import object_box_source
     from vidstruct.pipeline.persons import person_box_source
 
     if not 0.0 <= args.min_prob <= 1.0:
@@ -56,8 +66,17 @@ def run(args: argparse.Namespace) -> int:
         proposals=args.proposals, detector=args.detector, detector_weights=args.detector_weights,
         min_score=args.person_min_score, device=str(device),
     )  # fmt: skip
+    if (args.objects or args.object_detector) and bundle.builder.get("head") != "relation":
+        raise InputError(
+            f"--objects / --object-detector: {args.checkpoint} has a {bundle.builder.get('head')!r} head, which has "
+            "no object tokens (only the relation head attends to objects)"
+        )
+    objects = object_box_source(
+        args.objects, args.object_detector, args.object_detector_weights, min_score=args.object_min_score,
+        device=str(device),
+    )  # fmt: skip
     result = detect_actions(
-        args.video, bundle, persons, every_s=args.every_s, device=device, batch_size=args.batch_size
+        args.video, bundle, persons, every_s=args.every_s, device=device, batch_size=args.batch_size, objects=objects
     )
     files = {}
     if args.csv:
@@ -75,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     actors = sum(len(kf["actors"]) for kf in doc["keyframes"])
     print(
         f"{args.video}: {doc['duration_s']:.2f} s, {len(doc['keyframes'])} keyframes, {actors} actor boxes "
-        f"(model {doc['model']['name']}, persons from {doc['persons']})"
+        f"(model {doc['model']['name']}, persons from {doc['persons']}"
+        + (f", objects from {doc['objects']})" if "objects" in doc else ")")
     )
     for kf in doc["keyframes"]:
         for a in kf["actors"]:

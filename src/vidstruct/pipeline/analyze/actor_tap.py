@@ -20,6 +20,10 @@ track ids); :attr:`ActorTap.result` is then what :func:`~vidstruct.pipeline.dete
 for the video (the same boxes, track ids and probabilities: clips are scored one keyframe at a time instead of in
 batches, which moves probabilities by float rounding only).
 
+Object boxes (``objects``, optional: an :class:`~vidstruct.pipeline.detection.objects.ObjectBoxSource`, e.g. the
+profile's ``actors.objects`` file) are looked up once for every keyframe and passed with each clip, as
+``detect-actions --objects`` does.
+
 Memory: the frames of clips still open (fed, and some of their frames still to come), each held once however
 many clips share it (:attr:`ActorTap.peak_frames_held`); one source-size frame at a time for the person
 detector; boxes and probabilities per actor.
@@ -45,6 +49,7 @@ from vidstruct.pipeline.detection.actions import (
     detection_result,
     keyframe_times,
 )
+from vidstruct.pipeline.detection.objects import ObjectBoxSource
 from vidstruct.pipeline.persons import KeyframeBoxes, PersonBoxSource
 from vidstruct.pipeline.persons.detector import DetectorSource
 
@@ -87,7 +92,8 @@ class ActorTap:
 
     ``video``: the video's path (proposals match it by file stem; the result names it); ``index``: its frame
     index; ``size``: its displayed ``(width, height)``; ``persons``: the person-box source; ``every_s``: seconds
-    between keyframes. :attr:`taps` lists the taps to feed, in order (the person detector's first).
+    between keyframes; ``objects``: the object-box source (None: no object tokens). :attr:`taps` lists the taps
+    to feed, in order (the person detector's first).
     """
 
     name = "actors"
@@ -102,8 +108,10 @@ class ActorTap:
         *,
         every_s: float = 1.0,
         device: str | torch.device = "cpu",
+        objects: ObjectBoxSource | None = None,
     ) -> None:
         self.video = str(video)
+        self.objects = objects
         self.bundle = bundle
         self.persons = persons
         self.every_s = float(every_s)
@@ -131,6 +139,7 @@ class ActorTap:
             self.person_tap = PersonTap(persons, index, self.times_s, size)
         elif self.times_s:  # a proposals file (boxes and scores per keyframe: small): looked up once
             self._looked_up = persons.boxes_at(self.video, self.times_s)
+        self._objects = objects.boxes_at(self.video, self.times_s) if objects is not None and self.times_s else []
         #: the most frames held at once (fed, waiting for the rest of their clips)
         self.peak_frames_held = 0
         self.result: DetectionResult | None = None
@@ -167,7 +176,8 @@ class ActorTap:
         probs = None
         if len(found):
             clip = self._clips.to_clip(torch.stack([self._held[i] for i in row]))
-            probs = self._scorer.clip_probabilities(clip, found.boxes)
+            objects = self._objects[k].boxes if self._objects else None
+            probs = self._scorer.clip_probabilities(clip, found.boxes, objects)
         self._keyframes.append(self._scorer.keyframe(found, probs))
         for i in set(row):
             self._uses[i] -= 1
@@ -178,5 +188,5 @@ class ActorTap:
         if self._next != len(self._rows):
             raise RuntimeError(f"actors: {len(self._rows) - self._next} keyframe clips never received their frames")
         self.result = detection_result(
-            self.video, self.bundle, self.persons, self.every_s, self._duration_s, self._keyframes
+            self.video, self.bundle, self.persons, self.every_s, self._duration_s, self._keyframes, self.objects
         )

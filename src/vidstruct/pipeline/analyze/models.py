@@ -22,7 +22,9 @@ recognition or localizer checkpoint given as the action detector, or a missing o
 Every model gets an entry of the document's ``models`` (:meth:`AnalyzeModels.records`): ``shots``,
 ``recognizer``, ``localizer``, ``localizer_backbone`` (only when it is not the recognizer), ``actors`` (the action
 detector, task ``action-detection``: its classes, sigmoid scores, keyframe step) and ``persons`` (the person
-boxes, task ``person-detection``: the proposals file or the person detector, with the file's SHA-256).
+boxes, task ``person-detection``: the proposals file or the person detector, with the file's SHA-256). Object
+boxes (``actors.objects``, a file of training's ``data.objects`` format) are recorded in the ``actors`` entry's
+settings (``objects``: the file and its SHA-256).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from vidstruct.models.persons.builders import TORCHVISION_DETECTORS
 from vidstruct.models.shots.transnetv2 import transnetv2_weights_path
 from vidstruct.pipeline.analyze.runners import Runner, onnx_runner
 from vidstruct.pipeline.analyze.settings import ActorSettings, AnalyzeSettings
+from vidstruct.pipeline.detection.objects import ObjectBoxSource, ObjectsFile
 from vidstruct.pipeline.features import default_window_s
 from vidstruct.pipeline.localizer import Localizer, resolve_backbone
 from vidstruct.pipeline.persons import PersonBoxSource, person_box_source
@@ -105,6 +108,7 @@ class ActorModels:
     persons_record: ModelRecord
     settings: ActorSettings
     device: str
+    objects: ObjectBoxSource | None = None  #: object boxes for the relation head's object tokens (None: none)
 
     def record(self) -> ModelRecord:
         """The action detector's entry of ``models`` (key ``actors``)."""
@@ -127,8 +131,13 @@ class ActorModels:
                 "scores": "sigmoid",
                 "persons": "persons",
                 "tracker": "greedy IoU (vidstruct.pipeline.detection.IouTracker)",
+                **({"objects": self._objects_record()} if self.objects is not None else {}),
             },
         )
+
+    def _objects_record(self) -> dict[str, str]:
+        name = self.objects.name if self.objects is not None else ""
+        return {"source": "objects file", "file": name, "sha256": sha256_file(Path(name))}
 
 
 @dataclass
@@ -322,7 +331,12 @@ def load_actor_models(settings: ActorSettings, device: str) -> ActorModels | Non
         raise ConfigError("actors: an action detector needs exactly one person-box source (proposals or detector)")
     bundle, sha = _load_action_detector(settings.detector, device)
     persons, record = _persons(settings, device)
-    return ActorModels(bundle, sha, persons, record, settings, device)
+    objects = None
+    if settings.objects is not None:
+        if not Path(settings.objects).is_file():
+            raise CheckpointError(f"{settings.objects}: object boxes file not found (actors.objects)")
+        objects = ObjectsFile(settings.objects)
+    return ActorModels(bundle, sha, persons, record, settings, device, objects)
 
 
 @functools.lru_cache(maxsize=1)

@@ -76,7 +76,8 @@ class ActorSettings:
     given). Keyframes every ``every_s`` seconds from 0; person boxes kept from ``min_person_score`` on; actions
     kept per actor from sigmoid probability ``min_prob`` on. ``batch_size``: accepted for profiles, unused by the
     analysis itself: its actors tap scores each keyframe alone, as soon as the pass has decoded its clip
-    (:mod:`vidstruct.pipeline.analyze.actor_tap`)."""
+    (:mod:`vidstruct.pipeline.analyze.actor_tap`). ``objects``: object boxes per keyframe for the relation head's
+    object tokens (the file format of training's ``data.objects``; None: none)."""
 
     detector: str | None = None
     proposals: str | None = None
@@ -86,6 +87,7 @@ class ActorSettings:
     min_prob: float = 0.3
     min_person_score: float = 0.5
     batch_size: int = 8
+    objects: str | None = None
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,7 @@ def analyze_video(
             act = models.actors
             actor_tap = ActorTap(
                 str(path), index, (info.width, info.height), act.detector, act.persons, every_s=act.settings.every_s,
-                device=act.device,
+                device=act.device, objects=act.objects,
             )  # fmt: skip
             taps.extend(actor_tap.taps)
         stage = " + ".join(tap.name for tap in taps)

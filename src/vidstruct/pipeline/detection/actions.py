@@ -14,6 +14,11 @@ The per-keyframe work is shared with ``vidstruct analyze``'s actors tap
 :func:`clip_frame_indices` (which frames make a keyframe's clip), :func:`clip_preprocessor` (uint8 frames →
 the detector's normalized clip), :class:`KeyframeScorer` (the action detector on a batch of clips, then the
 tracker and the :class:`KeyframeDetections` of each keyframe) and :func:`detection_result`.
+
+Object boxes (optional, ``objects``: an :class:`~vidstruct.pipeline.detection.objects.ObjectBoxSource`, e.g. the
+file training read for ``data.objects``) become the relation head's object tokens, exactly as in training: the
+clip dataset carries them per keyframe and :func:`collate_keyframes` pads them with a mask; a keyframe without
+objects gets none (only padding); the RoI head ignores them.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +40,9 @@ from vidstruct.io.reader import VideoReader
 from vidstruct.models.detection import DetectorBundle
 from vidstruct.pipeline.detection.tracking import IouTracker
 from vidstruct.pipeline.persons import KeyframeBoxes, PersonBoxSource
+
+if TYPE_CHECKING:
+    from vidstruct.pipeline.detection.objects import ObjectBoxSource
 
 __all__ = [
     "ActorDetection",
@@ -69,7 +77,8 @@ class KeyframeDetections:
 
 @dataclass
 class DetectionResult:
-    """Every keyframe of one video; ``model``: name, checkpoint, head, backbone, classes; ``persons``: the source."""
+    """Every keyframe of one video; ``model``: name, checkpoint, head, backbone, classes; ``persons``: the source;
+    ``objects``: the object-box source (None: no object tokens)."""
 
     video: str
     video_id: str
@@ -80,6 +89,7 @@ class DetectionResult:
     keyframes: list[KeyframeDetections]
     classes: list[str]
     class_ids: list[int]
+    objects: str | None = None
 
     def actions(self, actor: ActorDetection, min_prob: float) -> list[dict[str, Any]]:
         """``[{"label", "prob"}]`` of ``actor`` with ``prob >= min_prob``, most probable first."""
@@ -91,8 +101,9 @@ class DetectionResult:
         ]
 
     def to_dict(self, min_prob: float) -> dict[str, Any]:
-        """The JSON document (times to the millisecond, boxes to 4 decimals, probabilities to 4)."""
-        return {
+        """The JSON document (times to the millisecond, boxes to 4 decimals, probabilities to 4); ``objects`` only
+        when an object-box source was used."""
+        doc = {
             "schema": SCHEMA,
             "video": self.video,
             "video_id": self.video_id,
@@ -118,6 +129,9 @@ class DetectionResult:
                 for kf in self.keyframes
             ],
         }
+        if self.objects is not None:
+            doc["objects"] = self.objects
+        return doc
 
     def ava_rows(self) -> Iterator[str]:
         """AVA submission rows ``video_id,time_s,x1,y1,x2,y2,action_id,score``: every actor × every class (the
@@ -146,14 +160,20 @@ def clip_frame_indices(index: FrameIndex, time_s: float, preprocessing: dict[str
     return index.index_at(np.clip(wanted, 0.0, float(index.times_s[-1])))
 
 
-def clip_preprocessor(bundle: DetectorBundle, records: Sequence[KeyframeRecord] = ()) -> KeyframeClipDataset:
-    """The detector's clip dataset over ``records`` (its sampling, size and normalization); with no records, its
+def clip_preprocessor(
+    bundle: DetectorBundle,
+    records: Sequence[KeyframeRecord] = (),
+    objects: dict[tuple[str, float], list[list[float]]] | None = None,
+) -> KeyframeClipDataset:
+    """The detector's clip dataset over ``records`` (its sampling, size and normalization; ``objects``: object
+    boxes per ``(video_id, time_s)``, as training's ``data.objects``); with no records, its
     :meth:`~KeyframeClipDataset.to_clip` turns uint8 ``[T, H, W, C]`` frames (decoded at short side ``size``)
     into the normalized ``float32 [C, T, S, S]`` clip the detector takes."""
     prep = bundle.preprocessing
     return KeyframeClipDataset(
         records, bundle.class_ids, num_frames=prep["num_frames"], frame_interval=prep["frame_interval"],
         target_fps=prep["target_fps"], size=prep["size"], mean=prep["mean"], std=prep["std"], reader_cache=1,
+        objects=objects,
     )  # fmt: skip
 
 
@@ -169,19 +189,36 @@ class KeyframeScorer:
         self.model = bundle.model.to(device).eval()
         self.tracker = tracker or IouTracker()
 
-    def probabilities(self, clips: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    def probabilities(
+        self,
+        clips: torch.Tensor,
+        boxes: torch.Tensor,
+        mask: torch.Tensor,
+        objects: torch.Tensor | None = None,
+        object_mask: torch.Tensor | None = None,
+    ) -> list[torch.Tensor]:
         """Sigmoid probabilities ``[N_b, K]`` (CPU) of each clip's real boxes: ``clips`` float ``[B, C, T, S, S]``,
-        ``boxes`` float ``[B, N, 4]`` normalized (zero-padded), ``mask`` bool ``[B, N]`` (True: a real box)."""
+        ``boxes`` float ``[B, N, 4]`` normalized (zero-padded), ``mask`` bool ``[B, N]`` (True: a real box);
+        ``objects`` ``[B, M, 4]`` / ``object_mask`` ``[B, M]``: object boxes (None: no object tokens)."""
+        extra = {}
+        if objects is not None and object_mask is not None:
+            extra = {"objects": objects.to(self.device), "object_mask": object_mask.to(self.device)}
         with torch.no_grad():
             out = torch.sigmoid(
-                self.model(clips.to(self.device), boxes.to(self.device), mask.to(self.device)).float()
+                self.model(clips.to(self.device), boxes.to(self.device), mask.to(self.device), **extra).float()
             ).cpu()
         return [out[b, : int(mask[b].sum())] for b in range(out.shape[0])]
 
-    def clip_probabilities(self, clip: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        """:meth:`probabilities` of one clip (``float [C, T, S, S]``) and its boxes ``[N, 4]``: ``[N, K]``."""
+    def clip_probabilities(
+        self, clip: torch.Tensor, boxes: torch.Tensor, objects: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`probabilities` of one clip (``float [C, T, S, S]``) and its boxes ``[N, 4]``: ``[N, K]``;
+        ``objects`` ``[M, 4]``: its object boxes (None: no object tokens; ``M = 0``: padding only)."""
         padded, mask = pad_boxes([boxes.float()])
-        return self.probabilities(clip.unsqueeze(0), padded, mask)[0]
+        if objects is None:
+            return self.probabilities(clip.unsqueeze(0), padded, mask)[0]
+        padded_objects, object_mask = pad_boxes([objects.float().reshape(-1, 4)])
+        return self.probabilities(clip.unsqueeze(0), padded, mask, padded_objects, object_mask)[0]
 
     def keyframe(self, found: KeyframeBoxes, probs: torch.Tensor | None) -> KeyframeDetections:
         """The keyframe's actors: ``found``'s boxes and scores, their track ids (the tracker moves on by one
@@ -202,15 +239,17 @@ def detection_result(
     every_s: float,
     duration_s: float,
     keyframes: list[KeyframeDetections],
+    objects: ObjectBoxSource | None = None,
 ) -> DetectionResult:
-    """The :class:`DetectionResult` of ``video``'s ``keyframes`` (its id: the file stem)."""
+    """The :class:`DetectionResult` of ``video``'s ``keyframes`` (its id: the file stem; ``objects``: the
+    object-box source used, if any)."""
     model_info = {
         "name": bundle.name, "checkpoint": bundle.path, "head": bundle.builder.get("head"),
         "backbone": bundle.builder.get("backbone"), "classes": list(bundle.classes),
     }  # fmt: skip
     return DetectionResult(
         video, Path(video).stem, duration_s, model_info, persons.name, every_s, keyframes, list(bundle.classes),
-        list(bundle.class_ids),
+        list(bundle.class_ids), objects.name if objects is not None else None,
     )  # fmt: skip
 
 
@@ -224,8 +263,10 @@ def detect_actions(
     batch_size: int = 8,
     chunk: int = 32,
     tracker: IouTracker | None = None,
+    objects: ObjectBoxSource | None = None,
 ) -> DetectionResult:
-    """Actors and their action probabilities at every keyframe of ``video`` (see module doc)."""
+    """Actors and their action probabilities at every keyframe of ``video`` (see module doc); ``objects``: where
+    the relation head's object boxes come from (None: no object tokens)."""
     video = str(video)
     with VideoReader(video, threads=1) as reader:  # the frame index's duration: what the clip decoder accepts
         duration = float(reader.duration_s)
@@ -235,6 +276,12 @@ def detect_actions(
     keyframes: list[KeyframeDetections] = []
     for start in range(0, len(times), chunk):
         found = persons.boxes_at(video, times[start : start + chunk])
+        object_boxes = None
+        if objects is not None:
+            object_boxes = {
+                (video_id, float(kf.time_s)): kf.boxes.tolist()
+                for kf in objects.boxes_at(video, times[start : start + chunk])
+            }
         records = [
             KeyframeRecord(
                 video_id,
@@ -249,9 +296,12 @@ def detect_actions(
             if len(kf)
         ]
         probs: dict[float, torch.Tensor] = {}
-        clips = clip_preprocessor(bundle, records)
+        clips = clip_preprocessor(bundle, records, object_boxes)
         for batch in DataLoader(clips, batch_size=batch_size, collate_fn=collate_keyframes):
-            for t, p in zip(batch["time_s"], scorer.probabilities(batch["clip"], batch["boxes"], batch["mask"])):
+            with_objects = (batch["objects"], batch["object_mask"]) if objects is not None else ()
+            for t, p in zip(
+                batch["time_s"], scorer.probabilities(batch["clip"], batch["boxes"], batch["mask"], *with_objects)
+            ):
                 probs[t] = p
         keyframes.extend(scorer.keyframe(kf, probs.get(float(kf.time_s))) for kf in found)
-    return detection_result(video, bundle, persons, every_s, duration, keyframes)
+    return detection_result(video, bundle, persons, every_s, duration, keyframes, objects)
