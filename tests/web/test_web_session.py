@@ -146,6 +146,8 @@ def _tampered(token: str) -> list[str]:
         f"{key_id}.{expires}.{flipped}",  # signature changed
         f"{key_id}.{int(expires) + 3600}.{sig}",  # expiry extended
         f"{int(key_id) + 1}.{expires}.{sig}",  # another key's id
+        f"{'9' * 30}.{expires}.{sig}",  # an id past 64 bits
+        f"{key_id}.{expires}.{sig.upper()}",  # the same signature in upper case
         "garbage",
         "",
     ]

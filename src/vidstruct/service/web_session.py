@@ -89,8 +89,10 @@ def csrf_token(secret: bytes, token: str) -> str:
 
 def _parse(token: str) -> tuple[int, int, str] | None:
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(parts[2]) != 64:
+    if len(parts) != 3 or len(parts[2]) != 64:
         return None
+    if not (parts[0].isdigit() and len(parts[0]) <= 18 and parts[1].isdigit() and len(parts[1]) <= 12):
+        return None  # ids and times fit in 64 bits (a longer number would overflow the database's integers)
     return int(parts[0]), int(parts[1]), parts[2]
 
 
