@@ -310,13 +310,19 @@ class Firefox:
         return None if value.get("type") != "string" else json.loads(value["value"])
 
     def wait_for(self, predicate: str, *args: Any, timeout_s: float | None = None, what: str = "") -> Any:
-        """Poll the JS ``predicate`` (called with ``args``) every 50 ms until it returns something truthy
-        (returned); BidiError when ``timeout_s`` (default :attr:`timeout_s`) runs out."""
+        """Poll the JS ``predicate`` (called with ``args``) every 50 ms until it returns something truthy in JS
+        (returned; an element as True); BidiError when ``timeout_s`` (default :attr:`timeout_s`) runs out."""
         limit = timeout_s or self.timeout_s
         end = time.monotonic() + limit
+        # a truthy JS value is truthy here too (a DOM node comes back as True; {} or [] count as true, as in JS)
+        check = (
+            f"async (...a) => {{ const v = await ({predicate})(...a); "
+            "return {ok: !!v, value: v instanceof Node || v}; }"
+        )
         while True:
-            last = self.js(predicate, *args)
-            if last:
+            answer = self.js(check, *args)
+            last = answer["value"]
+            if answer["ok"]:
                 return last
             if time.monotonic() > end:
                 raise BidiError(f"not true within {limit} s: {what or predicate} (last value {last!r})")
