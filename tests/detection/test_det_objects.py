@@ -24,6 +24,7 @@ from vidstruct.config import load_task_config
 from vidstruct.errors import VidstructError
 from vidstruct.io import VideoReader, probe
 from vidstruct.models.detection import load_detector, save_detector
+from vidstruct.models.persons import build_person_detector, set_score_threshold
 from vidstruct.pipeline.analyze.actor_tap import ActorTap
 from vidstruct.pipeline.analyze.models import load_actor_models
 from vidstruct.pipeline.analyze.taps import decode_once
@@ -137,6 +138,15 @@ def test_the_cli_names_the_objects_and_reports_a_bad_file_in_one_line(
         assert main([*args, "--objects", str(bad)]) != 0
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and str(bad) in err and "line 2" in err and f"field '{field}'" in err, err
+    task = load_task_config(CONFIG, detection_overrides(setup.data, "model.head=roi"))
+    roi, builder = build_detector(task.cfg, 14, task.composed)
+    prep = preprocessing(task.cfg)
+    names = [f"c{i}" for i in range(14)]
+    roi_file = save_detector(tmp_path / "roi" / "detector.pt", roi, name="roi", builder=builder, classes=names,
+                             class_ids=list(range(1, 15)), preprocessing=prep)  # fmt: skip
+    roi_args = [*args[:3], str(roi_file), *args[4:]]
+    assert main([*roi_args, "--objects", str(setup.objects)]) != 0  # the RoI head has no object tokens
+    assert "'roi' head, which has no object tokens" in capsys.readouterr().err
     with pytest.raises(VidstructError, match="--objects FILE or --object-detector NAME, not both"):
         object_box_source(setup.objects, "fasterrcnn_resnet50_fpn_v2")
     with pytest.raises(VidstructError, match="needs its local weights file"):
@@ -190,3 +200,50 @@ def test_the_analyze_actors_tap_uses_the_profiles_objects(setup: Setup, tmp_path
     assert sorted(got) == sorted(expected)
     for key, probs in got.items():
         np.testing.assert_allclose(probs, expected[key], atol=1e-5, rtol=0)
+
+
+def test_a_torchvision_object_detector_from_local_weights_feeds_the_object_tokens(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # random weights, the box classifier tilted towards COCO 44 (bottle) so that objects appear among its boxes
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    torch.manual_seed(0)
+    state = build_person_detector(name).state_dict()
+    state["roi_heads.box_predictor.cls_score.bias"][44] += 4.0
+    weights = tmp_path / "frcnn_random.pth"
+    torch.save(state, weights)
+    args = ["detect-actions", str(setup.video), "--checkpoint", str(setup.detector), "--proposals",
+            str(setup.proposals), "--person-min-score", "0", "--min-prob", "0", "--device", "cpu",
+            "--json"]  # fmt: skip
+    assert main([*args, "--object-detector", name, "--object-detector-weights", str(weights),
+                 "--object-min-score", "0.3"]) == 0  # fmt: skip
+    got = json.loads(capsys.readouterr().out)
+    assert got["objects"] == name
+    # the reference: the same weights run directly on the keyframes' frames, every non-person box >= 0.3 kept by
+    # hand, written as an objects file and given to --objects
+    model = build_person_detector(name)
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    set_score_threshold(model.eval(), 0.3)  # torchvision's 0.05 stays: with tied scores, its top 100 depend on it
+    times = [0.0, 1.0, 2.0]
+    with VideoReader(setup.video) as reader:
+        frames = reader.get_frames_at(times)
+    with torch.no_grad():
+        outputs = model([f.permute(2, 0, 1).float() / 255 for f in frames])
+    rows, counts = [], []
+    for t, out, frame in zip(times, outputs, frames):
+        keep = (out["labels"] != 1) & (out["scores"] >= 0.3)
+        h, w = frame.shape[:2]
+        boxes = (out["boxes"][keep] / torch.tensor([w, h, w, h])).clamp(0, 1)
+        boxes = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+        counts.append(len(boxes))
+        rows += [f"{VIDEO_ID},{t:g},{','.join(repr(float(v)) for v in b)},,0.5" for b in boxes.tolist()]
+    assert counts[1] > 0  # objects at a keyframe with actors
+    objects = tmp_path / "detected_objects.csv"
+    objects.write_text("\n".join(rows) + "\n")
+    assert main([*args, "--objects", str(objects)]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    for kf_got, kf_exp in zip(got["keyframes"], expected["keyframes"], strict=True):
+        for a, b in zip(kf_got["actors"], kf_exp["actors"], strict=True):
+            assert a["box"] == b["box"]
+            probs = {x["label"]: x["prob"] for x in b["actions"]}
+            assert {x["label"]: x["prob"] for x in a["actions"]} == pytest.approx(probs, abs=2e-4)
