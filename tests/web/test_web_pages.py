@@ -220,6 +220,38 @@ def test_actor_boxes_follow_the_nearest_keyframe(flow: dict[str, Any], server: S
     assert_no_console_errors(page)
 
 
+def test_the_shared_helpers_format_and_build_urls(server: Server, page_for: Any) -> None:
+    """dom.js / api.js as the pages import them (values worked out by hand)."""
+    page = page_for("read", "#/videos")
+    got = page.evaluate(
+        """async () => {
+          const dom = await import('/ui/static/dom.js');
+          const api = await import('/ui/static/api.js');
+          const b = dom.el('button', {class: 'x y', text: '<b>hi</b>', dataset: {segmentId: 7}, 'aria-label': 'go',
+                                      title: false, hidden: true, onClick: () => { b.dataset.clicked = '1'; }},
+                           'ignored because text came first?', null, ['a', 1]);
+          const html = b.outerHTML;
+          b.click();
+          return {
+            times: [0, 5, 75.25, 59.96, 3725.4, -1, NaN].map(dom.fmtTime),
+            probs: [0.873, 1, 0, 0.996, null].map(dom.fmtProb),
+            media: api.mediaUrl('ab/c'), thumb: api.thumbnailUrl('v1', 'shot 0.jpg'),
+            html, clicked: b.dataset.clicked,
+          };
+        }"""
+    )
+    assert got["times"] == ["0:00.0", "0:05.0", "1:15.3", "1:00.0", "62:05.4", "0:00.0", "–"]
+    assert got["probs"] == ["87%", "100%", "0%", "100%", "–"]
+    assert got["media"] == "/v1/videos/ab%2Fc/media" and got["thumb"] == "/v1/videos/v1/thumbnails/shot%200.jpg"
+    # text is text (never parsed as HTML); children follow it; false / null skipped, true present, arrays flattened
+    assert got["html"] == (
+        '<button class="x y" data-segment-id="7" aria-label="go" hidden="">&lt;b&gt;hi&lt;/b&gt;'
+        "ignored because text came first?a1</button>"
+    )
+    assert got["clicked"] == "1"
+    assert_no_console_errors(page)
+
+
 def test_the_similar_button_opens_search_with_the_segment(flow: dict[str, Any]) -> None:
     page, video_id = flow["page"], flow["video_id"]
     assert_clean(flow)  # what follows opens the search page (its own tests check it)
