@@ -2,7 +2,8 @@
 transaction; a receiver failing twice gets the third try with the same delivery id and signature; a worker
 SIGKILLed before (or right after) posting leaves the webhook to another worker, and a receiver deduping by delivery
 id sees it once; an unreachable URL fails after the configured tries with the reason, the job untouched; two
-workers never post one row at once (PostgreSQL); a stopping worker releases its leases.
+workers never post one row at once (PostgreSQL); a stopping worker finishes its try in hand, claims nothing more
+and releases its leases.
 
 Receivers listen on 127.0.0.1; every wait is bounded and asserts on states, not durations.
 """
@@ -52,12 +53,15 @@ DEADLINE_S = 180.0
 
 
 class Receiver:
-    """A loopback HTTP server: answers ``statuses`` in turn (204 once they are used up), after ``delay_s``;
+    """A loopback HTTP server: answers ``statuses`` in turn (204 once they are used up), after ``delay_s`` (and
+    once ``gate`` is set, when given);
     records every call and dedupes by ``X-Vidstruct-Delivery`` (``observed``: the first body of each id), and
     notes any id posted again while an earlier post of it was still being answered (``overlaps``)."""
 
-    def __init__(self, statuses: tuple[int, ...] = (), delay_s: float = 0.0) -> None:
-        self.statuses, self.delay_s = list(statuses), delay_s
+    def __init__(
+        self, statuses: tuple[int, ...] = (), delay_s: float = 0.0, gate: threading.Event | None = None
+    ) -> None:
+        self.statuses, self.delay_s, self.gate = list(statuses), delay_s, gate
         self.calls: list[tuple[dict[str, str], bytes]] = []
         self.observed: dict[str, bytes] = {}
         self.in_flight: Counter[str] = Counter()
@@ -76,6 +80,8 @@ class Receiver:
                         receiver.overlaps.append(delivery)
                     status = receiver.statuses.pop(0) if receiver.statuses else 204
                 time.sleep(receiver.delay_s)
+                if receiver.gate is not None:
+                    receiver.gate.wait(DEADLINE_S)
                 with receiver.lock:
                     receiver.in_flight[delivery] -= 1
                     if 200 <= status < 300:
@@ -377,3 +383,34 @@ def test_retry_waits_double_with_bounded_jitter() -> None:
         waits = [retry_wait_s(attempt, 0.5, rng) for _ in range(200)]
         assert base <= min(waits) and max(waits) < 1.25 * base and len(set(waits)) == 200
     assert MAX_WAIT_S <= retry_wait_s(40, 1.0, rng) < 1.25 * MAX_WAIT_S
+
+
+def test_a_stop_request_mid_try_finishes_that_try_then_claims_nothing(
+    fast: ServiceSettings, factory: sessionmaker[Session]
+) -> None:
+    """The delivery thread is stopped while a receiver is still answering its try: the try ends and is recorded,
+    the other due webhook is left pending and unleased for the next worker."""
+    gate = threading.Event()
+    receiver = Receiver(gate=gate)
+    try:
+        first, second = _succeeded(factory, receiver.url, "a"), _succeeded(factory, receiver.url, "b")
+        stop = threading.Event()
+        deliverer = WebhookDeliverer(factory, fast, "w1", stop)
+        thread = deliverer.start()
+        end = time.monotonic() + DEADLINE_S
+        while not receiver.in_flight and time.monotonic() < end:  # the first post is being answered
+            time.sleep(0.01)
+        assert len(receiver.calls) == 1
+        stop.set()
+        gate.set()  # the receiver answers only now
+        thread.join(timeout=DEADLINE_S)
+        assert not thread.is_alive()
+    finally:
+        gate.set()
+        receiver.close()
+    rows = {r.job_id: r for r in _outbox(factory)}
+    posted = json.loads(receiver.calls[0][1])["job_id"]
+    waiting = second if posted == first else first
+    assert (rows[posted].status, rows[posted].attempts, rows[posted].lease_owner) == ("delivered", 1, None)
+    assert (rows[waiting].status, rows[waiting].attempts, rows[waiting].lease_owner) == ("pending", 0, None)
+    assert len(receiver.calls) == 1 and [t.delivery_id for t in _tries(factory)] == [rows[posted].id]
