@@ -6,6 +6,7 @@ and prints ``WebDriver BiDi listening on ws://127.0.0.1:PORT``) with a fresh tem
 turns off first-run pages, updates, telemetry, remote settings, add-on and safe-browsing fetches, and sends every
 request not for 127.0.0.1 / localhost to a closed proxy port; it opens a BiDi session (``ws://…/session``),
 subscribes to ``log.entryAdded`` (console errors and uncaught exceptions are collected in :attr:`Firefox.errors`)
+and to the network's completed / failed requests (errors in :attr:`Firefox.http_errors`)
 and opens one tab. The WebSocket (RFC 6455, client side: masked text frames, no extensions) is :class:`WebSocket`,
 on the standard library, since ``websockets`` is not among the project's dependencies.
 
@@ -201,11 +202,13 @@ def _user_js(prefs: dict[str, bool | int | str]) -> str:
 class Firefox:
     """A headless firefox-esr with one BiDi session and one tab (:attr:`context`); use as a context manager or call
     :meth:`close`. :attr:`errors` collects ``"console: …"`` / ``"javascript: …"`` lines for every log entry of
-    level ``error`` (console.error calls, uncaught exceptions and unhandled rejections) of any page."""
+    level ``error`` (console.error calls, uncaught exceptions, unhandled rejections, Content-Security-Policy
+    violations) of any page; :attr:`http_errors` every request answered 4xx / 5xx or failed (network.fetchError)."""
 
     def __init__(self, *, width: int = 1280, height: int = 800, timeout_s: float = TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
         self.errors: list[str] = []
+        self.http_errors: list[str] = []
         self.events: list[dict[str, Any]] = []
         self._next_id = 0
         self._ws: WebSocket | None = None
@@ -222,7 +225,8 @@ class Firefox:
         try:
             self._ws = WebSocket(f"{self._listening()}/session", timeout_s)
             self.command("session.new", {"capabilities": {"alwaysMatch": {"acceptInsecureCerts": False}}})
-            self.command("session.subscribe", {"events": ["log.entryAdded"]})
+            events = ["log.entryAdded", "network.responseCompleted", "network.fetchError"]
+            self.command("session.subscribe", {"events": events})
             self.context = self.command("browsingContext.create", {"type": "tab"})["context"]
             self.command("browsingContext.setViewport", {"context": self.context,
                                                          "viewport": {"width": width, "height": height}})  # fmt: skip
@@ -261,6 +265,10 @@ class Firefox:
             frames = (params.get("stackTrace") or {}).get("callFrames") or []
             at = f" at {frames[0].get('url')}:{frames[0].get('lineNumber')}" if frames else ""
             self.errors.append(f"{params.get('type')}: {params.get('text')}{at}")
+        elif message.get("method") == "network.responseCompleted" and params["response"]["status"] >= 400:
+            self.http_errors.append(f"HTTP {params['response']['status']}: {params['request']['url']}")
+        elif message.get("method") == "network.fetchError":
+            self.http_errors.append(f"{params.get('errorText')}: {params['request']['url']}")
 
     def command(self, method: str, params: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
         """Send one BiDi command and wait (bounded) for its answer: the ``result``; BidiError for an error answer.

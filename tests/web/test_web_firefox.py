@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bidi import Firefox
-from webkit import CONSTANT_PROB, WALK_FLAG_POLICY, Server
+from bidi import BidiError, Firefox
+from webkit import CONSTANT_PROB, WALK_FLAG_POLICY, Server, add_actors
 
 EXPECTED_SEGMENTS = 2
 JOB_TIMEOUT_S = 90.0
 ENTER = "\ue007"
+# actor keyframes stored in the analysis (the tiny profile has no detector): (track, time_s, box, person p, action)
+ACTORS = [(0, 0.5, [0.25, 0.25, 0.75, 0.75], 0.9, "walk"), (1, 1.5, [0.0, 0.5, 0.5, 1.0], 0.8, "wave")]
 FEATURES = [("shots", True), ("labels", True), ("segments", True), ("actors", True), ("moderation", False)]
 
 
@@ -57,6 +59,7 @@ def texts(ff: Firefox, selector: str) -> list[str]:
 def assert_no_errors(ff: Firefox) -> None:
     ff.drain()
     assert ff.errors == [], "\n".join(ff.errors)
+    assert ff.http_errors == [], "\n".join(ff.http_errors)
 
 
 def sign_in(ff: Firefox, key: str, home: str) -> None:
@@ -132,6 +135,9 @@ def test_video_page_in_firefox(firefox: Firefox, flow: dict[str, Any], server: S
     assert len(api) == EXPECTED_SEGMENTS and {s["label"] for s in api} == {"walk"} and len(shots) == 2
     assert all(abs(s["score"] - CONSTANT_PROB) < 1e-4 for s in api)
 
+    duration = server.get(f"/v1/videos/{video_id}", scope="read")["duration_s"]
+    add_actors(server, video_id, ACTORS)
+
     ff.click(f"tr[data-job-id='{flow['job_id']}'] a.video-link")
     page_ready(ff, rf"^#/videos/{video_id}$", "#segments-table tbody tr")
     shown = ff.js(
@@ -169,11 +175,43 @@ def test_video_page_in_firefox(firefox: Firefox, flow: dict[str, Any], server: S
             target,
             what=f"player at {target} s after clicking {selector}",
         )
+    # by keyboard: a lane bar is a button, Enter on it seeks
+    ff.js("(sel) => document.querySelector(sel).focus()", f".bar.segment[data-segment-id='{later['segment_id']}']")
+    ff.type(ENTER)
+    ff.wait_for("(t) => Math.abs(document.querySelector('#player').currentTime - t) < 0.05", later["start_s"])
+    # the lanes' layout: each bar spans [start, end] / duration of its track (percentages in Firefox's layout)
+    spans = ff.js(
+        """() => [...document.querySelectorAll('.lane.label .bar.segment')].map((b) => {
+             const t = b.parentElement.getBoundingClientRect(), r = b.getBoundingClientRect();
+             return [Number(b.dataset.segmentId), (r.left - t.left) / t.width, (r.right - t.left) / t.width]; })"""
+    )
+    expected = {s["segment_id"]: (s["start_s"] / duration, s["end_s"] / duration) for s in api}
+    assert {i: pytest.approx((a, b), abs=0.01) for i, a, b in spans} == expected
+    # actor boxes over the picture: the keyframe button of track 1 (1.5 s) seeks; its box is drawn where it says
+    assert ff.js("() => document.querySelectorAll('.lane.actor .keyframe').length") == len(ACTORS)
+    ff.click(".keyframe[aria-label^='actor 1 at']")
+    ff.wait_for("() => document.querySelector(\".actor-box[data-track='1']\")", what="track 1's box")
+    assert texts(ff, ".actor-box") == ["#1 wave 75%"]
+    assert ff.js("() => document.querySelector('#player').currentTime") == pytest.approx(ACTORS[1][1], abs=0.05)
+    assert box_in_picture(ff) == pytest.approx(ACTORS[1][2], abs=0.03)
     # the segment thumbnails and shot pictures decode
     ff.wait_for("() => [...document.querySelectorAll('main img')].every((i) => i.complete)", what="images loaded")
     widths = ff.js("() => [...document.querySelectorAll('.shot-strip img')].map((i) => i.naturalWidth)")
     assert len(widths) == len(shots) and all(w > 0 for w in widths)
     assert_no_errors(ff)
+
+
+def box_in_picture(ff: Firefox) -> list[float]:
+    """The drawn actor box as fractions [x1, y1, x2, y2] of the player's displayed picture (object-fit: contain,
+    computed from the element's box and the video's own size)."""
+    return ff.js(
+        """() => { const v = document.querySelector('#player'), r = v.getBoundingClientRect();
+          const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+          const w = v.videoWidth * s, h = v.videoHeight * s;
+          const x0 = r.left + (r.width - w) / 2, y0 = r.top + (r.height - h) / 2;
+          const b = document.querySelector('.actor-box').getBoundingClientRect();
+          return [(b.left - x0) / w, (b.top - y0) / h, (b.right - x0) / w, (b.bottom - y0) / h]; }"""
+    )
 
 
 def test_search_page_in_firefox(firefox: Firefox, flow: dict[str, Any], server: Server) -> None:
@@ -249,3 +287,27 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
     )
     assert end <= flag["evidence"]["end_s"] + 0.25
     assert_no_errors(ff)
+
+
+def test_the_client_reports_what_it_must(firefox: Firefox, server: Server) -> None:
+    """The checks above can fail: in the app's own page (its Content-Security-Policy), a console.error, an uncaught
+    exception, a style attribute the CSP blocks and a 404 are each reported; a host other than 127.0.0.1 is not
+    reachable (the profile's proxy refuses it)."""
+    ff = firefox
+    ff.navigate(f"{server.url}/")
+    errors, http_errors = len(ff.errors), len(ff.http_errors)
+    ff.js(
+        """() => { console.error('probe: console'); setTimeout(() => { throw new Error('probe: thrown'); });
+          document.body.setAttribute('style', 'color: red');
+          return fetch('/v1/probe-missing').then((r) => r.status); }"""
+    )
+    ff.wait_for("() => new Promise((ok) => setTimeout(() => ok(true), 200))")
+    ff.drain()
+    new = ff.errors[errors:]
+    assert len(new) == 3, new
+    assert new[0].startswith("console: probe: console") and "probe: thrown" in new[1]
+    assert "Content-Security-Policy" in new[2] and "style-src" in new[2]
+    assert ff.http_errors[http_errors:] == [f"HTTP 404: {server.url}/v1/probe-missing"]
+    with pytest.raises(BidiError, match="PROXY_CONNECTION_REFUSED"):
+        ff.navigate("http://example.com/")
+    del ff.errors[errors:], ff.http_errors[http_errors:]  # the probes' own
