@@ -1,7 +1,8 @@
 """The web pages in a real headless Chromium against a real ``vidstruct serve`` (one worker, SQLite, the tiny
 constant-backbone profile): sign in by typing the key → upload a synthetic video through the file input → the
 job shows progress and finishes → the video page shows every segment and a click seeks the player; a read key
-is offered no Upload page. No page logs a console error; the key never shows in a URL or the server's log.
+is offered no Upload page; actor boxes over the picture; a video blocked by moderation shows no media to a read
+key; a failed job's error; cancel. No page logs a console error; the key never shows in a URL or the server's log.
 
 Expected segments, from how the video and profile are built: one hard cut at 1.0 s in a 2 s video makes two shots,
 and the constant classifier puts ``walk`` on top everywhere with probability CONSTANT_PROB, so one ``walk``
@@ -31,7 +32,26 @@ from webkit import (
 )
 
 EXPECTED_SEGMENTS = 2
+BLOCK_LONG_WALK = """version: 1
+categories:
+  - name: gait
+    labels: [walk]
+rules:
+  - name: long-walk
+    category: gait
+    min_prob: 0.5
+    min_duration_s: 2.5
+    severity: high
+    action: block
+"""
 TIMEOUT_MS = 90_000
+
+
+@pytest.fixture(scope="module")
+def server_policy() -> str:
+    """Block a video with a ``walk`` segment of 2.5 s or more: a 3 s single-shot video, never the flow's (two 1 s
+    segments)."""
+    return BLOCK_LONG_WALK
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +174,9 @@ def test_a_read_key_is_offered_no_upload_and_no_key_leaks(flow: dict[str, Any], 
     page = page_for("read", "#/videos")
     assert page.locator("#nav a").all_inner_texts() == ["Videos", "Search"]
     page.locator("#video-list a").first.wait_for()
-    assert page.locator("#video-list a").all_inner_texts() == [flow["video_id"]]
+    succeeded = server.get("/v1/jobs?status=SUCCEEDED", scope="read")["jobs"]
+    listed = page.locator("#video-list a").all_inner_texts()
+    assert flow["video_id"] in listed and sorted(listed) == sorted({j["video_id"] for j in succeeded})
     page.goto(f"{server.url}/#/upload")
     page.wait_for_selector("body[data-state=ready] main p.notice")
     assert page.locator("main").inner_text().strip() == "This page needs scope write."
@@ -218,6 +240,25 @@ def test_actor_boxes_follow_the_nearest_keyframe(flow: dict[str, Any], server: S
     assert page.locator(".actor-box").count() == 1
     assert _box_in_content(page) == pytest.approx(ACTORS[0][2], abs=0.03)
     assert_no_console_errors(page)
+
+
+def test_a_blocked_video_is_withheld_from_a_read_key(
+    flow: dict[str, Any], server: Server, page_for: Any, tmp_path: Path
+) -> None:
+    job = server.wait_job(server.submit(cut_video(tmp_path / "single.mp4", 3.0, cut_s=9.0)))
+    video_id = job["video_id"]
+    assert server.get(f"/v1/videos/{video_id}", "read")["moderation"]["blocked"] is True
+    assert server.get(f"/v1/videos/{flow['video_id']}", "read")["moderation"]["blocked"] is False
+    page = page_for("read", f"#/videos/{video_id}")
+    assert page.locator("main p.notice").inner_text().startswith("Blocked by moderation (flags ")
+    assert page.locator("#segments-table tbody tr").count() == 1  # the results are shown, not the pictures
+    assert page.locator("#player").get_attribute("src") is None and page.locator("main img").count() == 0
+    assert_no_console_errors(page)  # nothing was asked for that the key may not see
+    review = page_for("review", f"#/videos/{video_id}")
+    assert review.locator("main p.notice").inner_text().endswith("shown because this key may review.")
+    review.wait_for_function("() => document.querySelector('#player').readyState >= 1", timeout=TIMEOUT_MS)
+    assert review.locator("main img").count() >= 1
+    assert_no_console_errors(review)
 
 
 def test_the_shared_helpers_format_and_build_urls(server: Server, page_for: Any) -> None:
