@@ -73,7 +73,7 @@ export async function render(root, ctx) {
   }
 
   // ---- player and actor overlay ------------------------------------------------------------------------------
-  const video = el("video", { id: "player", controls: true, preload: "auto", playsinline: true, "aria-label": `video ${id}` });
+  const video = el("video", { id: "player", controls: true, preload: "metadata", playsinline: true, "aria-label": `video ${id}` });
   const overlay = el("div", { class: "overlay", "aria-hidden": "true" });
   const clock = el("p", { class: "clock", "aria-live": "off", text: `0:00.0 / ${fmtTime(duration)}` });
   const wrap = el("div", { class: "player-wrap" }, video, overlay);
