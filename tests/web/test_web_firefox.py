@@ -24,6 +24,7 @@ from webkit import CONSTANT_PROB, WALK_FLAG_POLICY, Server, add_actors
 EXPECTED_SEGMENTS = 2
 JOB_TIMEOUT_S = 90.0
 ENTER = "\ue007"
+NOTE = "not a violation — checked in Firefox"
 # actor keyframes stored in the analysis (the tiny profile has no detector): (track, time_s, box, person p, action)
 ACTORS = [(0, 0.5, [0.25, 0.25, 0.75, 0.75], 0.9, "walk"), (1, 1.5, [0.0, 0.5, 0.5, 1.0], 0.8, "wave")]
 FEATURES = [("shots", True), ("labels", True), ("segments", True), ("actors", True), ("moderation", False)]
@@ -258,6 +259,8 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
     assert texts(ff, "#nav a") == []
     sign_in(ff, server.keys["review"], r"^#/videos$")
     assert texts(ff, "#nav a") == ["Videos", "Search", "Moderation"]
+    page_ready(ff, r"^#/videos$", "#video-list a")
+    assert texts(ff, "#video-list a") == [video_id]  # the videos of succeeded jobs
     ff.click("#nav a[data-page=moderation]")
     page_ready(ff, r"^#/moderation$", ".mod-count")
     ff.wait_for(
@@ -286,6 +289,23 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
         what="the flag's segment played to its end",
     )
     assert end <= flag["evidence"]["end_s"] + 0.25
+    # a decision with a typed note (POST with the session's CSRF token): it leaves the open list, its audit row
+    # says who, what and the note, as the API does
+    ff.click(f"{card} textarea")
+    ff.type(NOTE)
+    ff.click(f"{card} button.review-dismiss")
+    ff.wait_for(
+        "(text) => document.querySelector('.mod-count').textContent.startsWith(text)",
+        f"{len(flags) - 1} open flag",
+        what="one flag fewer",
+    )
+    stored = server.get(f"/v1/moderation/flags/{flag['flag_id']}", "review")
+    assert stored["decision"] == "dismiss" and stored["status"] != "open"
+    assert [(e["who"], e["note"]) for e in stored["reviews"]] == [(f"key:{server.key_ids['review']}", NOTE)]
+    done = f".mod-done-list li[data-flag-id='{flag['flag_id']}']"
+    assert ff.js("(sel) => document.querySelector(sel).dataset.status", done) == stored["status"]
+    assert texts(ff, f"{done} .audit-table tbody td")[2:] == ["dismiss", NOTE, stored["status"]]
+    assert ff.js("(sel) => document.querySelectorAll(sel).length", f".mod-flags:not(.mod-done-list) {card}") == 0
     assert_no_errors(ff)
 
 
