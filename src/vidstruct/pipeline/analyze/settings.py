@@ -74,10 +74,10 @@ class ActorSettings:
     or pickle, rows matched to a video by its file stem), a ``person_detector`` (a person-detector checkpoint or
     its run directory, or a torchvision detection model name when ``person_weights``, its local weights file, is
     given). Keyframes every ``every_s`` seconds from 0; person boxes kept from ``min_person_score`` on; actions
-    kept per actor from sigmoid probability ``min_prob`` on. ``batch_size``: accepted for profiles, unused by the
-    analysis itself: its actors tap scores each keyframe alone, as soon as the pass has decoded its clip
-    (:mod:`vidstruct.pipeline.analyze.actor_tap`). ``objects``: object boxes per keyframe for the relation head's
-    object tokens (the file format of training's ``data.objects``; None: none)."""
+    kept per actor from sigmoid probability ``min_prob`` on. ``batch_size``: keyframe clips (and person-detector
+    frames) per forward pass, as ``detect-actions`` batches them (:mod:`vidstruct.pipeline.analyze.actor_tap`).
+    ``objects``: object boxes per keyframe for the relation head's object tokens (the file format of training's
+    ``data.objects``; None: none)."""
 
     detector: str | None = None
     proposals: str | None = None

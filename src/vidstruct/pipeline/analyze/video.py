@@ -24,8 +24,8 @@ profile names an action detector. After the pass: localization (or the windows m
 thumbnails. ``timings`` holds the seconds of each (``decode`` is decoding and conversion alone; ``actors`` the
 actors stage's own work in the pass: the person detector and the action detector).
 
-Actors (:mod:`.actor_tap`) come from the same single pass: each keyframe's clip is scored as soon as its last
-frame is decoded, by the per-keyframe code of ``detect-actions``, so the result is what
+Actors (:mod:`.actor_tap`) come from the same single pass: keyframe clips are scored as soon as they are decoded,
+in ``detect-actions``' batches and by its per-keyframe code, so the result is what
 :func:`vidstruct.pipeline.detection.detect_actions` gives for the video. Keyframes are ``0, every_s, 2 *
 every_s...`` seconds; proposals files match a video by its file stem. Each actor becomes one entry of
 ``actors`` (box normalized ``[x1, y1, x2, y2]``, ``score`` the person probability, the actions from
@@ -268,7 +268,7 @@ def analyze_video(
             act = models.actors
             actor_tap = ActorTap(
                 str(path), index, (info.width, info.height), act.detector, act.persons, every_s=act.settings.every_s,
-                device=act.device, objects=act.objects,
+                device=act.device, objects=act.objects, batch_size=act.settings.batch_size,
             )  # fmt: skip
             taps.extend(actor_tap.taps)
         stage = " + ".join(tap.name for tap in taps)

@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 SCHEMA = "vidstruct.actions/1"
+#: keyframes per chunk of :func:`detect_actions` (person boxes asked for, clips batched within a chunk)
+CHUNK = 32
 
 
 @dataclass
@@ -261,7 +263,7 @@ def detect_actions(
     every_s: float = 1.0,
     device: str | torch.device = "cpu",
     batch_size: int = 8,
-    chunk: int = 32,
+    chunk: int = CHUNK,
     tracker: IouTracker | None = None,
     objects: ObjectBoxSource | None = None,
 ) -> DetectionResult:
