@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vidstruct.data.detection import KeyframeClipDataset, KeyframeRecord, collate_keyframes
-from vidstruct.data.detection.dataset import keyframe_clip_times, pad_boxes
+from vidstruct.data.detection.dataset import keyframe_clip_times
 from vidstruct.errors import InputError
 from vidstruct.io.index import FrameIndex
 from vidstruct.io.reader import VideoReader
@@ -210,17 +210,6 @@ class KeyframeScorer:
                 self.model(clips.to(self.device), boxes.to(self.device), mask.to(self.device), **extra).float()
             ).cpu()
         return [out[b, : int(mask[b].sum())] for b in range(out.shape[0])]
-
-    def clip_probabilities(
-        self, clip: torch.Tensor, boxes: torch.Tensor, objects: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """:meth:`probabilities` of one clip (``float [C, T, S, S]``) and its boxes ``[N, 4]``: ``[N, K]``;
-        ``objects`` ``[M, 4]``: its object boxes (None: no object tokens; ``M = 0``: padding only)."""
-        padded, mask = pad_boxes([boxes.float()])
-        if objects is None:
-            return self.probabilities(clip.unsqueeze(0), padded, mask)[0]
-        padded_objects, object_mask = pad_boxes([objects.float().reshape(-1, 4)])
-        return self.probabilities(clip.unsqueeze(0), padded, mask, padded_objects, object_mask)[0]
 
     def keyframe(self, found: KeyframeBoxes, probs: torch.Tensor | None) -> KeyframeDetections:
         """The keyframe's actors: ``found``'s boxes and scores, their track ids (the tracker moves on by one
