@@ -21,6 +21,8 @@ import pytest
 from bidi import BidiError, Firefox
 from webkit import CONSTANT_PROB, WALK_FLAG_POLICY, Server, add_actors
 
+# one worker runs them in order: one server, one browser, one signed-in tab through every page
+pytestmark = pytest.mark.xdist_group("web_firefox")
 EXPECTED_SEGMENTS = 2
 JOB_TIMEOUT_S = 90.0
 ENTER = "\ue007"
