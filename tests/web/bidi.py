@@ -4,14 +4,15 @@ WebSocket (no geckodriver, no Playwright, nothing downloaded).
 :class:`Firefox` starts the browser on a free loopback port (``--remote-debugging-port=0``: Firefox picks the port
 and prints ``WebDriver BiDi listening on ws://127.0.0.1:PORT``) with a fresh temporary profile whose ``user.js``
 turns off first-run pages, updates, telemetry, remote settings, add-on and safe-browsing fetches, and sends every
-request not for 127.0.0.1 / localhost to a closed proxy port; it opens a BiDi session (``ws://…/session``),
-subscribes to ``log.entryAdded`` (console errors and uncaught exceptions are collected in :attr:`Firefox.errors`)
-and to the network's completed / failed requests (errors in :attr:`Firefox.http_errors`)
-and opens one tab. The WebSocket (RFC 6455, client side: masked text frames, no extensions) is :class:`WebSocket`,
-on the standard library, since ``websockets`` is not among the project's dependencies.
+request not for 127.0.0.1 / localhost to a closed proxy port; it opens a BiDi session (``ws://…/session``) and one
+tab, and subscribes to ``log.entryAdded`` (console errors, uncaught exceptions and CSP violations are collected in
+:attr:`Firefox.errors`) and to the network's completed / failed requests (4xx / 5xx answers and failed fetches in
+:attr:`Firefox.http_errors`). The WebSocket (RFC 6455, client side: masked text frames, no extensions) is
+:class:`WebSocket`, on the standard library, since ``websockets`` is not among the project's dependencies.
 
-Every wait is bounded (:data:`TIMEOUT_S` unless told); :meth:`Firefox.close` ends the session, stops the process
-(terminate, then kill) and removes the profile, also when starting failed half-way. Times are in seconds.
+Every wait is bounded (:data:`TIMEOUT_S` unless told); :meth:`Firefox.close` closes the browser (``browser.close``),
+stops what is left of its process group (SIGTERM, then SIGKILL) and removes the profile, also when starting failed
+half-way. Times are in seconds.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 ``vidstruct serve`` (the fixtures of conftest / webkit: one worker, SQLite, the tiny constant-backbone profile,
 :data:`webkit.WALK_FLAG_POLICY`): sign in by typing the key into the form, Upload (the file chosen as the picker
 would), Jobs until the job succeeds, the Video page (a click on a segment seeks the player), Search (a label
-search), then sign out and in again with a review key for Moderation. No page logs a console error or throws.
+search), then sign out and in again with a review key for Videos and Moderation (a segment plays in place, a
+decision with a note). No page logs a console error, throws, breaks the Content-Security-Policy or gets an HTTP
+error; a last test shows each of those would be reported, and that nothing but 127.0.0.1 is reachable.
 
 Expected values, from how the video, profile and policy are built: one hard cut at 1.0 s in a 2 s video makes two
 shots, the constant classifier puts ``walk`` on top everywhere (probability CONSTANT_PROB > 0.5), so one ``walk``
