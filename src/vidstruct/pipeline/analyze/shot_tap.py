@@ -38,6 +38,8 @@ class ShotTap:
         else:
             grid = np.arange(0.0, index.duration_s, 1.0 / detector.fps)
             self._indices = np.unique(index.index_at(grid[grid < index.duration_s]))
+        width, height = detector.frame_size
+        self._frame_bytes = width * height * 3
         self._chunk = self._new_chunk()
         self._chunk_times = np.empty(chunk_frames, dtype=np.float64)
         self._filled = 0  # frames in the chunk
@@ -47,7 +49,9 @@ class ShotTap:
         """uint8 ``[chunk_frames, H, W, 3]`` at the detector's frame size (a new one per push: a detector may keep
         the frames it was given)."""
         width, height = self.detector.frame_size
-        return np.empty((self.chunk_frames, height, width, 3), dtype=np.uint8)
+        chunk = np.empty((self.chunk_frames, height, width, 3), dtype=np.uint8)
+        self._chunk_address = chunk.ctypes.data  # where slot k starts: this + k * frame bytes
+        return chunk
 
     def indices(self) -> np.ndarray:
         return self._indices
@@ -57,9 +61,8 @@ class ShotTap:
         return self._chunk[self._filled]
 
     def feed(self, index: int, frame: torch.Tensor) -> None:
-        slot = self._chunk[self._filled]
-        if frame.data_ptr() != slot.ctypes.data:  # not converted into :meth:`buffer`: copy it there
-            slot[...] = frame.numpy()
+        if frame.data_ptr() != self._chunk_address + self._filled * self._frame_bytes:  # not converted into
+            self._chunk[self._filled] = frame.numpy()  # :meth:`buffer`: copy it there
         self._chunk_times[self._filled] = self._times[index]
         self._filled += 1
         if self._filled == self.chunk_frames:
