@@ -5,26 +5,26 @@ Input: ``--videos`` synthetic untrimmed videos (``vidstruct synth --task localiz
 ``--duration-s`` each; 12 x 10 s by default, 6 x 4 s with ``--quick``) and a demo-like profile: the demo's
 recognizer architecture (``r2plus1d_tiny`` widths 8/16/32/64, 8 frames every 4th at 25 fps) with random weights
 (cost does not depend on the weights), 1.28 s windows every 0.5 s, a small BMN localizer on its features,
-TransNetV2 shots (``--quick``: content shots), thumbnails; the models of ``benchmarks/analyze.py``.
+TransNetV2 shots (``--shots``; ``--quick``: content shots), thumbnails; the models of ``benchmarks/analyze.py``.
 
 Each row runs :func:`vidstruct.service.indexing.index_collection` (what ``vidstruct index`` runs) over the whole
 collection into a fresh, migrated database and data folder, so nothing is skipped: hashing, probing, the
 analysis, the storing transaction, the moderation-free commit and the similar-moments index update all count,
 and so does loading the models in each worker process. Rows:
 
-- ``pool, 1 worker``: this process, torch on 2 threads; ``pool, 2 workers``: two worker processes (forkserver),
+- ``pool, 1 worker``: this process, 1 torch thread; ``pool, 2 workers``: two worker processes (forkserver),
   1 torch thread each;
-- ``ray, 1 worker`` / ``ray, 2 workers``: one Ray task per video on a local Ray of 2 CPUs started once beforehand
-  (its start-up is not counted; its worker processes are reused between repeats, as on a cluster), each task
-  reserving 2 CPUs (so one runs at a time) or 1 CPU (two at a time), torch threads = reserved CPUs.
+- ``ray, 1 worker`` / ``ray, 2 workers``: one Ray task per video (1 CPU each, 1 torch thread) on a local Ray of 1
+  or 2 CPUs started just before the run (its start-up is not counted; starting its worker processes, like the
+  pool's, is).
 
 Each row: the median of ``--repeats`` runs (wall-clock), rows interleaved round by round after one warm-up round
-that is not counted. PostgreSQL: ``--pg-url URL`` (a server whose database may be written: a fresh database is
-made per run), or ``--pg-throwaway`` to start a throwaway cluster from Debian's binaries
+that is not counted (``--no-warmup``: none). PostgreSQL: ``--pg-url URL`` (a server whose database may be written:
+a fresh database is made per run), or ``--pg-throwaway`` to start a throwaway cluster from Debian's binaries
 (``tests/service/pgcluster.py``); otherwise PostgreSQL is not measured and the table says so.
 
-Usage: ``python benchmarks/index.py [--quick] [--videos N] [--duration-s S] [--repeats R] [--no-ray]
-[--pg-url URL | --pg-throwaway]``
+Usage: ``python benchmarks/index.py [--quick] [--videos N] [--duration-s S] [--shots transnetv2|content]
+[--repeats R] [--no-warmup] [--no-ray] [--pg-url URL | --pg-throwaway]``
 """
 
 from __future__ import annotations
@@ -111,10 +111,19 @@ def run_once(kind: str, mode: str, workers: int, videos: dict[str, str], profile
     prof, composed = load_profile(profile)
     settings = analyze_settings(prof, composed, name="bench-index", report=False)
     target = IndexTarget(db_url=url, data_dir=str(base / "data"), profile_name="bench-index")
-    resources = RayResources(num_cpus=2.0 / workers, num_gpus=0.0, max_retries=0)
-    start = time.perf_counter()
-    report = index_collection(target, settings, videos, workers=workers, ray=mode == "ray", resources=resources)
-    seconds = time.perf_counter() - start
+    resources = RayResources(num_cpus=1.0, num_gpus=0.0, max_retries=0)
+    ray = None
+    if mode == "ray":
+        import ray
+
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        start = time.perf_counter()
+        report = index_collection(target, settings, videos, workers=workers, ray=mode == "ray", resources=resources)
+        seconds = time.perf_counter() - start
+    finally:
+        if ray is not None:
+            ray.shutdown()
     drop_db(kind, url, pg_url)
     shutil.rmtree(base, ignore_errors=True)
     if len(report.indexed) != len(videos):
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=None)
     parser.add_argument("--duration-s", type=float, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--shots", choices=["transnetv2", "content"], default=None, help="shot detector")
+    parser.add_argument("--no-warmup", action="store_true", help="no uncounted first round")
     parser.add_argument("--no-ray", action="store_true", help="process pool rows only")
     parser.add_argument("--pg-url", default=None, help="PostgreSQL server URL (postgresql+psycopg://...)")
     parser.add_argument("--pg-throwaway", action="store_true", help="start a throwaway PostgreSQL cluster")
@@ -136,10 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration_s or (4.0 if args.quick else 10.0)
     repeats = args.repeats or (2 if args.quick else 3)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)  # the 1-worker row runs in this process
     WORKDIR.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(WORKDIR / "runs", ignore_errors=True)
     videos = make_collection(WORKDIR, n, duration)
-    profile = make_profile(WORKDIR, "content" if args.quick else "transnetv2")
+    shots = args.shots or ("content" if args.quick else "transnetv2")
+    profile = make_profile(WORKDIR, shots)
 
     cluster = None
     pg_url = args.pg_url
@@ -154,26 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     modes = [("pool", 1), ("pool", 2)] + ([] if args.no_ray else [("ray", 1), ("ray", 2)])
     rows = [(db, mode, w) for db in dbs for mode, w in modes]
     times: dict[tuple[str, str, int], list[float]] = {row: [] for row in rows}
-    ray = None
     try:
-        if not args.no_ray:
-            import ray
-
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        for round_ in range(repeats + 1):  # round 0: warm-up (Ray worker processes, page cache), not counted
+        first = 1 if args.no_warmup else 0
+        for round_ in range(first, repeats + 1):  # round 0: warm-up (Ray worker processes, page cache), not counted
             for row in rows:
                 seconds = run_once(*row, videos, profile, pg_url)
                 if round_ > 0:
                     times[row].append(seconds)
                 print(f"round {round_} {row}: {seconds:.1f} s", file=sys.stderr, flush=True)
     finally:
-        if ray is not None:
-            ray.shutdown()
         if cluster is not None:
             cluster.stop()
 
-    print(f"\n### vidstruct index: {n} videos x {duration:g} s (96 px, 25 fps), median of {repeats} runs, "
-          f"{os.cpu_count()} CPUs\n")  # fmt: skip
+    print(f"\n### vidstruct index: {n} videos x {duration:g} s (96 px, 25 fps), {shots} shots, median of {repeats} "
+          f"runs, {os.cpu_count()} CPUs\n")  # fmt: skip
     print("| database | runner | workers | videos / min | x vs 1 worker |\n|---|---|---:|---:|---:|")
     for db, mode, workers in rows:
         rate = n / statistics.median(times[(db, mode, workers)]) * 60.0

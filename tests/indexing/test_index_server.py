@@ -76,6 +76,9 @@ def test_index_through_the_api_and_a_rerun_makes_no_new_job(
         del os.environ["VIDSTRUCT_API_KEY"]
     assert key not in first_out.out + first_out.err + again_out.out + again_out.err
     first, again = json.loads(first_out.out), json.loads(again_out.out)
+    progress = [line for line in first_out.err.splitlines() if line.startswith("[")]  # a line per video
+    assert sorted(line.split("] ")[1].split(":")[0] for line in progress) == ["a", "b", "broken", "c", "d"]
+    assert {line.split("] ")[0] for line in progress} == {f"[{i}/5" for i in range(1, 6)}
     assert code == 1 and sorted(r["name"] for r in first["indexed"]) == [*GOOD, "d"]
     [broken] = first["failed"]
     assert broken["name"] == "broken" and broken["reason"].startswith("HTTP 422")

@@ -102,8 +102,19 @@ def _run_ray(
                         retry_exceptions=False)(_ray_job)  # fmt: skip
     refs = {remote.remote(target, settings, threads, *job): job for job in jobs}
     pending = list(refs)
+    try:
+        yield from _ray_results(ray, refs, pending)
+    finally:  # interrupted (Ctrl-C): the tasks not done are canceled, on a cluster too
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+
+
+def _ray_results(ray: Any, refs: dict[Any, tuple[str, str]], pending: list[Any]) -> Iterator[dict[str, Any]]:
+    """Outcomes as tasks end; ``pending`` is kept up to date (what is left to cancel)."""
     while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
+        # a bounded wait, so that Ctrl-C is seen between waits
+        ready, pending[:] = ray.wait(pending, num_returns=1, timeout=1.0)
         for ref in ready:
             name, path = refs.pop(ref)
             try:
