@@ -4,6 +4,9 @@ the shot tap's chunk against frames fed one by one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import av
 import numpy as np
 import pytest
 import torch
@@ -38,6 +41,32 @@ def test_to_rgb_into_equals_to_rgb(kit: Kit) -> None:
                 out = np.full((size[1], size[0], 3), 7, dtype=np.uint8)
                 reader.to_rgb_into(decoded, size, out)
                 assert np.array_equal(out, reader.to_rgb(decoded, size).numpy()), (index, size)
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("degrees", [90, -90])
+def test_to_rgb_into_rotates_like_to_rgb(tmp_path: Path, degrees: int) -> None:
+    path = tmp_path / f"rot{degrees}.mp4"  # stored 64 x 32 (w x h), displayed 32 x 64
+    frame = np.zeros((32, 64, 3), np.uint8)
+    frame[:16, :32] = (255, 0, 0)  # a red top-left quadrant, stored
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for i in range(3):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            container.mux(stream.encode(vf))
+        container.mux(stream.encode())
+    reader = VideoReader(path)
+    try:
+        for _, decoded in reader.iter_decoded([0, 2]):
+            out = np.zeros((20, 10, 3), dtype=np.uint8)  # (width, height) = (10, 20) as displayed
+            reader.to_rgb_into(decoded, (10, 20), out)
+            expected = reader.to_rgb(decoded, (10, 20)).numpy()
+            assert expected.shape == (20, 10, 3) and np.array_equal(out, expected)
+            assert out.max() > 200  # the red quadrant is there
     finally:
         reader.close()
 
