@@ -103,16 +103,10 @@ def decode_once(
             takers[pos].append(k)
     taken = dict(zip(union.tolist(), takers))
     times = reader.times_s.tolist()
-    decode_s = 0.0
     clock = time.perf_counter
-    frames = reader.iter_decoded(union) if union.size else iter(())
-    while True:
-        t0 = clock()
-        item = next(frames, None)
-        if item is None:
-            decode_s += clock() - t0
-            break
-        index, decoded = item
+    fed_before = sum(tap.seconds for tap in taps)
+    start = clock()  # the loop's time less the taps' feed time is decoding and converting
+    for index, decoded in reader.iter_decoded(union) if union.size else ():
         fed: list[tuple[int, torch.Tensor]] = []
         converted: dict[tuple[int, int] | None, torch.Tensor] = {}
         for k in taken[index]:
@@ -127,7 +121,6 @@ def decode_once(
                 frame = converted[size] = reader.to_rgb(decoded, size)
             fed.append((k, frame))
         t1 = clock()
-        decode_s += t1 - t0
         for k, frame in fed:
             tap = taps[k]
             tap.feed(index, frame)
@@ -136,6 +129,7 @@ def decode_once(
             t1 = t2
         if progress is not None:
             progress(times[index])
+    decode_s = clock() - start - (sum(tap.seconds for tap in taps) - fed_before)
     for tap in taps:
         t1 = clock()
         tap.finish()
