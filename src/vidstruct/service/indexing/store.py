@@ -11,6 +11,7 @@ fails on the key and rolls back everything it wrote, whatever its timing.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,12 @@ def store_indexed(
     folder: str,
     features: Collection[str],
     job_tag: str,
-    started_at: Any,
+    started_at: datetime | None,
     check: CheckFn | None = None,
 ) -> bool:
     """Store ``document`` (an analysis of video ``video_id``, its files in ``folder`` relative to the data folder)
-    as job ``job_id`` in one transaction (see the module doc); False, with nothing stored, when its key (content
-    ``sha256``, the document's profile hash) is stored already."""
+    as job ``job_id`` (started at ``started_at``, UTC) in one transaction (see the module doc); False, with nothing
+    stored, when its key (content ``sha256``, the document's profile hash) is stored already."""
     profile_sha256 = (document.get("profile") or {}).get("sha256")
     if not profile_sha256:
         raise ValueError("an indexed document names its profile hash")
