@@ -21,11 +21,6 @@ from vidstruct.service.indexing import KILL_ONCE_ENV
 ray = pytest.importorskip("ray", reason="Ray is part of the dev install")
 
 
-def _json(out: str) -> dict:
-    """The report printed by ``--json`` (Ray's driver prints its own notice of the dead worker to stdout first)."""
-    return json.loads(out[out.index("\n{\n") + 1 :] if not out.startswith("{") else out)
-
-
 @pytest.fixture(scope="module")
 def kill_marker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local Ray whose workers inherit the kill hook for video ``b`` (the marker: the kill happened)."""
@@ -47,7 +42,8 @@ def test_a_task_killed_before_storing_is_retried_and_stores_once(
     migrated(db_url)
     data = tmp_path / "data"
     code = main(index_argv(collection, db_url, data, profiles, "--ray", "--workers", "2", "--max-retries", "2"))
-    report = _json(capsys.readouterr().out)
+    out = capsys.readouterr()
+    report = json.loads(out.out)  # only the JSON: Ray's notice of the dead worker went to stderr
     assert kill_marker.exists()  # b's first attempt did die after its analysis
     assert code == 1 and sorted(r["name"] for r in report["indexed"]) == GOOD
     assert [r["name"] for r in report["failed"]] == ["broken"] and report["skipped"] == []
@@ -62,5 +58,5 @@ def test_a_task_killed_before_storing_is_retried_and_stores_once(
     assert ray.is_initialized()  # the module's Ray was used as it is, not shut down by the run
 
     code = main(index_argv(collection, db_url, data, profiles, "--ray", "--workers", "2"))
-    again = _json(capsys.readouterr().out)
+    again = json.loads(capsys.readouterr().out)
     assert code == 1 and sorted(r["name"] for r in again["skipped"]) == GOOD and counts(db_url) == rows

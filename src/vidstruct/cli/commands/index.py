@@ -127,6 +127,7 @@ def _run_server(args: argparse.Namespace, videos: dict[str, str], on_result: Any
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import sys
 
     from vidstruct.cli.output import print_json
@@ -144,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{seen[0]}/{len(videos)}] {result['name']}: {result['status']}{video}"
               + (f" ({detail})" if detail else ""), file=sys.stderr)  # fmt: skip
 
-    report = _run_server(args, videos, on_result) if args.server else _run_db(args, videos, on_result)
+    # while videos run, stdout is stderr: Ray's driver prints its notices (a worker died...) to stdout, which
+    # holds only the summary (--json: only the JSON)
+    with contextlib.redirect_stdout(sys.stderr):
+        report = _run_server(args, videos, on_result) if args.server else _run_db(args, videos, on_result)
     if args.json:
         print_json(report.to_dict())
     else:
