@@ -10,8 +10,8 @@
 2. for each seed of ``--seeds`` (``train.seed``: initial weights and data order) and each head of ``--heads``,
    ``vidstruct train``'s recipe on ``configs/detection/synth_roi_tiny.yaml`` / ``synth_relation_tiny.yaml`` (same
    backbone, data, optimizer and steps; only the head differs) for ``--steps`` steps. Heads: ``roi`` (SlowFast's
-   AVA head), ``relation`` (the relation module with relative pair geometry, the default) and ``relation_abs``
-   (the relation module with absolute box embeddings only: ``model.relation.geometry=absolute``);
+   AVA head), ``relation`` (the relation module as configured: absolute box embeddings) and ``relation_rel``
+   (the relation module with relative pair geometry: ``model.relation.geometry=relative``);
 3. frame-mAP@0.5 on the held-out keyframes with ground-truth boxes (:func:`vidstruct.eval.spatiotemporal.evaluate_ava`,
    the official ActivityNet protocol), per class and averaged over the interaction / individual classes; an
    untrained model of each seed is the chance baseline.
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: head → (config, extra overrides)
 HEADS = {
     "roi": (ROOT / "configs/detection/synth_roi_tiny.yaml", []),
-    "relation": (ROOT / "configs/detection/synth_relation_tiny.yaml", ["model.relation.geometry=relative"]),
-    "relation_abs": (ROOT / "configs/detection/synth_relation_tiny.yaml", ["model.relation.geometry=absolute"]),
+    "relation": (ROOT / "configs/detection/synth_relation_tiny.yaml", ["model.relation.geometry=absolute"]),
+    "relation_rel": (ROOT / "configs/detection/synth_relation_tiny.yaml", ["model.relation.geometry=relative"]),
 }
 INTERACTIONS = ("approach", "pass_by", "give_object", "receive_object")
 

@@ -160,10 +160,11 @@ def test_checkpoint_records_the_geometry_of_its_weights(tmp_path: Path) -> None:
     torch.testing.assert_close(old.model(clip, boxes, mask), absolute(clip, boxes, mask))
 
 
-def test_config_geometry_defaults_to_relative_and_is_checked(detect_data: Path) -> None:
+def test_config_geometry_defaults_to_absolute_and_is_checked(detect_data: Path) -> None:
     task = load_task_config(CONFIG, detection_overrides(detect_data), tasks=("detection",))
-    assert task.cfg.model.relation.geometry == "relative"
-    task = load_task_config(CONFIG, detection_overrides(detect_data, "model.relation.geometry=absolute"))
     assert task.cfg.model.relation.geometry == "absolute"
+    assert build_action_detector("r2plus1d_tiny", 3, backbone_kwargs=TINY).relation.pair_geometry is None
+    task = load_task_config(CONFIG, detection_overrides(detect_data, "model.relation.geometry=relative"))
+    assert task.cfg.model.relation.geometry == "relative"
     with pytest.raises(ConfigError, match="geometry"):
         load_task_config(CONFIG, detection_overrides(detect_data, "model.relation.geometry=polar"))

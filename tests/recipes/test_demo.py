@@ -271,7 +271,7 @@ def test_demo_detection_step_labels_actors_of_a_held_out_video(demo: tuple[Path,
     bundle = load_detector(out / "detector.pt")
     labels = read_ava_label_map(str(data / "label_map.pbtxt"))
     assert bundle.classes == [labels[i].name for i in sorted(labels)] == det["classes"] and len(bundle.classes) == 14
-    assert (bundle.builder["head"], bundle.builder["relation_geometry"]) == ("relation", "relative")
+    assert (bundle.builder["head"], bundle.builder["relation_geometry"]) == ("relation", "absolute")
 
     doc = json.loads((out / "actions.json").read_text())
     duration = probe(video).duration_s

@@ -50,8 +50,8 @@ class DetRelationSection(Strict):
     layers: int = Field(2, ge=1)
     heads: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    geometry: Literal["relative", "absolute"] = Field(
-        "relative", description="relative: pairwise box geometry in every attention; absolute: own boxes only"
+    geometry: Literal["absolute", "relative"] = Field(
+        "absolute", description="absolute: each token's own box; relative: pairwise box geometry in every attention"
     )
 
 

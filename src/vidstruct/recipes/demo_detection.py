@@ -104,7 +104,7 @@ def run_detection_demo(
     out: str | Path,
     *,
     seed: int = 0,
-    person_budget_s: float = 30.0,
+    person_budget_s: float = 20.0,
     action_budget_s: float = 45.0,
     size: DetectionDemoSize = DetectionDemoSize(),
     quiet: bool = False,

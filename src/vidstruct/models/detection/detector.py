@@ -4,8 +4,8 @@ Heads (``head``):
 
 - ``"roi"``: the plain RoI head (SlowFast's AVA head): dropout → linear on each actor's RoI feature;
 - ``"relation"``: :class:`~.relation.RelationModule` (actors attend to context, each other and objects), then
-  dropout → linear on the refined actor token; ``relation_geometry`` (``"relative"``, the default: pairwise box
-  geometry biases and feeds every attention; ``"absolute"``: only each token's own box, the earlier module).
+  dropout → linear on the refined actor token; ``relation_geometry`` (``"absolute"``, the default: each token's own
+  box embedding; ``"relative"``: pairwise box geometry also biases and feeds every attention).
 
 Input: clips ``[B, 3, T, H, W]`` (normalized as the backbone's preprocessing says), actor boxes padded to
 ``[B, N, 4]`` with ``mask`` ``[B, N]`` (True = a real actor), optionally object boxes ``[B, M, 4]`` with their
@@ -56,7 +56,7 @@ class ActionDetector(nn.Module):
         relation_layers: int = 2,
         relation_heads: int = 4,
         relation_dropout: float = 0.1,
-        relation_geometry: str = "relative",
+        relation_geometry: str = "absolute",
     ) -> None:
         super().__init__()
         if head not in HEAD_KINDS:
@@ -132,7 +132,7 @@ def build_action_detector(
     relation_layers: int = 2,
     relation_heads: int = 4,
     relation_dropout: float = 0.1,
-    relation_geometry: str = "relative",
+    relation_geometry: str = "absolute",
 ) -> ActionDetector:
     """An :class:`ActionDetector` on the registered video model ``backbone`` (built with ``backbone_kwargs``)."""
     net = MODELS.build(backbone, **dict(backbone_kwargs or {}))
