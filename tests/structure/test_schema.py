@@ -142,8 +142,8 @@ def _leaf_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]
 def test_the_validator_with_references_inlined_judges_as_the_shipped_schema(doc: dict[str, Any]) -> None:
     # vidstruct validates with the $defs inlined (for speed): every leaf of the document replaced by a value of
     # another type, or by an out-of-range number, must be judged the same by the shipped schema (refs resolved
-    # by jsonschema) and by vidstruct's validator
-    from vidstruct.structure.schema import _inline_refs, schema_problem
+    # by jsonschema) and by vidstruct's validator; and its fast path (jsonschema-rs) must agree both ways
+    from vidstruct.structure.schema import _fast_validator, _inline_refs, schema_problem
 
     reference = jsonschema.Draft202012Validator(load_schema())
     assert "$ref" not in json.dumps(_inline_refs(load_schema()))
@@ -155,5 +155,6 @@ def test_the_validator_with_references_inlined_judges_as_the_shipped_schema(doc:
             expected = reference.is_valid(mutated)
             problem = schema_problem(mutated)
             assert (problem is None) == expected, (path, bad, problem)
+            assert _fast_validator().is_valid(mutated) == expected, (path, bad)
             judged += not expected
     assert judged > 50  # most mutations break the document

@@ -3,6 +3,12 @@
 The schema file is ``structure-1.schema.json`` beside this module; ``vidstruct schema structure``
 prints it. :func:`schema_problem` reports the most relevant violation (``jsonschema``'s
 ``best_match``) as a JSON path and a one-line message.
+
+Checking a conforming document is the common case (analyze validates every document it writes), and the
+pure-Python ``jsonschema`` takes ~19 ms for a one-minute video's document (120 windows). ``jsonschema-rs`` (Rust,
+the same draft 2020-12 and the official test suite) answers "conforms" in ~0.2 ms; only a document it rejects goes
+through ``jsonschema`` for the path and message. Should the two disagree, ``jsonschema``'s verdict stands for a
+rejected document (the tests compare both on every document they validate and on broken ones).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 from importlib import resources
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
@@ -66,6 +73,11 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(_inline_refs(_schema()))
 
 
+@functools.lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    return jsonschema_rs.Draft202012Validator(_inline_refs(_schema()))
+
+
 def _one_line(message: str) -> str:
     line = " ".join(message.split())
     return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
@@ -73,6 +85,8 @@ def _one_line(message: str) -> str:
 
 def schema_problem(document: Any) -> tuple[str, str] | None:
     """``(JSON path, message)`` of the most relevant schema violation of ``document``, or None when it conforms."""
+    if _fast_validator().is_valid(document):
+        return None
     error = best_match(_validator().iter_errors(document))
     if error is None:
         return None
