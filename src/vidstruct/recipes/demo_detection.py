@@ -64,12 +64,12 @@ FILES = {
     "actions_truth": "actions_truth.csv",
     "actions_mp4": "actions.mp4",
 }
-#: optimizer steps per second of budget (batch 8, data loading and the final validation included), measured as
-#: steps per CPU second of one torch thread: fcos_tiny on 64 px keyframes upscaled to 128 (300 steps, 28 CPU s)
-#: and the relation detector on 8-frame 64 px clips (100 steps, 23 CPU s); torch's two threads on 2 idle cores
-#: are no slower, so a step count from these takes at most the budget there
-PERSON_STEPS_PER_S = 10.0
-ACTION_STEPS_PER_S = 5.0
+#: optimizer steps per second of budget (batch 8, data loading and the final validation included) on 2 idle CPU
+#: cores, measured inside a whole demo run (load average 1.4-3.4, the demo's own included): fcos_tiny on 64 px
+#: keyframes upscaled to 128, 200 steps in 10.4 s (19/s); the relation detector on 8-frame 64 px clips, 225 steps
+#: in 32.2 s (7/s); rounded down so that a budget is an upper bound
+PERSON_STEPS_PER_S = 15.0
+ACTION_STEPS_PER_S = 6.5
 #: person boxes kept by detect-actions (the person probability); actions reported from this probability on
 PERSON_MIN_SCORE = 0.5
 MIN_PROB = 0.3
