@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -28,20 +29,31 @@ def test_several_bf16_steps_keep_gradients_finite_and_overfit_a_tiny_batch(detec
     torch.manual_seed(0)
     model, _ = build_detector(task.cfg, len(data.classes), task.composed)
     batch = collate_keyframes([data.train[i] for i in range(4)])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    model.train()
-    losses = []
-    for step in range(10):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = detection_loss(model, batch, torch.device("cpu"))
-        optimizer.zero_grad()
-        loss.backward()
-        bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
-        assert not bad, f"step {step + 1}: non-finite gradients in {bad[:5]}"
-        losses.append(float(loss.detach()))
-        optimizer.step()
-    assert all(torch.isfinite(p).all() for p in model.parameters())
-    assert losses[-1] < 0.7 * losses[0], losses
+    start = copy.deepcopy(model.state_dict())
+
+    def train(autocast: bool) -> list[float]:
+        model.load_state_dict(start)
+        torch.manual_seed(1)  # the same dropout masks in both runs
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+        model.train()
+        losses = []
+        for step in range(10):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                loss = detection_loss(model, batch, torch.device("cpu"))
+            optimizer.zero_grad()
+            loss.backward()
+            bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+            assert not bad, f"step {step + 1}: non-finite gradients in {bad[:5]}"
+            losses.append(float(loss.detach()))
+            optimizer.step()
+        assert all(torch.isfinite(p).all() for p in model.parameters())
+        return losses
+
+    bf16, fp32 = train(True), train(False)
+    # it learns (the loss falls on a batch it sees every step) and as float32 training does: bf16 rounding moves
+    # each loss by a few percent, a broken gradient by far more
+    assert bf16[-1] < 0.8 * bf16[0], bf16
+    assert abs(bf16[-1] - fp32[-1]) < 0.1 * fp32[0], (bf16, fp32)
 
 
 @pytest.mark.parametrize(("frames", "kernel"), [(2, 3), (3, 5), (4, 5), (8, 3)])
