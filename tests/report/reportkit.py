@@ -8,15 +8,12 @@ the tests with what to install (it does not skip them): CI must run them.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from vidstruct.io.writer import write_video
@@ -170,19 +167,6 @@ def make_bare_analysis(root: Path) -> Analysis:
 
 
 # ---------------------------------------------------------------------------------------------- browser
-
-
-def chromium_executable() -> str:
-    """Path of the Chromium binary the tests drive; fails (does not skip) with what to install."""
-    name = os.environ.get("VIDSTRUCT_CHROMIUM", "chromium")
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(
-            f"the report tests need a Chromium binary ({name!r} not found on PATH): install Debian's package "
-            "('apt-get install -y chromium') or set VIDSTRUCT_CHROMIUM to a Chromium executable",
-            pytrace=False,
-        )
-    return found
 
 
 @dataclass

@@ -6,20 +6,15 @@ files are served with their media types and nothing else is.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 from pgcluster import free_port
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))  # reportkit: the Chromium binary
-from reportkit import chromium_executable
 
 from vidstruct.service.api.app import create_app
 from vidstruct.service.docs_assets import ASSETS, ROOT
@@ -48,18 +43,6 @@ def base_url(settings: ServiceSettings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright  # tests/report/test_report_browser.py: what to install
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium_executable(), args=["--no-sandbox"], headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 class _Watched:

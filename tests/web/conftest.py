@@ -23,7 +23,6 @@ import pytest
 from webkit import (
     Server,
     assert_no_console_errors,
-    chromium_executable,
     console_errors,
     cut_video,
     forget_page,
@@ -32,18 +31,6 @@ from webkit import (
 )
 
 __all__ = ["assert_no_console_errors", "console_errors"]  # for the test modules: `from conftest import ...`
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """A headless Chromium (Playwright ``Browser``), one per test session."""
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_executable()
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ errors are collected.
 
 The tiny profile and videos are the service tests' (:mod:`servicekit`): a constant 4-class backbone whose top
 label is ``walk`` with probability :data:`CONSTANT_PROB` everywhere, a content shot detector, and
-:func:`cut_video` (one hard cut). The browser is Debian's ``chromium`` (:func:`reportkit.chromium_executable`).
+:func:`cut_video` (one hard cut). The browser is Debian's ``chromium`` (:func:`browserkit.chromium_executable`).
 Every wait is bounded; the server's log (stderr) is kept in ``DATA/../server.log``.
 """
 
@@ -29,8 +29,9 @@ for _folder in (_TESTS / "service", _TESTS / "report"):  # servicekit, pgcluster
         sys.path.append(str(_folder))
 
 from pgcluster import free_port  # noqa: E402
-from reportkit import chromium_executable  # noqa: E402
 from servicekit import CLASSES, CONSTANT_PROB, cut_video, save_constant_backbone, write_profile  # noqa: E402
+
+from browserkit import chromium_executable  # noqa: E402
 
 __all__ = [
     "CLASSES", "CONSTANT_PROB", "WALK_FLAG_POLICY", "Server", "add_actors", "assert_no_console_errors",
