@@ -88,16 +88,12 @@ def object_detections(
 class ObjectDetectorSource(DetectorSource):
     """Object boxes from a torchvision detection model (COCO), every class but person (see the module doc)."""
 
-    @torch.inference_mode()
-    def detect(self, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Object ``(boxes [M, 4] normalized, scores [M])`` of each frame of uint8 ``[T, H, W, C]`` RGB frames."""
-        height, width = int(frames.shape[1]), int(frames.shape[2])
-        images = [f.to(self.device).permute(2, 0, 1).float().div_(255.0) for f in frames]
-        outputs = self.model(images) if images else []
-        return [
-            object_detections(out, (height, width), person_label=self.person_label, min_score=self.min_score)
-            for out in outputs
-        ]
+    def detections(
+        self, output: Mapping[str, torch.Tensor], image_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The kept ``(boxes [M, 4] normalized, scores [M])`` of one image's torchvision ``output``: every class but
+        person (``detect``, inherited, runs the model on uint8 ``[T, H, W, C]`` RGB frames)."""
+        return object_detections(output, image_hw, person_label=self.person_label, min_score=self.min_score)
 
 
 def object_box_source(

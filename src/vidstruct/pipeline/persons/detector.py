@@ -12,7 +12,7 @@ long requests), runs the detector on them (eval mode, no gradients) and keeps th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -110,10 +110,13 @@ class DetectorSource:
         height, width = int(frames.shape[1]), int(frames.shape[2])
         images = [f.to(self.device).permute(2, 0, 1).float().div_(255.0) for f in frames]
         outputs = self.model(images) if images else []
-        return [
-            person_detections(out, (height, width), person_label=self.person_label, min_score=self.min_score)
-            for out in outputs
-        ]
+        return [self.detections(out, (height, width)) for out in outputs]
+
+    def detections(
+        self, output: Mapping[str, torch.Tensor], image_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The kept ``(boxes [N, 4] normalized, scores [N])`` of one image's torchvision ``output``: persons."""
+        return person_detections(output, image_hw, person_label=self.person_label, min_score=self.min_score)
 
     def boxes_at(self, video_path: str | Path, times_s: Sequence[float]) -> list[KeyframeBoxes]:
         """One :class:`KeyframeBoxes` per time of ``times_s``; a time outside the video is a decode error."""

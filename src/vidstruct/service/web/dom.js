@@ -68,3 +68,15 @@ export function notice(text, kind = "error") {
 export function heading(text) {
   return el("h1", { text });
 }
+
+/** Add the page's stylesheet once (a <link>, allowed by the CSP's style-src 'self'). */
+export function loadCss(url) {
+  const href = new URL(url).href;
+  for (const link of document.querySelectorAll("link[rel=stylesheet]")) {
+    if (link.href === href) return;
+  }
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = href;
+  document.head.append(link);
+}

@@ -6,7 +6,7 @@
 // Times are seconds, probabilities in [0, 1].
 
 import { mediaUrl, thumbnailUrl } from "../api.js";
-import { el, fmtProb, fmtTime } from "../dom.js";
+import { el, fmtProb, fmtTime, loadCss } from "../dom.js";
 
 const STATUSES = ["open", "escalated", "reviewed", "superseded", "all"];
 const REVIEW_SCOPES = new Set(["review", "admin"]);
@@ -16,18 +16,6 @@ const DECISIONS = [
   ["dismiss", "Dismiss (no violation)"],
   ["escalate", "Escalate"],
 ];
-
-/** Add the page's stylesheet once (a <link>, allowed by the CSP's style-src 'self'). */
-function loadCss(url) {
-  const href = new URL(url).href;
-  for (const link of document.querySelectorAll("link[rel=stylesheet]")) {
-    if (link.href === href) return;
-  }
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = href;
-  document.head.append(link);
-}
 
 /** A stored thumbnail path (relative to the analysis folder) → the name the thumbnails route serves it by. */
 function baseName(path) {

@@ -12,7 +12,7 @@
 // similarity the cosine of the embeddings in [-1, 1].
 
 import { thumbnailUrl } from "../api.js";
-import { el, fmtProb, fmtTime } from "../dom.js";
+import { el, fmtProb, fmtTime, loadCss } from "../dom.js";
 
 const PAGE_SIZE = 24; // hits per request ("More results" asks for the next page with next_token); max_results= overrides
 const SIMILAR_RESULTS = 12; // nearest windows asked for (grouped into at most that many moments)
@@ -20,18 +20,6 @@ const SEGMENT_KEYS = ["label", "min_score", "max_score", "start_s", "end_s", "gr
 const SEQUENCE_KEYS = ["first", "then", "within_s", "same_track", "allow_overlap", "min_score", "sort"];
 const seenLabels = new Set(); // labels met in this tab's results: the datalist of the label inputs
 let labelsPrimed = false;
-
-/** Add the page's stylesheet once (a <link>, allowed by the CSP's style-src 'self'). */
-export function loadCss(url) {
-  const href = new URL(url).href;
-  for (const link of document.querySelectorAll("link[rel=stylesheet]")) {
-    if (link.href === href) return;
-  }
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = href;
-  document.head.append(link);
-}
 
 /** Seconds or probabilities as the API wants them: finite numbers rounded to the millisecond / 1e-3. */
 function num(value) {
