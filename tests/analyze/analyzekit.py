@@ -10,14 +10,20 @@
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+import pytest
 import torch
 
-from vidstruct.io import write_video
+from vidstruct.io import VideoReader, write_video
 from vidstruct.models import MODELS
 from vidstruct.models.checkpoint import save_model_checkpoint, sha256_file
 from vidstruct.models.localization.checkpoint import save_localizer
@@ -100,3 +106,41 @@ def write_audio_only(path: Path) -> Path:
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+@dataclass
+class DecodeCounter:
+    """What a run opened and decoded: containers opened (``reader``: a VideoReader, ``probe``: the probe) and one
+    ``(path, frames yielded, frames decoded by that reader so far)`` per decode pass."""
+
+    opens: Counter[str] = field(default_factory=Counter)
+    passes: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def count_decodes(mp: pytest.MonkeyPatch) -> DecodeCounter:
+    """Patch (through ``mp``, undone with it) the container opens and the reader's decode loop to count them."""
+    probe_module = importlib.import_module("vidstruct.io.probe")
+    reader_module = importlib.import_module("vidstruct.io.reader")
+    counter = DecodeCounter()
+    real_reader_open, real_probe_open = reader_module.open_video, probe_module.open_video
+    real_decode = VideoReader._decode_targets
+
+    def reader_open(path: Any, **kwargs: Any) -> Any:
+        counter.opens["reader"] += 1
+        return real_reader_open(path, **kwargs)
+
+    def probe_open(path: Any, **kwargs: Any) -> Any:
+        counter.opens["probe"] += 1
+        return real_probe_open(path, **kwargs)
+
+    def counting_decode(self: VideoReader, targets: Any) -> Iterator[Any]:
+        count = 0
+        for item in real_decode(self, targets):
+            count += 1
+            yield item
+        counter.passes.append((self.path, count, self.stats.decoded))
+
+    mp.setattr(reader_module, "open_video", reader_open)
+    mp.setattr(probe_module, "open_video", probe_open)
+    mp.setattr(VideoReader, "_decode_targets", counting_decode)
+    return counter

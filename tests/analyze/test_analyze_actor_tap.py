@@ -10,9 +10,7 @@ apart (clips span 0.6 s); person boxes from a proposals file (one keyframe witho
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from analyzekit import count_decodes
 
 from conftest import Kit
 from vidstruct.data.synth.actions import DETECT_ACTIONS
@@ -34,9 +33,6 @@ from vidstruct.pipeline.analyze.taps import decode_once
 from vidstruct.pipeline.detection import DetectionResult, detect_actions
 from vidstruct.pipeline.persons import person_box_source
 from vidstruct.structure import read_structure
-
-probe_module = importlib.import_module("vidstruct.io.probe")
-reader_module = importlib.import_module("vidstruct.io.reader")
 
 WIDTH, HEIGHT, FPS, DURATION_S = 80, 48, 10.0, 4.0
 NUM_FRAMES, INTERVAL, DET_SIZE = 4, 2, 32
@@ -197,34 +193,12 @@ def test_one_decode_pass_with_a_person_detector_and_actors(
         device="cpu",
     )
     models = load_models(settings)
-    opens: Counter[str] = Counter()
-    passes: list[tuple[int, int]] = []  # (frames yielded, frames decoded by the reader so far)
-    real_reader_open, real_probe_open = reader_module.open_video, probe_module.open_video
-    real_decode = VideoReader._decode_targets
-
-    def reader_open(path: Any, **kwargs: Any) -> Any:
-        opens["reader"] += 1
-        return real_reader_open(path, **kwargs)
-
-    def probe_open(path: Any, **kwargs: Any) -> Any:
-        opens["probe"] += 1
-        return real_probe_open(path, **kwargs)
-
-    def counting_decode(self: VideoReader, targets: Any) -> Iterator[Any]:
-        count = 0
-        for item in real_decode(self, targets):
-            count += 1
-            yield item
-        passes.append((count, self.stats.decoded))
-
     with monkeypatch.context() as mp:
-        mp.setattr(reader_module, "open_video", reader_open)
-        mp.setattr(probe_module, "open_video", probe_open)
-        mp.setattr(VideoReader, "_decode_targets", counting_decode)
+        counted = count_decodes(mp)
         analyze_video(models, setup.video, tmp_path)
     frames = int(DURATION_S * FPS)
-    assert opens == Counter({"reader": 1, "probe": 1})  # no reader of the action or the person detector's own
-    assert passes == [(frames, frames)]  # one pass; every frame out of the decoder once
+    assert counted.opens == Counter({"reader": 1, "probe": 1})  # no reader of the action or person detector's own
+    assert counted.passes == [(str(setup.video), frames, frames)]  # one pass; every frame out of the decoder once
     doc = read_structure(tmp_path / VIDEO_ID).document
     assert doc["windows"] and doc["timings"]["actors"] > 0 and "persons" not in doc["timings"]
     # the document's actors: detect_actions' (boxes to 6 decimals, probabilities to 4)

@@ -3,13 +3,13 @@ many stages (shots, recognition windows, the localizer's own snippets, thumbnail
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from analyzekit import count_decodes
 
 from conftest import Kit
 from vidstruct.io import VideoReader
@@ -25,8 +25,6 @@ from vidstruct.pipeline.analyze import (
 from vidstruct.structure import read_structure
 
 # the modules (``vidstruct.io.probe`` is also the name of the function the package exports)
-probe_module = importlib.import_module("vidstruct.io.probe")
-reader_module = importlib.import_module("vidstruct.io.reader")
 
 
 def test_every_stage_is_fed_from_one_decode_pass(kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,38 +39,16 @@ def test_every_stage_is_fed_from_one_decode_pass(kit: Kit, tmp_path: Path, monke
     models = load_models(settings)
     assert models.localizer_backbone is not None  # a second window stage really exists
 
-    opens: Counter[str] = Counter()
-    passes: list[tuple[str, int, int]] = []  # (path, frames yielded, frames decoded by the reader so far)
-    real_reader_open, real_probe_open = reader_module.open_video, probe_module.open_video
-    real_decode = VideoReader._decode_targets
-
-    def reader_open(path: Any, **kwargs: Any) -> Any:
-        opens["reader"] += 1
-        return real_reader_open(path, **kwargs)
-
-    def probe_open(path: Any, **kwargs: Any) -> Any:
-        opens["probe"] += 1
-        return real_probe_open(path, **kwargs)
-
-    def counting_decode(self: VideoReader, targets: Any) -> Iterator[Any]:
-        count = 0
-        for item in real_decode(self, targets):
-            count += 1
-            yield item
-        passes.append((self.path, count, self.stats.decoded))
-
-    monkeypatch.setattr(reader_module, "open_video", reader_open)
-    monkeypatch.setattr(probe_module, "open_video", probe_open)
-    monkeypatch.setattr(VideoReader, "_decode_targets", counting_decode)
+    counted = count_decodes(monkeypatch)
 
     analyze_video(models, kit.video, tmp_path)
     doc = read_structure(tmp_path / "two_shots").document
     frames = doc["video"]["num_frames"]
     assert frames == 60
     # one container for the analysis (probe reads the header and the first frame, before)
-    assert opens == Counter({"reader": 1, "probe": 1})
+    assert counted.opens == Counter({"reader": 1, "probe": 1})
     # one decode pass that produced each of the 60 frames exactly once (the shot detector needs them all)
-    assert passes == [(str(kit.video), frames, frames)]
+    assert counted.passes == [(str(kit.video), frames, frames)]
     # and every stage got its frames from it
     assert doc["shots"] and doc["windows"] and doc["segments"] and doc["thumbnails"]
     assert len(doc["windows"]) == 15  # 0.8 s windows every 0.4 s over 6 s: starts 0 ... 5.6
