@@ -9,7 +9,11 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,3 +61,20 @@ def cut_video(path: Path, seconds: float = 2.0, *, cut_s: float = 1.0, fps: floa
         x = int(i * (size - 16) / max(1, n - 1))
         frames[i, 24:40, x : x + 16] = 128
     return write_video(path, frames, fps)
+
+
+def wait_for(
+    what: str, check: Callable[[], Any], proc: subprocess.Popen | None = None, *, deadline_s: float = 180.0,
+    poll_s: float = 0.05,
+) -> Any:  # fmt: skip
+    """Poll ``check`` until it returns something true (returned); AssertionError after ``deadline_s`` seconds or
+    when the process ``proc`` exits first."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process exited ({proc.returncode}) before: {what}")
+        time.sleep(poll_s)
+    raise AssertionError(f"not reached within {deadline_s} s: {what}")

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from pgcluster import free_port
-from servicekit import cut_video
+from servicekit import cut_video, wait_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,15 +38,7 @@ DEADLINE_S = 180.0
 
 
 def _wait(what: str, check: Callable[[], Any], proc: subprocess.Popen | None = None) -> Any:
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the process exited ({proc.returncode}) before: {what}")
-        time.sleep(0.05)
-    raise AssertionError(f"not reached within {DEADLINE_S} s: {what}")
+    return wait_for(what, check, proc, deadline_s=DEADLINE_S)
 
 
 def _env(settings: ServiceSettings) -> dict[str, str]:

@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ for _folder in (_TESTS / "service", _TESTS / "report"):  # servicekit, pgcluster
 
 from pgcluster import free_port  # noqa: E402
 from servicekit import CLASSES, CONSTANT_PROB, cut_video, save_constant_backbone, write_profile  # noqa: E402
+from servicekit import wait_for as poll_until  # noqa: E402
 
 from browserkit import chromium_executable  # noqa: E402
 
@@ -58,15 +58,7 @@ rules:
 def wait_for(what: str, check: Callable[[], Any], proc: subprocess.Popen | None = None) -> Any:
     """Poll ``check`` until it returns something true (returned); AssertionError after :data:`DEADLINE_S` or when
     ``proc`` exits first."""
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the server exited ({proc.returncode}) before: {what}")
-        time.sleep(0.1)
-    raise AssertionError(f"not reached within {DEADLINE_S} s: {what}")
+    return poll_until(what, check, proc, deadline_s=DEADLINE_S, poll_s=0.1)
 
 
 def _cli(*args: str) -> str:
