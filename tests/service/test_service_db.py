@@ -3,6 +3,8 @@ refused in one line, ``db upgrade`` / ``keys create`` from the command line, key
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,17 @@ def test_a_video_of_several_gibibytes_is_stored(db_url: str) -> None:
     with factory() as session:
         assert session.scalar(select(Video.size_bytes)) == size
     engine.dispose()
+
+
+def test_commands_that_check_the_schema_print_no_alembic_chatter(tmp_path: Path) -> None:
+    # a fresh process, as a user runs it: Alembic's INFO lines (plugins, context) only with --debug
+    data = str(tmp_path / "data")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "vidstruct", *args], capture_output=True, text=True, timeout=120)
+
+    upgraded = run("db", "upgrade", "--data-dir", data)
+    assert upgraded.returncode == 0 and "alembic" not in upgraded.stderr, upgraded.stderr
+    created = run("keys", "create", "--scope", "read", "--data-dir", data)
+    assert created.returncode == 0 and created.stderr == "", created.stderr
+    assert "alembic" in run("--debug", "keys", "create", "--scope", "read", "--data-dir", data).stderr

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(quiet: bool, debug: bool) -> None:
     level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Alembic logs a dozen INFO lines (plugins, context) whenever a command checks the schema; `db upgrade` prints
+    # its own one-line result, so its chatter shows with --debug only
+    logging.getLogger("alembic").setLevel(logging.DEBUG if debug else max(level, logging.WARNING))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
