@@ -191,10 +191,10 @@ def test_the_cookie_carries_the_keys_scope_and_csrf_guards_changes(web: Web) -> 
     files = {"file": ("a.mp4", b"not a video", "video/mp4")}
     r = web.client.post("/v1/jobs", files=files, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 403 and "scope 'write'" in r.json()["detail"]
-    csrf = web.sign_in("write")["csrf"]
     # no CSRF header, a wrong one, another session's: 403 before anything is read
     for headers in ({}, {"X-CSRF-Token": "0" * 32}, {"X-CSRF-Token": web.sign_in("admin")["csrf"]}):
-        web.sign_in("write")
+        # each sign-in makes a new token (its expiry is in whole seconds): keep the CSRF value of the cookie in use
+        csrf = web.sign_in("write")["csrf"]
         r = web.client.post("/v1/jobs", files=files, headers=headers)
         assert r.status_code == 403 and "X-CSRF-Token" in r.json()["detail"], headers
         assert r.headers["content-type"].startswith("application/problem+json")
