@@ -294,7 +294,7 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
           return v.paused && v.currentTime >= end - 0.25 && v.currentTime; }""",
         f"{card} video.flag-video",
         flag["evidence"]["end_s"],
-        timeout_s=15,
+        timeout_s=45,
         what="the flag's segment played to its end",
     )
     assert end <= flag["evidence"]["end_s"] + 0.25
