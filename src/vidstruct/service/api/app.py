@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from vidstruct import __version__
-from vidstruct.service.api import docs, health, jobs, metrics, moderation, reels, search, similar, videos, web
+from vidstruct.service.api import catalog, docs, health, jobs, metrics, moderation, reels, search, similar, videos, web
 from vidstruct.service.api.deps import ServiceState
 from vidstruct.service.api.limits import BodyLimit
 from vidstruct.service.api.metrics import RequestTimer, make_registry
@@ -61,7 +61,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.metrics, request_latency = make_registry(app.state.service.factory, settings.heartbeat_s)
     install_problem_handlers(app)
     routers = (jobs.router, videos.router, search.router, similar.router, moderation.router, health.router)
-    routers = (*routers, reels.router, docs.router, web.router)
+    routers = (*routers, reels.router, catalog.router, docs.router, web.router)
     for router in (*routers, metrics.router):
         app.include_router(router)
     if settings.cors_origins:
