@@ -6,7 +6,14 @@ token made for one key never passes for another row that reuses its id). The sec
 ``DATA/session.secret``, made once (readable by its owner only) and shared by every API process, so sessions
 survive restarts.
 
-Each request through the cookie looks its key up again: a revoked key's session stops at its next request. A
+Each request through the cookie looks its key up again: a revoked key's session stops at its next request.
+Sign-out (:func:`end_session`) records the SHA-256 of the token in ``web_sessions_ended`` (never the token: a
+reader of the table cannot make a session from it), so a copied cookie stops working too; the row is useless once
+the token has expired and sign-outs delete such rows (at most :data:`PURGE_BATCH` each). "Sign out everywhere"
+(:func:`end_all_sessions`) sets the key's ``sessions_not_before``: every token issued before it is refused. A
+token's issue time is its expiry minus :data:`SESSION_TTL_S` (whole seconds), so ``sessions_not_before`` is the
+whole second after the latest issue time a token of the key can have had, and a sign-in afterwards issues its token
+at ``sessions_not_before`` at the earliest (valid at once, even within the same second). A
 cookie-authenticated request that changes something (any method but GET / HEAD / OPTIONS) must send header
 ``X-CSRF-Token`` equal to the session's CSRF value, an HMAC of the token (stateless: nothing is stored).
 """
@@ -20,20 +27,25 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import Request
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from vidstruct.atomic import fsync_dir
 from vidstruct.service.auth import authenticate, grants
-from vidstruct.service.db.models import ApiKey
+from vidstruct.service.db.models import ApiKey, AuditEntry, WebSessionEnded, utc_now
 from vidstruct.service.errors import AuthError, ScopeError
 
 COOKIE = "vidstruct_session"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL_S = 12 * 3600
 SECRET_FILE = "session.secret"
+#: expired ``web_sessions_ended`` rows deleted by one sign-out, at most
+PURGE_BATCH = 100
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _secrets: dict[Path, bytes] = {}
 _lock = threading.Lock()
@@ -111,7 +123,58 @@ def key_of_token(session: Session, secret: bytes, token: str) -> ApiKey:
         raise AuthError("the session has expired: sign in again")
     if row.revoked_at is not None:
         raise AuthError("the session's API key was revoked")
+    if expires - SESSION_TTL_S < _not_before(row):
+        raise AuthError("the session was ended by 'sign out everywhere': sign in again")
+    if session.get(WebSessionEnded, token_sha256(token)) is not None:
+        raise AuthError("the session was signed out: sign in again")
     return row
+
+
+def token_sha256(token: str) -> str:
+    """The hex SHA-256 of a session token: its name in ``web_sessions_ended``."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _not_before(row: ApiKey) -> int:
+    """The key's ``sessions_not_before`` in Unix seconds (0: never set)."""
+    return 0 if row.sessions_not_before is None else int(row.sessions_not_before.timestamp())
+
+
+def end_session(session: Session, secret: bytes, token: str) -> bool:
+    """Sign out: record ``token`` as ended (committed) and delete up to :data:`PURGE_BATCH` rows of expired tokens.
+    False (nothing stored) when the token is no valid session anyway: anyone may call sign-out, and only a token
+    the service signed may add a row."""
+    try:
+        row = key_of_token(session, secret, token)
+    except AuthError:
+        session.rollback()
+        return False
+    expires = _parse(token)[1]  # type: ignore[index]
+    values = {"token_sha256": token_sha256(token), "key_id": row.id, "ended_at": utc_now(),
+              "expires_at": datetime.fromtimestamp(expires, timezone.utc)}  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):  # two sign-outs of one token at once: the second adds nothing
+        module = postgresql if dialect == "postgresql" else sqlite
+        session.execute(module.insert(WebSessionEnded).values(**values).on_conflict_do_nothing())
+    else:
+        session.execute(insert(WebSessionEnded).values(**values))
+    stale = select(WebSessionEnded.token_sha256).where(WebSessionEnded.expires_at <= utc_now()).limit(PURGE_BATCH)
+    session.execute(
+        delete(WebSessionEnded).where(WebSessionEnded.token_sha256.in_(stale)),
+        execution_options={"synchronize_session": False},
+    )
+    session.commit()
+    return True
+
+
+def end_all_sessions(session: Session, row: ApiKey) -> int:
+    """Sign out everywhere: every session of key ``row`` issued so far is refused from now on (committed, with an
+    audit entry); returns the new ``sessions_not_before`` (Unix seconds)."""
+    not_before = max(int(time.time()), _not_before(row)) + 1
+    row.sessions_not_before = datetime.fromtimestamp(not_before, timezone.utc)
+    session.add(AuditEntry(actor=f"key:{row.id}", action="session.end_all", target=f"key:{row.id}", detail={}))
+    session.commit()
+    return not_before
 
 
 @dataclass(frozen=True)
@@ -127,7 +190,7 @@ def sign_in(session: Session, data_dir: Path, key: str) -> tuple[ApiKey, SignedI
     """Check ``key`` (scope read or more; AuthError otherwise) and make its session."""
     row = authenticate(session, f"Bearer {key}", "read")
     secret = session_secret(data_dir)
-    token = make_token(secret, row)
+    token = make_token(secret, row, expires=max(int(time.time()), _not_before(row)) + SESSION_TTL_S)
     return row, SignedIn(token, csrf_token(secret, token), _parse(token)[1])  # type: ignore[index]
 
 

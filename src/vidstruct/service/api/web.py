@@ -1,5 +1,8 @@
 """The web pages: ``GET /`` (the app's index.html), its static files under ``/ui/static/``, and the sign-in
-session under ``/ui/session`` (see :mod:`vidstruct.service.web_session`). None of these are in the OpenAPI schema.
+session under ``/ui/session`` (see :mod:`vidstruct.service.web_session`): ``POST`` signs in, ``GET`` tells the
+session, ``DELETE`` signs out (the token is ended on the server, so a copy of the cookie stops working too) and
+``POST /ui/session/end-all`` (with the session's ``X-CSRF-Token``) signs the key out everywhere: every session of
+the signed-in key made until now, this one included. None of these are in the OpenAPI schema.
 
 Every response here carries a strict Content-Security-Policy (no inline script or style, nothing from another
 origin), ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer``.
@@ -7,6 +10,7 @@ origin), ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`
 
 from __future__ import annotations
 
+import hmac
 import re
 from importlib import resources
 from pathlib import Path
@@ -20,7 +24,16 @@ from sqlalchemy.orm import Session
 from vidstruct.service.api.deps import db_session, state
 from vidstruct.service.api.problems import problem
 from vidstruct.service.errors import AuthError, NotFoundError, ScopeError, ServiceError
-from vidstruct.service.web_session import COOKIE, SESSION_TTL_S, current, sign_in
+from vidstruct.service.web_session import (
+    COOKIE,
+    CSRF_HEADER,
+    SESSION_TTL_S,
+    current,
+    end_all_sessions,
+    end_session,
+    session_secret,
+    sign_in,
+)
 
 router = APIRouter(include_in_schema=False)
 CSP = (
@@ -122,11 +135,28 @@ def get_session(request: Request, session: Session = Depends(db_session)) -> Res
 
 
 @router.delete("/ui/session")
-def delete_session(request: Request) -> Response:
-    """Sign out: the cookie is cleared (the token itself stays valid until it expires; revoke the key to end it
-    everywhere)."""
+def delete_session(request: Request, session: Session = Depends(db_session)) -> Response:
+    """Sign out: the session's token is ended on the server (a copy of the cookie is refused from now on) and the
+    cookie cleared."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        end_session(session, session_secret(state(request).settings.data_dir), token)
     response = JSONResponse({"signed_in": False})
     _clear(response, request)
+    return response
+
+
+@router.post("/ui/session/end-all")
+def end_all(request: Request, session: Session = Depends(db_session)) -> Response:
+    """Sign out everywhere: every session of the signed-in key made until now ends, this one included (needs the
+    session's CSRF header; 401 without a session)."""
+    row, csrf = current(session, state(request).settings.data_dir, request)
+    if not hmac.compare_digest(request.headers.get(CSRF_HEADER, "").encode(), csrf.encode()):
+        raise ScopeError(f"a request of a signed-in page must send the {CSRF_HEADER} header of its session")
+    end_all_sessions(session, row)
+    response = JSONResponse({"signed_in": False})
+    _clear(response, request)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

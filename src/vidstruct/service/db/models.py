@@ -23,6 +23,9 @@ table                one row per
 ``actors``           actor box at one instant (track, time, box ``[x1, y1, x2, y2]`` in [0, 1], actions)
 ``thumbnails``       JPEG of a shot or segment, relative to the analysis folder
 ``api_keys``         API key: only its SHA-256 is stored, with a scope and an optional rate limit
+                     (``sessions_not_before``: its web sessions issued earlier were ended by "sign out
+                     everywhere")
+``web_sessions_ended`` signed-out web session: its token's SHA-256 until the token expires (then purged)
 ``audit_log``        append-only record of who did what (key created, video deleted, review...)
 ``webhook_deliveries`` try to call a job's webhook (its outbox row: ``delivery_id``; None for tries made before
                      the outbox, migration 0007)
@@ -248,6 +251,20 @@ class ApiKey(Base):
     rate_limit_per_min: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "sign out everywhere" (migration 0008): web sessions issued before this time (whole seconds) are refused
+    sessions_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSessionEnded(Base):
+    """A signed-out web session: the SHA-256 of its token (never the token), kept until the token expires."""
+
+    __tablename__ = "web_sessions_ended"
+    __table_args__ = (Index("ix_web_sessions_ended_expires", "expires_at"),)
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class AuditEntry(Base):

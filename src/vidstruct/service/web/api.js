@@ -114,8 +114,14 @@ export async function currentSession() {
   }
 }
 
-/** Sign out (clears the cookie). */
+/** Sign out: the server ends this session's token and clears the cookie. */
 export async function signOut() {
   await api("/ui/session", { method: "DELETE" });
+  setCsrf("");
+}
+
+/** Sign out everywhere: every session of the signed-in key made until now ends, this one included. */
+export async function signOutEverywhere() {
+  await api("/ui/session/end-all", { method: "POST" });
   setCsrf("");
 }

@@ -1,6 +1,6 @@
 // The app shell: sign-in state, navigation bar and the hash router. Pages are ES modules loaded on navigation
 // only (import()), each exporting `async function render(root, ctx)` that may return a cleanup function.
-import { ApiError, api as callApi, currentSession, signOut } from "./api.js";
+import { ApiError, api as callApi, currentSession, signOut, signOutEverywhere } from "./api.js";
 import { el } from "./dom.js";
 
 // what each scope may do besides itself (as vidstruct.service.auth)
@@ -92,6 +92,13 @@ function drawChrome() {
       ? [
           el("span", { class: "key", text: `${session.key_prefix}… (${session.scope})`, title: "signed-in API key" }),
           el("button", { type: "button", class: "link", text: "Sign out", onClick: onSignOut }),
+          el("button", {
+            type: "button",
+            class: "link",
+            text: "Sign out everywhere",
+            title: "end every session of this key, on every device",
+            onClick: onSignOutEverywhere,
+          }),
         ]
       : []),
   );
@@ -104,6 +111,16 @@ async function onSignOut() {
     setSession(null);
     navigate("#/signin");
   }
+}
+
+async function onSignOutEverywhere() {
+  try {
+    await signOutEverywhere();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) throw err; // 401: this session had ended already
+  }
+  setSession(null);
+  navigate("#/signin");
 }
 
 function freshMain() {
