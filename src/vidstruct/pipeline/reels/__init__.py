@@ -8,7 +8,7 @@
 """
 
 from vidstruct.pipeline.reels.chapters import chapters_vtt, write_chapters
-from vidstruct.pipeline.reels.errors import ReelError
+from vidstruct.pipeline.reels.errors import ReelCanceled, ReelError
 from vidstruct.pipeline.reels.make import Reel, chapters_path, cut_reel, make_reel, source_video
 from vidstruct.pipeline.reels.plan import COPY_CODECS, ReelPart, ReelPlan, plan_reel
 from vidstruct.pipeline.reels.select import ReelPick, choose_segments
@@ -16,6 +16,7 @@ from vidstruct.pipeline.reels.select import ReelPick, choose_segments
 __all__ = [
     "COPY_CODECS",
     "Reel",
+    "ReelCanceled",
     "ReelError",
     "ReelPart",
     "ReelPick",

@@ -11,7 +11,7 @@ from typing import Any
 from vidstruct.io import VideoReader
 from vidstruct.io.errors import VideoDecodeError
 from vidstruct.pipeline.reels.chapters import write_chapters
-from vidstruct.pipeline.reels.cut import write_reel
+from vidstruct.pipeline.reels.cut import StopFn, write_reel
 from vidstruct.pipeline.reels.errors import ReelError
 from vidstruct.pipeline.reels.plan import ReelPlan, plan_reel
 from vidstruct.pipeline.reels.select import ReelPick, choose_segments
@@ -85,16 +85,23 @@ def make_reel(
     return cut_reel(picks, source_video(structure, video), out)
 
 
-def cut_reel(picks: Sequence[ReelPick], source: str | os.PathLike[str], out: str | os.PathLike[str]) -> Reel:
+def cut_reel(
+    picks: Sequence[ReelPick],
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    should_stop: StopFn | None = None,
+) -> Reel:
     """Cut ``picks`` (time order, non-overlapping: :func:`choose_segments`) from the video ``source`` into ``out``
-    and write ``<stem>.chapters.vtt`` beside it (the reel first, then its chapters)."""
+    and write ``<stem>.chapters.vtt`` beside it (the reel first, then its chapters). ``should_stop(done_frames,
+    total_frames)`` is asked before each frame is written: True stops the cut with
+    :class:`~vidstruct.pipeline.reels.errors.ReelCanceled`, nothing written (:mod:`vidstruct.pipeline.reels.cut`)."""
     source = Path(source)
     if not source.is_file():
         raise ReelError(f"video file {source} not found")
     with VideoReader(source) as reader:
         index = reader.index
     plan = plan_reel(index, picks, _codec(source))
-    path = write_reel(source, index, plan, out)
+    path = write_reel(source, index, plan, out, should_stop)
     chapters = write_chapters(plan, chapters_path(out))
     return Reel(Path(path), chapters, source, plan)
 

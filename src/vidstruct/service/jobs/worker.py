@@ -13,7 +13,8 @@ webhook URL gets an outbox row in the transaction that ends it (:mod:`.outbox`);
 the outbox's due webhooks, whatever worker finished their jobs (:mod:`.deliverer`). A stop request ends that thread
 after its try in hand, releasing its leased webhooks; a run that ends otherwise (``max_jobs``, ``exit_when_idle``)
 first delivers every pending webhook (each ends delivered or failed). Reel jobs (kind ``reel``) are rendered by
-:func:`vidstruct.service.reels.job.run_reel_job` under the same lease thread, with the same webhooks.
+:func:`vidstruct.service.reels.job.run_reel_job` under the same lease thread, with the same webhooks; a cut stops
+within a frame of seeing its job canceled (or the worker asked to stop: the job is released), its files removed.
 """
 
 from __future__ import annotations
@@ -207,10 +208,13 @@ class JobWorker:
         return "succeeded"
 
     def _process_reel(self, job: Job) -> str:
-        keeper = _LeaseKeeper(self, job, {})
+        progress: dict[str, float] = {}
+        keeper = _LeaseKeeper(self, job, progress)
         keeper.start()
         try:
-            return run_reel_job(self.settings, self.factory, job, self.id, lost=keeper.lost)
+            return run_reel_job(
+                self.settings, self.factory, job, self.id, lost=keeper.lost, stop=self.stop, progress=progress
+            )
         finally:
             keeper.done.set()
             keeper.join()

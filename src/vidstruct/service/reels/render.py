@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from vidstruct.pipeline.reels import Reel as CutReel
 from vidstruct.pipeline.reels import ReelError, ReelPick, choose_segments, cut_reel
+from vidstruct.pipeline.reels.cut import StopFn
 from vidstruct.service.db.models import Segment
 from vidstruct.service.errors import UnprocessableError
 from vidstruct.service.search.clips import segment_conditions
@@ -130,10 +131,11 @@ def choose(session: Session, analysis_id: str, request: ReelRequest) -> tuple[li
     return rows, picks
 
 
-def cut(picks: Sequence[ReelPick], source: Path, folder: Path) -> CutReel:
+def cut(picks: Sequence[ReelPick], source: Path, folder: Path, should_stop: StopFn | None = None) -> CutReel:
     """Cut ``picks`` of the video file ``source`` into ``folder/reel.mp4`` and its chapters (see the module doc);
-    raises :class:`ReelError` / :class:`~vidstruct.io.errors.VideoDecodeError` for a gone or unreadable video."""
-    return cut_reel(picks, source, folder / REEL_FILE)
+    raises :class:`ReelError` / :class:`~vidstruct.io.errors.VideoDecodeError` for a gone or unreadable video, and
+    :class:`~vidstruct.pipeline.reels.ReelCanceled` when ``should_stop(done_frames, total_frames)`` answers True."""
+    return cut_reel(picks, source, folder / REEL_FILE, should_stop)
 
 
 def part_views(reel: CutReel, rows: Sequence[Segment]) -> list[dict[str, Any]]:
