@@ -77,14 +77,15 @@ def profiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path, profiles: Path) -> ServiceSettings:
-    """Service settings on a migrated database, data under ``tmp_path/data``, short leases."""
+    """Service settings on a migrated database, data under ``tmp_path/data``, short leases; webhooks may reach
+    receivers on 127.0.0.1 (the SSRF guard refuses loopback by default)."""
     data = tmp_path / "data"
     engine = make_engine(db_url)
     upgrade(engine)
     engine.dispose()
     return ServiceSettings(
         data_dir=data, db_url=db_url, profile_dirs=(profiles,), default_profile="tiny", lease_s=5.0, poll_s=0.1,
-        heartbeat_s=0.5,
+        heartbeat_s=0.5, webhook_allowed_hosts=("127.0.0.1",),
     )  # fmt: skip
 
 

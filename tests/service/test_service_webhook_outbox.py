@@ -277,7 +277,8 @@ def test_an_unreachable_webhook_fails_after_its_tries_and_the_job_stays_succeede
 
 def _worker_process(settings: ServiceSettings, kill: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", "vidstruct", "worker", "--quiet", "--data-dir", str(settings.data_dir),
-            "--default-profile", "tiny", "--lease-s", "1", "--poll-s", "0.1", "--webhook-timeout-s", "2"]  # fmt: skip
+            "--default-profile", "tiny", "--lease-s", "1", "--poll-s", "0.1", "--webhook-timeout-s", "2",
+            "--webhook-allow-host", "127.0.0.1"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VIDSTRUCT_DB": settings.database_url, "VIDSTRUCT_WEBHOOK_KILL": kill,
            "VIDSTRUCT_WEBHOOK_SECRET": SECRET}  # fmt: skip
     return subprocess.Popen(argv, env=env)

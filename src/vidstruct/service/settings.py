@@ -37,6 +37,8 @@ class ServiceSettings:
     - ``cors_origins``: origins allowed to call the API from a browser (none by default);
     - ``webhook_*``: the signing secret (None: see :mod:`vidstruct.service.jobs.webhooks`), tries, the first
       retry's wait (seconds, doubling after each try, with jitter) and each call's timeout (seconds);
+      ``webhook_allow_private`` / ``webhook_allowed_hosts``: the SSRF guard's allowances (default: webhooks reach
+      public addresses only; see :mod:`vidstruct.service.jobs.webhook_guard`);
     - ``policy_path``: the moderation policy YAML (None: no moderation; see :mod:`vidstruct.service.moderation`).
     """
 
@@ -56,6 +58,8 @@ class ServiceSettings:
     webhook_attempts: int = 5
     webhook_backoff_s: float = 1.0
     webhook_timeout_s: float = 10.0
+    webhook_allow_private: bool = False
+    webhook_allowed_hosts: tuple[str, ...] = ()
     policy_path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -67,6 +71,10 @@ class ServiceSettings:
             raise InputError(f"max attempts must be at least 1, got {self.max_attempts}")
         if self.webhook_attempts < 1 or self.webhook_backoff_s < 0 or self.webhook_timeout_s <= 0:
             raise InputError("webhook tries must be at least 1, the backoff >= 0 s and the timeout > 0 s")
+        if self.webhook_allowed_hosts:
+            from vidstruct.service.jobs.webhook_guard import parse_allowed_hosts
+
+            parse_allowed_hosts(tuple(self.webhook_allowed_hosts))  # a bad entry: one line, at start
 
     @property
     def database_url(self) -> str:
@@ -136,6 +144,12 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         "(seconds; doubling after each try, with jitter)")  # fmt: skip
     parser.add_argument("--webhook-timeout-s", type=float, default=10.0, help="timeout of a webhook try's "
                         "connect, send and answer, each (seconds)")  # fmt: skip
+    parser.add_argument("--webhook-allow-private", action="store_true", help="let webhooks reach "
+                        "loopback, private and link-local addresses (default: public ones only; env "
+                        "VIDSTRUCT_WEBHOOK_ALLOW_PRIVATE=1)")  # fmt: skip
+    parser.add_argument("--webhook-allow-host", action="append", default=[], metavar="HOST|CIDR", help="a host "
+                        "name, address or network webhooks may reach although not public (repeatable; env "
+                        "VIDSTRUCT_WEBHOOK_ALLOWED_HOSTS, comma-separated)")  # fmt: skip
 
 
 def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
@@ -155,5 +169,10 @@ def store_settings(args: argparse.Namespace, **more: Any) -> ServiceSettings:
     if hasattr(args, "webhook_attempts"):
         fields.update(webhook_attempts=args.webhook_attempts, webhook_backoff_s=args.webhook_backoff_s,
                       webhook_timeout_s=args.webhook_timeout_s)  # fmt: skip
+        env_private = os.environ.get("VIDSTRUCT_WEBHOOK_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes")
+        hosts = args.webhook_allow_host or [os.environ.get("VIDSTRUCT_WEBHOOK_ALLOWED_HOSTS", "")]
+        allowed = tuple(h.strip() for v in hosts for h in v.split(",") if h.strip())
+        fields.update(webhook_allow_private=bool(args.webhook_allow_private or env_private),
+                      webhook_allowed_hosts=allowed)  # fmt: skip
     db = args.db or os.environ.get("VIDSTRUCT_DB") or None
     return ServiceSettings(data_dir=Path(args.data_dir), db_url=db, **{**fields, **more})

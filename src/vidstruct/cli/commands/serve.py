@@ -46,6 +46,8 @@ def _worker_argv(args: argparse.Namespace) -> list[str]:
     argv += ["--max-attempts", str(args.max_attempts)]
     argv += ["--webhook-attempts", str(args.webhook_attempts), "--webhook-backoff-s", str(args.webhook_backoff_s),
              "--webhook-timeout-s", str(args.webhook_timeout_s)]  # fmt: skip
+    argv += (["--webhook-allow-private"] if args.webhook_allow_private else []) + [
+        a for host in args.webhook_allow_host for a in ("--webhook-allow-host", host)]  # fmt: skip
     if args.policy:
         argv += ["--policy", args.policy]
     return argv + (["--quiet"] if args.quiet else []) + (["--log-json"] if args.log_json else [])

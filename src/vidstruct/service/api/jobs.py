@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from vidstruct.service.db.models import JOB_KINDS, JOB_STATUSES, ApiKey, Job, Vi
 from vidstruct.service.errors import NotFoundError, ServiceError, UnprocessableError
 from vidstruct.service.jobs.intake import find_video, new_video, probe_or_refuse, resolve_allowed, sha256_of
 from vidstruct.service.jobs.queue import cancel_job, submit_job
+from vidstruct.service.jobs.webhook_guard import check_webhook_url
 from vidstruct.service.settings import DEFAULT_FEATURES, FEATURES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -100,9 +100,7 @@ def _job_fields(form: JobForm, service: ServiceState) -> dict[str, Any]:
         raise UnprocessableError("min_confidence: expected a number in [0, 1] (a probability)")
     webhook = fields.get("webhook_url") or None
     if webhook is not None:
-        parsed = urlparse(webhook)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or len(webhook) > 2000:
-            raise UnprocessableError("webhook_url: expected an http(s) URL")
+        check_webhook_url(webhook, service.settings)  # 422: not http(s), credentials, a host that is not public
     tag = fields.get("job_tag") or None
     if tag is not None and len(tag) > 256:
         raise UnprocessableError("job_tag: at most 256 characters")

@@ -6,7 +6,9 @@ doubling after each try (with jitter). The lease of a claimed row is ``webhook_t
 worker killed mid-try leaves its row to another worker once it expires. A stop request ends the loop after the try
 in hand (no new claim) and releases the rows still leased. ``VIDSTRUCT_WEBHOOK_KILL=before_post|after_post`` (a
 test hook) makes the process SIGKILL itself right before posting a claimed row, or right after its answer and
-before recording it.
+before recording it. Before each try the URL passes the SSRF guard (:mod:`.webhook_guard`), resolved once: a
+refused URL is recorded as a failed try with the reason and the webhook fails at once; a host that does not resolve
+is a failed try like a refused connection (retried).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vidstruct.service.db.models import utc_now
 from vidstruct.service.jobs.outbox import Due, claim_deliveries, next_due, record_try, release_deliveries
+from vidstruct.service.jobs.webhook_guard import (
+    WebhookRefused,
+    WebhookUnresolved,
+    check_webhook_url,
+    pinned_client_options,
+)
 from vidstruct.service.jobs.webhooks import post, webhook_secret
 from vidstruct.service.settings import ServiceSettings
 
@@ -44,7 +52,7 @@ class WebhookDeliverer:
         return self.settings.webhook_timeout_s + self.settings.lease_s
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.settings.webhook_timeout_s, follow_redirects=False)
+        return httpx.Client(timeout=self.settings.webhook_timeout_s, **pinned_client_options())
 
     def _stopping(self) -> bool:
         return self.stop.is_set() or self.halted.is_set()
@@ -65,13 +73,21 @@ class WebhookDeliverer:
         kill = os.environ.get(KILL_ENV)
         if kill == "before_post":
             os.kill(os.getpid(), signal.SIGKILL)
-        status, error = post(client, due.url, due.body, due.id, webhook_secret(self.settings))
+        settings, refused = self.settings, False
+        try:
+            target = check_webhook_url(due.url, settings)  # DNS may have changed since the job was submitted
+        except WebhookUnresolved as exc:
+            status, error = None, str(exc)
+        except WebhookRefused as exc:
+            status, error, refused = None, str(exc), True
+            log.warning("webhook of job %s refused by the SSRF guard: %s", due.job_id, exc)
+        else:
+            status, error = post(client, target, due.body, due.id, webhook_secret(settings))
         if kill == "after_post":
             os.kill(os.getpid(), signal.SIGKILL)
-        settings = self.settings
         outcome = record_try(
             self.factory, due, self.owner, status, error, max_attempts=settings.webhook_attempts,
-            backoff_s=settings.webhook_backoff_s,
+            backoff_s=settings.webhook_backoff_s, final=refused,
         )  # fmt: skip
         if outcome == "failed":
             log.warning("webhook of job %s failed for good after %d tries", due.job_id, due.attempt)

@@ -117,10 +117,11 @@ def record_try(
     *,
     max_attempts: int,
     backoff_s: float,
+    final: bool = False,
 ) -> str:
     """Record try ``due.attempt`` (its HTTP status, or the error that kept it from an answer) and settle the row:
     returns ``delivered | retry | failed`` (``lost`` when another worker took the row over meanwhile: the try is
-    still recorded)."""
+    still recorded). ``final``: a failed try is not retried (the SSRF guard refused the URL)."""
     ok = status_code is not None and 200 <= status_code < 300
     now = utc_now()
     row = WebhookOutbox.id == due.id
@@ -133,7 +134,7 @@ def record_try(
             session.execute(update(WebhookOutbox).where(row, WebhookOutbox.status == "pending").values(**values))
             return "delivered"
         reason = error or f"HTTP {status_code}"
-        if due.attempt >= max_attempts:
+        if due.attempt >= max_attempts or final:
             outcome, values = "failed", {"status": "failed", "finished_at": now, "last_error": reason, **free}
         else:
             wait = timedelta(seconds=retry_wait_s(due.attempt, backoff_s))

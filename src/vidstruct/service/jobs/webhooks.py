@@ -6,8 +6,9 @@ sends the same bytes. Headers: ``X-Vidstruct-Signature: sha256=<hex>``, the HMAC
 the service's webhook secret (a receiver checks it with :func:`hmac.compare_digest`), and ``X-Vidstruct-Delivery:
 <delivery id>``, the same on every try of one webhook, so a receiver can drop the repeats of an at-least-once
 delivery. A 2xx answer is a delivery; anything else (another status, a refused connection, a timeout) is retried
-(:mod:`.outbox`, :mod:`.deliverer`). A CANCELED job has no webhook: it was canceled by a request (``DELETE
-/v1/jobs/{id}``, a deleted video or reel) whose answer already tells the outcome.
+(:mod:`.outbox`, :mod:`.deliverer`). Every try first passes the SSRF guard (:mod:`.webhook_guard`: public addresses
+only unless allowed; the connection goes to the address checked). A CANCELED job has no webhook: it was canceled
+by a request (``DELETE /v1/jobs/{id}``, a deleted video or reel) whose answer already tells the outcome.
 
 The secret is ``ServiceSettings.webhook_secret``, else the ``VIDSTRUCT_WEBHOOK_SECRET`` environment variable,
 else ``DATA/webhook.secret`` (made with 32 random bytes on first use, readable by its owner only).
@@ -26,6 +27,7 @@ import httpx
 
 from vidstruct.atomic import write_text_atomic
 from vidstruct.service.db.models import Job
+from vidstruct.service.jobs.webhook_guard import Target
 from vidstruct.service.settings import ServiceSettings
 
 SIGNATURE_HEADER = "X-Vidstruct-Signature"
@@ -70,12 +72,23 @@ def payload(job: Job) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
 
 
-def post(client: httpx.Client, url: str, body: bytes, delivery_id: str, secret: bytes) -> tuple[int | None, str | None]:
-    """One try: ``(HTTP status, None)`` when the receiver answered, ``(None, exception name)`` when it could not be
-    reached in the client's timeout (no redirect is followed; the answer's body is never read)."""
+def post(
+    client: httpx.Client, target: Target, body: bytes, delivery_id: str, secret: bytes
+) -> tuple[int | None, str | None]:
+    """One try to a checked URL (:func:`.webhook_guard.check_webhook_url`), connecting to its checked addresses
+    in turn until one accepts the connection: ``(HTTP status, None)`` when the receiver answered, ``(None, exception
+    name)`` when it could not be reached in the client's timeout (no redirect is followed; the answer's body is
+    never read)."""
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret), DELIVERY_HEADER: delivery_id}
-    try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            return response.status_code, None
-    except httpx.HTTPError as exc:
-        return None, type(exc).__name__
+    error = "ConnectError"
+    for address in target.addresses:
+        url, host, extensions = target.pinned(address)
+        try:
+            with client.stream("POST", url, content=body, headers={**headers, **host}, extensions=extensions,
+                               follow_redirects=False) as response:  # fmt: skip
+                return response.status_code, None
+        except httpx.ConnectError as exc:  # the next address, if any (as a connection to the host name would)
+            error = type(exc).__name__
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__
+    return None, error

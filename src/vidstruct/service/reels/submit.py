@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from vidstruct.pipeline.reels import ReelError
 from vidstruct.service.db.models import Job, Reel, new_id
 from vidstruct.service.errors import ConflictError, UnprocessableError
+from vidstruct.service.jobs.webhook_guard import check_webhook_url
 from vidstruct.service.reels.render import ReelRequest, choose
 from vidstruct.service.reels.source import reel_source
 from vidstruct.service.settings import ServiceSettings
@@ -40,7 +41,9 @@ def queue_reel(
 ) -> tuple[Reel, Job, bool]:
     """Check ``request`` and queue its reel (commits); ``job_fields``: ``webhook_url``, ``job_tag``,
     ``client_request_token``. Returns ``(reel, job, created)``: the reel and job a token made earlier, not created,
-    when the token was used before."""
+    when the token was used before. A ``webhook_url`` must pass the SSRF guard (422 otherwise)."""
+    if job_fields.get("webhook_url"):
+        check_webhook_url(job_fields["webhook_url"], settings)
     token = job_fields.get("client_request_token")
     if token is not None and (found := _existing(session, token)) is not None:
         return (*found, False)
