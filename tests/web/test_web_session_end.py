@@ -281,8 +281,8 @@ def _answers(server: Server, token: str) -> tuple[int, int, str]:
 
 def _click_and_wait_for_sign_in(page: Any, button: str) -> None:
     page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_function("() => location.hash.startsWith('#/signin')", timeout=30_000)
-    page.wait_for_selector("body[data-state=ready]", timeout=30_000)
+    page.wait_for_function("() => location.hash.startsWith('#/signin')", timeout=60_000)
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
     assert page.get_by_role("button", name="Sign out", exact=True).count() == 0
 
 
