@@ -263,7 +263,7 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
         (s["start_s"], "walk") for s in segments
     )
 
-    ff.click("#who button.link")  # Sign out
+    ff.click("#sign-out")
     page_ready(ff, r"^#/signin$", "#signin-key")
     assert texts(ff, "#nav a") == []
     sign_in(ff, server.keys["review"], r"^#/videos$")

@@ -91,9 +91,10 @@ function drawChrome() {
     ...(session
       ? [
           el("span", { class: "key", text: `${session.key_prefix}… (${session.scope})`, title: "signed-in API key" }),
-          el("button", { type: "button", class: "link", text: "Sign out", onClick: onSignOut }),
+          el("button", { type: "button", id: "sign-out", class: "link", text: "Sign out", onClick: onSignOut }),
           el("button", {
             type: "button",
+            id: "sign-out-everywhere",
             class: "link",
             text: "Sign out everywhere",
             title: "end every session of this key, on every device",
