@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import ipaddress
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,10 +28,29 @@ from vidstruct.service.db.session import make_engine, session_factory
 from vidstruct.service.jobs import webhook_guard
 from vidstruct.service.jobs.deliverer import WebhookDeliverer
 from vidstruct.service.jobs.queue import claim_job, complete_held, submit_job
-from vidstruct.service.jobs.webhook_guard import WebhookRefused, address_kind, check_webhook_url
+from vidstruct.service.jobs.webhook_guard import WebhookRefused, address_kind, check_webhook_url, pinned_client_options
+from vidstruct.service.jobs.webhooks import post
 from vidstruct.service.settings import ServiceSettings, add_store_arguments, add_worker_arguments, store_settings
 
 PUBLIC = "93.184.216.34"  # a global unicast address: never connected to in these tests
+#: a self-signed certificate for ``hooks.example`` only (P-256, valid 2025-2125; made with ``openssl ca``) and its key
+HOOKS_CERT = """-----BEGIN CERTIFICATE-----
+MIIBbjCCAROgAwIBAgIBATAKBggqhkjOPQQDAjAYMRYwFAYDVQQDDA1ob29rcy5l
+eGFtcGxlMCAXDTI1MDEwMTAwMDAwMFoYDzIxMjUwMTAxMDAwMDAwWjAYMRYwFAYD
+VQQDDA1ob29rcy5leGFtcGxlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEkEwb
+5AKtuBi7NKazH7qi4yZPUW4zdkT7zSNhL7VYRNVuW3mSSJLqXeqk5neoPJLN6j/a
+rmvaaI+lzgykjJCPCaNMMEowGAYDVR0RBBEwD4INaG9va3MuZXhhbXBsZTAPBgNV
+HRMBAf8EBTADAQH/MB0GA1UdDgQWBBSBLS5ll42O7YA55RyHwuLiuWeC2DAKBggq
+hkjOPQQDAgNJADBGAiEArV/FedpSlLsGkO11RvuGG8fEtThq6D+UJ63fGV9ESi0C
+IQCYMDQM1vMp/EshSke2zR8V0voyZejoLN10WObhEKfZ7A==
+-----END CERTIFICATE-----
+"""
+HOOKS_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTiWwYcOGM+v/KZHb
+SIXzubPW+WfYM3VBiWwdHa437X6hRANCAASQTBvkAq24GLs0prMfuqLjJk9RbjN2
+RPvNI2EvtVhE1W5beZJIkupd6qTmd6g8ks3qP9qua9poj6XODKSMkI8J
+-----END PRIVATE KEY-----
+"""
 
 
 @pytest.fixture
@@ -355,3 +375,33 @@ def test_redirects_are_not_followed(guarded: ServiceSettings, factory: sessionma
     assert (len(redirecting.calls), target.calls) == (2, [])
     assert (row.status, row.last_error) == ("failed", "HTTP 302")
     assert [(t.attempt, t.status_code, t.delivered) for t in tries] == [(1, 302, False), (2, 302, False)]
+
+
+def test_https_is_verified_for_the_host_name_at_the_checked_address(
+    guarded: ServiceSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS to the pinned 127.0.0.1 still sends the URL's name as SNI and verifies the certificate for that name."""
+    (tmp_path / "hooks.crt").write_text(HOOKS_CERT)
+    (tmp_path / "hooks.key").write_text(HOOKS_KEY)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "hooks.crt", tmp_path / "hooks.key")
+    names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, context: names.append(name)  # type: ignore[assignment,misc]
+    receiver = Receiver()
+    receiver.server.socket = server_context.wrap_socket(receiver.server.socket, server_side=True)
+    monkeypatch.setattr(webhook_guard, "resolve", Dns({"hooks.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]}))
+    allowed = dataclasses.replace(guarded, webhook_allowed_hosts=("127.0.0.1",))
+    trusting = ssl.create_default_context(cafile=str(tmp_path / "hooks.crt"))
+    try:
+        with httpx.Client(timeout=30.0, verify=trusting, **pinned_client_options()) as client:
+            good = check_webhook_url(f"https://hooks.example:{receiver.port}/hook", allowed)
+            assert post(client, good, b"{}", "d-1", b"secret") == (204, None)
+            # the same server (the same address) under a name its certificate does not cover: no connection
+            other = check_webhook_url(f"https://other.example:{receiver.port}/hook", allowed)
+            assert post(client, other, b"{}", "d-2", b"secret") == (None, "ConnectError")
+    finally:
+        receiver.close()
+    assert names[0] == "hooks.example" and "other.example" in names
+    assert [(h["Host"], h["X-Vidstruct-Delivery"]) for h in receiver.calls] == [
+        (f"hooks.example:{receiver.port}", "d-1")
+    ]
