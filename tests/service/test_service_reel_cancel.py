@@ -1,7 +1,8 @@
 """Stopping a reel mid-cut: the cut asks ``should_stop`` before each frame (both modes) and leaves nothing behind;
 ``DELETE /v1/jobs/{id}`` of a reel job a real ``vidstruct worker`` is cutting stops the cut (the job stays
 ``CANCELED``, no file remains, the same worker renders the next reel); SIGTERM gives the reel job back to the
-queue; Ctrl-C (SIGINT) stops ``vidstruct reel`` with exit 130 and no partial file.
+queue; ``DELETE /v1/reels/{id}`` mid-cut (a worker in a thread, SQLite and PostgreSQL) stops it too; Ctrl-C
+(SIGINT) stops ``vidstruct reel`` with exit 130 and no partial file.
 
 The processes run the real CLI with one test-only hook (:data:`THROTTLED_CLI`): the frames decoded from a video
 whose name starts with ``long`` are counted in a log file and held before frame :data:`HOLD` until a gate file
@@ -18,6 +19,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reels"))  # reelki
 from reelkit import reel_ids, write_doc
 from videokit import id_video
 
+from vidstruct.io import VideoReader
 from vidstruct.pipeline.reels import ReelCanceled, ReelPick, cut_reel
 from vidstruct.service.db.models import Segment, Video
 from vidstruct.service.db.store import add_analysis
+from vidstruct.service.jobs.queue import claim_job
 
 if TYPE_CHECKING:
     from conftest import Api  # tests/service/conftest.py (only for the annotations)
@@ -232,6 +237,44 @@ def test_canceling_a_reel_job_mid_cut_stops_the_worker_cutting_it(api: Api, tmp_
     assert (released["status"], released["attempts"], released["progress"]) == ("QUEUED", 0, {})
     assert _get(api, f"/v1/reels/{again['reel_id']}")["status"] == "QUEUED"
     assert _files(again_dir) == []
+
+
+def test_deleting_a_reel_mid_cut_stops_its_render(
+    api: Api, tmp_path: Path, long_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same hook in this process: ``DELETE /v1/reels/{id}`` while a worker's thread is cutting it."""
+    gate, decoded = threading.Event(), [0]
+    plain = VideoReader.iter_frames
+
+    def held(self: VideoReader, indices: Any) -> Any:
+        for n, item in enumerate(plain(self, indices)):
+            if n == HOLD:
+                assert gate.wait(DEADLINE_S), "the test never opened the gate"
+            if n >= HOLD:
+                time.sleep(PAUSE_S)
+            decoded[0] += 1
+            yield item
+
+    monkeypatch.setattr(VideoReader, "iter_frames", held)
+    queued = _queue(api, _store(api, long_video, tmp_path / "doc", 20.0, (1.0, 19.0), "c"))
+    reel_dir = api.settings.data_dir / "reels" / queued["reel_id"]
+    worker = api.worker()
+    job = claim_job(worker.factory, worker.id, lease_s=api.settings.lease_s, max_attempts=3)
+    assert job is not None and job.id == queued["job_id"]
+    outcome: list[str] = []
+    thread = threading.Thread(target=lambda: outcome.append(worker.process(job)), daemon=True)
+    thread.start()
+    try:
+        wait_for("the worker is cutting", lambda: decoded[0] == HOLD and list(reel_dir.glob("1/*.tmp.mp4")))
+        answer = api.client.delete(f"/v1/reels/{queued['reel_id']}", headers=api.auth("write"))
+        assert answer.status_code == 200 and answer.json()["job_canceled"] is True, answer.text
+    finally:
+        gate.set()
+        thread.join(DEADLINE_S)
+    assert outcome == ["lost"] and decoded[0] < LONG_FRAMES
+    job_view = _get(api, f"/v1/jobs/{queued['job_id']}")
+    assert (job_view["status"], job_view["error"]) == ("CANCELED", "the reel was deleted")
+    assert _files(reel_dir) == []
 
 
 # ------------------------------------------------------------------------------------------- the CLI, Ctrl-C
