@@ -325,7 +325,7 @@ def test_the_jobs_page_shows_a_failure_readably_and_cancels(
         ["dropped.mp4", base64.b64encode(video_path.read_bytes()).decode()],
     )
     assert page.locator(".chosen").inner_text() == f"dropped.mp4 ({video_path.stat().st_size / 1024:.1f} KiB)"
-    page.fill("#upload-profile", "broken")
+    page.select_option("#upload-profile", "broken")  # listed by GET /v1/profiles (as not usable: no checkpoint)
     page.uncheck("input[data-feature=actors]")
     page.click("form button[type=submit]")
     page.wait_for_url(re.compile(r"#/jobs\?job="), timeout=TIMEOUT_MS)

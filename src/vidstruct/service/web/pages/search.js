@@ -18,8 +18,10 @@ const PAGE_SIZE = 24; // hits per request ("More results" asks for the next page
 const SIMILAR_RESULTS = 12; // nearest windows asked for (grouped into at most that many moments)
 const SEGMENT_KEYS = ["label", "min_score", "max_score", "start_s", "end_s", "group_by", "sort"];
 const SEQUENCE_KEYS = ["first", "then", "within_s", "same_track", "allow_overlap", "min_score", "sort"];
-const seenLabels = new Set(); // labels met in this tab's results: the datalist of the label inputs
-let labelsPrimed = false;
+const seenLabels = new Set(); // labels met in this tab (GET /v1/labels, results): the datalist of the label inputs
+const labelCounts = new Map(); // label -> {segments, videos} as GET /v1/labels last counted them
+const SUGGEST_MS = 250; // the typing pause after which a label input's suggestions are asked for
+const SUGGESTIONS = 50; // labels a GET /v1/labels asks for (most segments first)
 
 /** Seconds or probabilities as the API wants them: finite numbers rounded to the millisecond / 1e-3. */
 function num(value) {
@@ -117,9 +119,19 @@ export async function render(root, ctx) {
   const pageSize = asked >= 1 && asked <= 1000 ? asked : PAGE_SIZE;
 
   const datalist = el("datalist", { id: "search-labels" });
+  const listDatalist = el("datalist", { id: "search-labels-list" }); // a comma list with its last label completed
+  const labelNote = (label) => {
+    const c = labelCounts.get(label);
+    if (!c) return undefined;
+    return `${c.segments} segment${c.segments === 1 ? "" : "s"} in ${c.videos} video${c.videos === 1 ? "" : "s"}`;
+  };
   const fillLabels = () => {
-    const have = new Set([...datalist.options].map((o) => o.value));
-    for (const label of [...seenLabels].sort()) if (!have.has(label)) datalist.append(el("option", { value: label }));
+    const have = new Map([...datalist.options].map((o) => [o.value, o]));
+    for (const label of [...seenLabels].sort()) {
+      const note = labelNote(label);
+      if (!have.has(label)) datalist.append(el("option", { value: label, label: note }));
+      else if (note) have.get(label).label = note;
+    }
   };
   const noteLabels = (labels) => {
     for (const label of labels) if (label) seenLabels.add(label);
@@ -193,7 +205,7 @@ export async function render(root, ctx) {
 
   const similarBox = el("section", { class: "similar-query", "aria-labelledby": "similar-title" });
   const forms = el("div", { class: "search-forms" }, segForm, seqForm);
-  root.append(el("h1", { text: "Search" }), datalist);
+  root.append(el("h1", { text: "Search" }), datalist, listDatalist);
   if (params.has("similar")) root.append(similarBox);
   root.append(forms, results);
   fillLabels();
@@ -376,13 +388,48 @@ export async function render(root, ctx) {
     }
   };
 
-  if (!labelsPrimed) {
-    // the API has no list of labels: the first page of the best segments gives the datalist a start
-    labelsPrimed = true;
-    call(`/v1/search?max_results=200&sort=score`, { signal })
-      .then((body) => noteLabels((body.hits || []).map((h) => h.label)))
-      .catch(() => { labelsPrimed = false; });
+  // --- label suggestions: the collection's labels (GET /v1/labels, most segments first), then, as the user types
+  // in a label input (a pause of SUGGEST_MS), those starting with what the input's last label holds so far
+  let suggestTimer = 0;
+  let suggesting = null; // the AbortController of the suggestion request in flight
+  const askLabels = async (prefix) => {
+    if (suggesting) suggesting.abort();
+    suggesting = new AbortController();
+    const q = new URLSearchParams({ limit: String(SUGGESTIONS) });
+    if (prefix) q.set("prefix", prefix);
+    const body = await call(`/v1/labels?${q}`, { signal: suggesting.signal });
+    const rows = body.labels || [];
+    for (const r of rows) labelCounts.set(r.label, { segments: r.segments, videos: r.videos });
+    noteLabels(rows.map((r) => r.label));
+    return rows;
+  };
+  const suggest = async (node) => {
+    const value = node.value;
+    const comma = node.name === "label" ? value.lastIndexOf(",") : -1; // only the segment form takes a comma list
+    const last = value.slice(comma + 1).trimStart();
+    const head = value.slice(0, value.length - last.length);
+    try {
+      const rows = await askLabels(last.trim());
+      if (comma >= 0) {
+        listDatalist.replaceChildren(...rows.map((r) => el("option", { value: head + r.label, label: labelNote(r.label) })));
+      }
+      node.setAttribute("list", comma >= 0 ? "search-labels-list" : "search-labels");
+    } catch (err) {
+      if (err && err.name !== "AbortError") console.warn("label suggestions:", err.detail || err.message || err);
+    }
+  };
+  for (const name of ["search-label", "search-first", "search-then"]) {
+    const node = root.querySelector(`#${name}`);
+    node.addEventListener("input", () => {
+      clearTimeout(suggestTimer);
+      suggestTimer = setTimeout(() => suggest(node), SUGGEST_MS);
+    });
   }
+  signal.addEventListener("abort", () => {
+    clearTimeout(suggestTimer);
+    if (suggesting) suggesting.abort();
+  });
+  askLabels("").catch(() => {}); // the datalist's start: the most frequent labels
   if (mode === "similar") runSimilar();
   else if (mode) runFromParams(params);
   else count.textContent = "Enter a query: segments by label, or a pair \"A then B\".";

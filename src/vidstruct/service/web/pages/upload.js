@@ -17,6 +17,34 @@ function fmtBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/** An option of the profile <select>: its name, description, models; a profile that is not usable says why. */
+function profileOption(p) {
+  const models = (p.models || []).filter((m) => m.key !== "shots").map((m) => m.name || m.key);
+  const parts = [p.name, p.is_default ? " (default)" : "", p.description ? ` – ${p.description}` : ""];
+  if (models.length) parts.push(` [${models.join(", ")}]`);
+  if (!p.usable) parts.push(` – not usable: ${(p.problems || []).join("; ")}`);
+  return el("option", { value: p.name, text: parts.join(""), selected: p.is_default, dataset: { usable: String(p.usable) } });
+}
+
+/** Fill the profile <select> from GET /v1/profiles (kept as "the server's default" when that fails). */
+async function loadProfiles(ctx, select) {
+  let body;
+  try {
+    body = await ctx.api("/v1/profiles");
+  } catch {
+    return; // the unnamed default still works: the server picks its default profile
+  }
+  const profiles = body.profiles || [];
+  if (!profiles.length) return;
+  select.replaceChildren(...profiles.map(profileOption));
+  if (!profiles.some((p) => p.is_default)) {
+    select.prepend(el("option", { value: "", text: "the server's default" }));
+    select.value = "";
+  } else {
+    select.value = body.default_profile;
+  }
+}
+
 export async function render(root, ctx) {
   let file = null;
   const fileInput = el("input", { id: "upload-file", type: "file", accept: "video/*", onChange: () => choose(fileInput.files[0]) });
@@ -41,7 +69,8 @@ export async function render(root, ctx) {
     if (dropped) choose(dropped);
   });
 
-  const profile = el("input", { id: "upload-profile", type: "text", placeholder: "the server's default", autocomplete: "off" });
+  // the profiles from GET /v1/profiles, the server's default preselected (until they come: the default, unnamed)
+  const profile = el("select", { id: "upload-profile", name: "profile" }, el("option", { value: "", text: "the server's default" }));
   const tag = el("input", { id: "upload-tag", type: "text", autocomplete: "off", maxlength: "256" });
   const boxes = FEATURES.map(([name, on]) =>
     el("label", { class: "check" }, el("input", { type: "checkbox", value: name, checked: on, dataset: { feature: name } }), ` ${name}`),
@@ -67,6 +96,7 @@ export async function render(root, ctx) {
     message,
   );
   root.append(el("h1", { text: "Upload a video" }), form);
+  await loadProfiles(ctx, profile);
 
   function choose(f) {
     file = f || null;
@@ -84,7 +114,7 @@ export async function render(root, ctx) {
     }
     const body = new FormData();
     body.append("features", features.join(","));
-    if (profile.value.trim()) body.append("profile", profile.value.trim());
+    if (profile.value) body.append("profile", profile.value);
     if (tag.value.trim()) body.append("job_tag", tag.value.trim());
     body.append("file", file, file.name);
     submit.disabled = true;
