@@ -405,3 +405,12 @@ def test_https_is_verified_for_the_host_name_at_the_checked_address(
     assert [(h["Host"], h["X-Vidstruct-Delivery"]) for h in receiver.calls] == [
         (f"hooks.example:{receiver.port}", "d-1")
     ]
+
+
+def test_a_bad_allowed_host_stops_serve_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vidstruct.cli.main import main
+
+    code = main(["serve", "--data-dir", str(tmp_path / "data"), "--workers", "0", "--webhook-allow-host", "a b"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1
+    assert "webhook allowed host 'a b': expected a host name, an IP address or a CIDR network" in err[0]

@@ -44,7 +44,12 @@ _FORM_DOC = {
                         "client_request_token": {"type": "string", "description": "idempotency token (1-64 chars)"},
                         "job_tag": {"type": "string"},
                         "min_confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                        "webhook_url": {"type": "string", "format": "uri"},
+                        "webhook_url": {
+                            "type": "string",
+                            "format": "uri",
+                            "description": "POSTed when the job ends (public hosts only unless the service allows "
+                            "private ones)",
+                        },
                     },
                 }
             }
