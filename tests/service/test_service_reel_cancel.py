@@ -177,7 +177,7 @@ def test_canceling_a_reel_job_mid_cut_stops_the_worker_cutting_it(api: Api, tmp_
     job_url = f"/v1/jobs/{canceled['job_id']}"
     reel_dir = settings.data_dir / "reels" / canceled["reel_id"]
     argv = ["worker", "--quiet", "--data-dir", str(settings.data_dir), "--profile-dir", str(settings.profile_dirs[0]),
-            "--default-profile", "tiny", "--lease-s", "3", "--poll-s", "0.1"]  # fmt: skip
+            "--default-profile", "tiny", "--lease-s", "10", "--poll-s", "0.1"]  # fmt: skip
     proc, gates, log = _throttled(tmp_path, argv, env={"VIDSTRUCT_DB": settings.database_url})
     try:
 
