@@ -2,7 +2,12 @@
 
 - ``workers == 1``: one :class:`~vidstruct.service.indexing.task.VideoIndexer` here;
 - ``workers > 1``: worker processes (:func:`vidstruct.data.procpool.map_surviving`, forkserver like ``analyze``),
-  one indexer each (models loaded once per process); a video that kills its worker fails alone;
+  one indexer each (models loaded once per process). A worker that dies (SIGKILL, the out-of-memory killer)
+  breaks ``ProcessPoolExecutor``, which fails every video the pool held (``BrokenProcessPool``): those are run
+  again one at a time in a fresh one-worker pool, then the rest go on in a fresh pool. A video whose worker dies
+  again while it runs alone is reported failed (one retry per video; its folder removed); every other video is
+  stored once: its job id is chosen here, so its retry writes over the dead attempt's folder and reports what
+  the dead attempt had committed;
 - ``ray``: one Ray task per video with the profile's ``resources`` (``num_cpus``, ``num_gpus``) and
   ``max_retries`` (a task whose worker process dies is run again; the storing transaction is keyed, so a retried
   task never stores a video twice). Each task writes to the database itself: the URL travels with the task, and
@@ -14,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vidstruct.data.procpool import WorkerDied, map_surviving
@@ -90,8 +97,13 @@ def _run_pool(
         _pool_job, with_ids, workers=workers, mp_context=_pool_context(), initializer=_init_pool,
         initargs=(target, settings, threads),
     )  # fmt: skip
-    for (name, path, _), result in outcomes:
-        yield outcome(name, path, "failed", str(result)) if isinstance(result, WorkerDied) else result
+    for (name, path, job_id), result in outcomes:
+        if isinstance(result, WorkerDied):  # its retry, alone in a pool, killed its worker too
+            shutil.rmtree(Path(target.data_dir) / "analyses" / job_id, ignore_errors=True)  # what the dead left
+            yield outcome(name, path, "failed", f"{result} while indexing this video alone, its retry after a "
+                          "worker of the pool died: not retried again")  # fmt: skip
+        else:
+            yield result
 
 
 def _run_ray(

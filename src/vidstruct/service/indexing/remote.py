@@ -2,11 +2,20 @@
 analyse, this process only submits and waits.
 
 Each video is submitted as a job (``POST /v1/jobs``) with ``client_request_token`` = SHA-256 of (the file's
-SHA-256, the profile name): a rerun, or a second client, gets the job the first submission made (HTTP 200)
-instead of a new one. The file is named by its absolute ``path`` first (no upload when it lies under one of the
-server's ``--allow-root`` folders); the server refuses paths outside them, and the file is then uploaded. Every
-job is then polled (``GET /v1/jobs/ID``) until it ends, at most every ``poll_max_s`` seconds and at most
-``timeout_s`` seconds per run. The API key goes in the ``Authorization`` header only; no message shows it.
+SHA-256, the profile name, the attempt number): a rerun, or a second client, gets the job the first submission
+of that attempt made (HTTP 200) instead of a new one. The API keeps one job per token for good (an idempotency
+token names one request, as Stripe's idempotency keys and AWS's ``ClientRequestToken`` do: the answer to a
+repeated request is the first one's, failure included), so trying a failed video again is a new request with a
+new token: attempt 1's token first; while the job it names ended ``FAILED`` or ``CANCELED``, the next attempt's
+(at most :data:`MAX_ATTEMPTS`). The walk stops at a job that succeeded (the video is skipped) or has not ended
+(it is waited for, not duplicated), or at a new job. The tokens being a function of the content, two clients
+retrying at once converge on one new job, and the failed jobs stay listed with their errors. Walking is cheap:
+a known token is answered before the server looks at the path, so nothing is uploaded for it.
+
+The file is named by its absolute ``path`` first (no upload when it lies under one of the server's
+``--allow-root`` folders); the server refuses paths outside them, and the file is then uploaded. Every job is
+then polled (``GET /v1/jobs/ID``) until it ends, at most every ``poll_max_s`` seconds and at most ``timeout_s``
+seconds per run. The API key goes in the ``Authorization`` header only; no message shows it.
 """
 
 from __future__ import annotations
@@ -23,19 +32,24 @@ from vidstruct.service.indexing.report import IndexReport
 from vidstruct.service.indexing.task import outcome
 from vidstruct.service.jobs.intake import sha256_of
 
-__all__ = ["ServerIndexError", "index_via_server", "request_token"]
+__all__ = ["MAX_ATTEMPTS", "ServerIndexError", "index_via_server", "request_token"]
 
 ResultFn = Callable[[dict[str, Any]], None]
 _FINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+_RETRIED = ("FAILED", "CANCELED")
+#: jobs submitted for one (content, profile) at most, over all runs: attempt numbers 1 to MAX_ATTEMPTS
+MAX_ATTEMPTS = 100
 
 
 class ServerIndexError(VidstructError):
     """The server cannot be used (unreachable, the key refused, an unexpected answer)."""
 
 
-def request_token(sha256: str, profile: str) -> str:
-    """The idempotency token of (content, profile): 64 hex characters."""
-    return hashlib.sha256(f"vidstruct-index/1\0{sha256}\0{profile}".encode()).hexdigest()
+def request_token(sha256: str, profile: str, attempt: int = 1) -> str:
+    """The idempotency token of attempt ``attempt`` (1, 2, ...) of (content, profile): 64 hex characters
+    (attempt 1's is the token of the versions before attempts were numbered)."""
+    suffix = "" if attempt == 1 else f"\0{attempt}"
+    return hashlib.sha256(f"vidstruct-index/1\0{sha256}\0{profile}{suffix}".encode()).hexdigest()
 
 
 def _detail(response: Any) -> str:
@@ -55,6 +69,30 @@ def _submit(client: Any, path: Path, fields: dict[str, str]) -> tuple[Any, bool]
             response = client.post("/v1/jobs", data=fields, files={"file": (path.name, fh, "application/octet-stream")})
         return response, True
     return response, False
+
+
+def _submit_attempts(
+    client: Any, server: str, path: Path, sha: str, profile: str, fields: dict[str, str]
+) -> tuple[str, bool, str] | str:
+    """Submit the video's first attempt whose job did not fail (see the module doc): ``(job id, created now,
+    what failed before: "" or "job ID FAILED, ...")``, or the one-line reason it could not be submitted.
+
+    Raises:
+        ServerIndexError: the API key was refused.
+    """
+    failed: list[str] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        response, _ = _submit(client, path, {**fields, "client_request_token": request_token(sha, profile, attempt)})
+        if response.status_code in (401, 403):
+            raise ServerIndexError(f"--server {server}: the API key was refused ({_detail(response)})")
+        if response.status_code not in (200, 202):
+            return _detail(response)
+        body = response.json()
+        if response.status_code == 200 and body["status"] in _RETRIED:  # that attempt's job ended without results
+            failed.append(f"job {body['job_id']} {body['status']}")
+            continue
+        return body["job_id"], response.status_code == 202, ", ".join(failed[-3:])
+    return f"{MAX_ATTEMPTS} jobs of this video ended without results ({', '.join(failed[-1:])}): not submitted again"
 
 
 def index_via_server(
@@ -81,7 +119,7 @@ def index_via_server(
             on_result(result)
 
     headers = {"Authorization": f"Bearer {api_key}"}
-    pending: dict[str, tuple[str, str, bool]] = {}  # job id -> (name, path, created now)
+    pending: dict[str, tuple[str, str, bool, str]] = {}  # job id -> (name, path, created now, reason if indexed)
     with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=request_timeout_s) as client:
         for name, raw in videos.items():
             path = Path(os.path.abspath(raw))
@@ -91,19 +129,16 @@ def index_via_server(
             except OSError as exc:
                 done(outcome(name, raw, "failed", f"cannot read the file ({exc.strerror or type(exc).__name__})"))
                 continue
-            fields = {"client_request_token": request_token(sha, profile or ""), "job_tag": job_tag}
-            if profile:
-                fields["profile"] = profile
+            fields = {"job_tag": job_tag, **({"profile": profile} if profile else {})}
             try:
-                response, _ = _submit(client, path, fields)
+                submitted = _submit_attempts(client, server, path, sha, profile or "", fields)
             except httpx.TransportError as exc:
                 raise ServerIndexError(f"--server {server}: no answer ({type(exc).__name__})") from None
-            if response.status_code in (401, 403):
-                raise ServerIndexError(f"--server {server}: the API key was refused ({_detail(response)})")
-            if response.status_code not in (200, 202):
-                done(outcome(name, raw, "failed", _detail(response)))
+            if isinstance(submitted, str):
+                done(outcome(name, raw, "failed", submitted))
                 continue
-            pending[response.json()["job_id"]] = (name, raw, response.status_code == 202)
+            job_id, created, retried = submitted
+            pending[job_id] = (name, raw, created, f"retried: {retried}" if retried else "")
         end = time.monotonic() + timeout_s
         wait = 0.2
         while pending:
@@ -117,16 +152,16 @@ def index_via_server(
                 job = response.json()
                 if job["status"] not in _FINAL:
                     continue
-                name, raw, created = pending.pop(job_id)
+                name, raw, created, retried = pending.pop(job_id)
                 more = {"video_id": job["video_id"], "job_id": job_id}
                 if job["status"] == "SUCCEEDED":
-                    status, reason = ("indexed", "") if created else ("skipped", "already submitted (same token)")
+                    status, reason = ("indexed", retried) if created else ("skipped", "already submitted (same token)")
                     done(outcome(name, raw, status, reason, **more))
                 else:
                     done(outcome(name, raw, "failed", f"job {job['status']}: {job['error'] or ''}".strip(), **more))
             if pending:
                 if time.monotonic() > end:
-                    for job_id, (name, raw, _) in pending.items():
+                    for job_id, (name, raw, _, _) in pending.items():
                         done(outcome(name, raw, "failed", f"job {job_id} not finished after {timeout_s:g} s"))
                     break
                 time.sleep(wait)

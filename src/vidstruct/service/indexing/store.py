@@ -1,16 +1,18 @@
-"""The database side of ``vidstruct index``: is a video already indexed, register its row, store its results once.
+"""The database side of ``vidstruct index``: is a video already indexed, store its row and results once.
 
-:func:`store_indexed` writes one video's results in one transaction: a ``jobs`` row (``SUCCEEDED``, the run's
-``job_tag``, so ``GET /v1/jobs`` lists indexed videos beside the service's own jobs), the analysis and its rows
-through :func:`vidstruct.service.db.store.add_analysis` (what a finished service job stores), the moderation check
-in that transaction, and the ``indexed_videos`` row whose primary key (content SHA-256, profile hash) makes the
-write exactly-once: a second writer of the same key (a task retried after its worker died, two runs at once)
-fails on the key and rolls back everything it wrote, whatever its timing.
+:func:`store_indexed` writes one video's results in one transaction: the video row when its content has none yet
+(so a video whose analysis fails leaves no row: the collection holds only what was indexed), a ``jobs`` row
+(``SUCCEEDED``, the run's ``job_tag``, so ``GET /v1/jobs`` lists indexed videos beside the service's own jobs),
+the analysis and its rows through :func:`vidstruct.service.db.store.add_analysis` (what a finished service job
+stores), the moderation check in that transaction, and the ``indexed_videos`` row whose primary key (content
+SHA-256, profile hash) makes the write exactly-once: a second writer of the same key (a task retried after its
+worker died, two runs at once) fails on the key and rolls back everything it wrote, whatever its timing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from vidstruct.service.db.session import transaction
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.jobs.intake import find_video, new_video
 
-__all__ = ["is_indexed", "register_video", "store_indexed"]
+__all__ = ["NewVideo", "is_indexed", "own_earlier_attempt", "store_indexed"]
 
 #: ``check(session, analysis)``: the moderation check run in the storing transaction
 CheckFn = Callable[[Session, Analysis], None]
@@ -43,24 +45,36 @@ def is_indexed(session: Session, sha256: str, profile_sha256: str) -> bool:
     return bool(session.scalar(select(exists(same))))
 
 
-def register_video(factory: sessionmaker[Session], path: Path, sha256: str, size: int, info: dict[str, Any]) -> str:
-    """The id of the video row of content ``sha256``, added (a server-side file at the absolute ``path``, never
-    deleted by the service) when there is none; two processes registering the same content get one row."""
-    with factory() as session:
-        existing = find_video(session, sha256)
-        if existing is not None:
-            return existing.id
-        video = new_video(sha256, str(path.resolve()), stored=False, size=size, info=info, filename=path.name)
-        session.add(video)
-        try:
-            session.commit()
-        except IntegrityError:  # the same content registered at the same moment by another process
-            session.rollback()
-            existing = find_video(session, sha256)
-            if existing is None:
-                raise
-            return existing.id
-        return video.id
+@dataclass(frozen=True)
+class NewVideo:
+    """A probed file whose content may have no video row yet: ``path`` absolute (a server-side file, never deleted
+    by the service), ``size`` in bytes, ``info`` the probe's :meth:`VideoInfo.to_dict`."""
+
+    path: Path
+    size: int
+    info: dict[str, Any]
+
+
+def own_earlier_attempt(session: Session, sha256: str, profile_sha256: str, job_id: str) -> Analysis | None:
+    """The analysis stored under the key (content ``sha256``, ``profile_sha256``) by job ``job_id`` itself: an
+    earlier attempt of the same job (its worker process died after the commit, before reporting), else None."""
+    key = session.get(IndexedVideo, (sha256, profile_sha256))
+    if key is None or key.job_id != job_id or key.analysis_id is None:
+        return None
+    return session.get(Analysis, key.analysis_id)
+
+
+def _video_row(session: Session, video_id: str, sha256: str, new: NewVideo) -> str:
+    """The id of the video row of content ``sha256`` in the caller's transaction: the existing one (registered
+    by the service or another run, maybe while this video was analysed), else a new row with id ``video_id``."""
+    existing = find_video(session, sha256)
+    if existing is not None:
+        return existing.id
+    row = new_video(sha256, str(new.path), stored=False, size=new.size, info=new.info, filename=new.path.name)
+    row.id = video_id
+    session.add(row)
+    session.flush()
+    return video_id
 
 
 def store_indexed(
@@ -76,10 +90,15 @@ def store_indexed(
     job_tag: str,
     started_at: datetime | None,
     check: CheckFn | None = None,
-) -> bool:
+    new: NewVideo | None = None,
+) -> str | None:
     """Store ``document`` (an analysis of video ``video_id``, its files in ``folder`` relative to the data folder)
-    as job ``job_id`` (started at ``started_at``, UTC) in one transaction (see the module doc); False, with nothing
-    stored, when its key (content ``sha256``, the document's profile hash) is stored already."""
+    as job ``job_id`` (started at ``started_at``, UTC) in one transaction (see the module doc).
+
+    ``new``: the file, when the video row is to be added in this transaction if its content has none; a row of
+    that content registered meanwhile under another id is used instead (``document["video"]["id"]`` then names
+    it). Returns the id of the video row the results were stored under; None, with nothing stored, when its key
+    (content ``sha256``, the document's profile hash) is stored already."""
     profile_sha256 = (document.get("profile") or {}).get("sha256")
     if not profile_sha256:
         raise ValueError("an indexed document names its profile hash")
@@ -89,6 +108,10 @@ def store_indexed(
             # and then fails; on SQLite this write takes the database's write lock
             session.add(IndexedVideo(sha256=sha256, profile_sha256=profile_sha256, job_id=job_id))
             session.flush()
+            if new is not None:
+                video_id = _video_row(session, video_id, sha256, new)
+                if document["video"]["id"] != video_id:
+                    document["video"] = {**document["video"], "id": video_id}
             now = utc_now()
             session.add(
                 Job(id=job_id, video_id=video_id, features=list(features), profile=profile_name, status="SUCCEEDED",
@@ -107,5 +130,5 @@ def store_indexed(
         with factory() as session:
             if session.get(IndexedVideo, (sha256, profile_sha256)) is None:
                 raise  # not the key: a real error
-        return False
-    return True
+        return None
+    return video_id
