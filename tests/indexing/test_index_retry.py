@@ -29,7 +29,8 @@ import pytest
 from indexkit import GOOD, counts, index_argv, migrated, service_conftest, service_settings, session_on
 from pgcluster import free_port
 from servicekit import cut_video, wait_for, write_profile
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from vidstruct.cli.main import main
 from vidstruct.io import probe
@@ -98,31 +99,40 @@ def test_a_video_that_fails_analysis_leaves_no_row_and_is_tried_again(
     assert [r["name"] for r in again["failed"]] == ["damaged"] and counts(db_url) == rows
 
 
+def _document(video_id: str) -> dict:
+    """The parts of a structure document that storing reads (no segments, windows or thumbnails)."""
+    return {"profile": {"name": "tiny", "sha256": "1" * 64}, "video": {"id": video_id}, "models": {},
+            "segments": [], "thumbnails": []}  # fmt: skip
+
+
+def _store(factory: sessionmaker[Session], folder: Path, sha: str, proposed: str, document: dict) -> str | None:
+    return store_indexed(
+        factory, job_id=new_id(), video_id=proposed, sha256=sha, profile_name="tiny", document=document,
+        folder=f"analyses/{proposed}", features=("segments",), job_tag="t", started_at=None,
+        new=NewVideo(folder / f"{sha[0]}.mp4", 123, {"duration_s": 2.0, "width": 64}),
+    )  # fmt: skip
+
+
 def test_the_storing_transaction_adds_the_row_or_uses_one_registered_meanwhile(db_url: str, tmp_path: Path) -> None:
     migrated(db_url)
     engine = make_engine(db_url)
     factory = session_factory(engine)
-    profile = {"name": "tiny", "sha256": "1" * 64}
 
     def store(sha: str, proposed: str, document: dict) -> str | None:
-        return store_indexed(
-            factory, job_id=new_id(), video_id=proposed, sha256=sha, profile_name="tiny", document=document,
-            folder=f"analyses/{proposed}", features=("segments",), job_tag="t", started_at=None,
-            new=NewVideo(tmp_path / f"{sha[0]}.mp4", 123, {"duration_s": 2.0, "width": 64}),
-        )  # fmt: skip
+        return _store(factory, tmp_path, sha, proposed, document)
 
     # no row for the content: added with the proposed id, from the file's probe
-    doc = {"profile": profile, "video": {"id": "p" * 32}, "models": {}, "segments": [], "thumbnails": []}
+    doc = _document("p" * 32)
     assert store("a" * 64, "p" * 32, doc) == "p" * 32
     # a row registered while the video was analysed (an upload of the same bytes): used, and the document says so
     with transaction(factory) as session:
         session.add(new_video("b" * 64, "videos/up.mp4", stored=True, size=9, info={}, filename="up.mp4"))
     with factory() as session:
         uploaded = session.scalar(select(Video).where(Video.sha256 == "b" * 64)).id
-    doc_b = {**doc, "video": {"id": "q" * 32}}
+    doc_b = _document("q" * 32)
     assert store("b" * 64, "q" * 32, doc_b) == uploaded and doc_b["video"]["id"] == uploaded
     # the key stored already: nothing stored, no row added
-    assert store("a" * 64, "r" * 32, {**doc, "video": {"id": "r" * 32}}) is None
+    assert store("a" * 64, "r" * 32, _document("r" * 32)) is None
     with factory() as session:
         rows = {v.sha256[0]: v for v in session.scalars(select(Video)).all()}
         assert sorted(rows) == ["a", "b"] and rows["a"].id == "p" * 32
@@ -131,6 +141,40 @@ def test_the_storing_transaction_adds_the_row_or_uses_one_registered_meanwhile(d
         assert (rows["b"].path, rows["b"].stored) == ("videos/up.mp4", True)  # the upload's row, untouched
         stored = {a.video_id: a.document["video"]["id"] for a in session.scalars(select(Analysis)).all()}
         assert stored == {"p" * 32: "p" * 32, uploaded: uploaded}
+    engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_row_inserted_by_a_concurrent_transaction_is_used(db_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: the same content registered by a transaction still open when the storing transaction looks
+    for a row: its insert waits for the other one, fails on the unique content hash, and it stores again using
+    that row. The other transaction commits only once the storing one waits on its lock (no timing race)."""
+    migrated(db_url)
+    engine = make_engine(db_url)
+    factory = session_factory(engine)
+    holder = factory()
+    holder.add(new_video("c" * 64, "videos/up.mp4", stored=True, size=9, info={}, filename="up.mp4"))
+    holder.flush()  # inserted, not committed: invisible to the storing transaction, its unique key held
+    other = holder.scalar(select(Video.id))
+    result: dict[str, str | None] = {}
+    doc = _document("s" * 32)
+    thread = threading.Thread(target=lambda: result.update(id=_store(factory, tmp_path, "c" * 64, "s" * 32, doc)))
+    thread.start()
+    waiting = text("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                   "WHERE NOT l.granted AND a.datname = current_database()")  # fmt: skip
+    try:
+        with engine.connect() as conn:
+            wait_for("the storing transaction to wait for the other one", lambda: conn.execute(waiting).scalar(),
+                     deadline_s=DEADLINE_S, poll_s=0.05)  # fmt: skip
+    finally:
+        holder.commit()
+        holder.close()
+        thread.join(timeout=DEADLINE_S)
+    assert result == {"id": other} and doc["video"]["id"] == other
+    with factory() as session:
+        assert session.scalars(select(Video.id)).all() == [other]
+        [analysis] = session.scalars(select(Analysis)).all()
+        assert (analysis.video_id, analysis.document["video"]["id"]) == (other, other)
     engine.dispose()
 
 

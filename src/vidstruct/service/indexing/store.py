@@ -102,33 +102,57 @@ def store_indexed(
     profile_sha256 = (document.get("profile") or {}).get("sha256")
     if not profile_sha256:
         raise ValueError("an indexed document names its profile hash")
-    try:
-        with transaction(factory) as session:
-            # the key first: on PostgreSQL a concurrent writer of the same key waits here for this transaction
-            # and then fails; on SQLite this write takes the database's write lock
-            session.add(IndexedVideo(sha256=sha256, profile_sha256=profile_sha256, job_id=job_id))
-            session.flush()
-            if new is not None:
-                video_id = _video_row(session, video_id, sha256, new)
-                if document["video"]["id"] != video_id:
-                    document["video"] = {**document["video"], "id": video_id}
-            now = utc_now()
-            session.add(
-                Job(id=job_id, video_id=video_id, features=list(features), profile=profile_name, status="SUCCEEDED",
-                    attempts=1, progress={}, job_tag=job_tag, min_confidence=0.0, started_at=started_at,
-                    finished_at=now)
-            )  # fmt: skip
-            session.flush()
-            analysis = add_analysis(session, document, video_id=video_id, job_id=job_id, folder=folder,
-                                    features=features)  # fmt: skip
-            session.get(Job, job_id).analysis_id = analysis.id  # type: ignore[union-attr]
-            key = session.get(IndexedVideo, (sha256, profile_sha256))
-            key.analysis_id = analysis.id  # type: ignore[union-attr]
-            if check is not None:
-                check(session, analysis)
-    except IntegrityError:
-        with factory() as session:
-            if session.get(IndexedVideo, (sha256, profile_sha256)) is None:
-                raise  # not the key: a real error
-        return None
-    return video_id
+    for last_try in (False, True):
+        try:
+            with transaction(factory) as session:
+                # the key first: on PostgreSQL a concurrent writer of the same key waits here for this transaction
+                # and then fails; on SQLite this write takes the database's write lock
+                key = IndexedVideo(sha256=sha256, profile_sha256=profile_sha256, job_id=job_id)
+                session.add(key)
+                session.flush()
+                row_id = video_id if new is None else _video_row(session, video_id, sha256, new)
+                if row_id != video_id:
+                    document["video"] = {**document["video"], "id": row_id}
+                _store_rows(session, key, job_id=job_id, video_id=row_id, profile_name=profile_name,
+                            document=document, folder=folder, features=features, job_tag=job_tag,
+                            started_at=started_at, check=check)  # fmt: skip
+            return row_id
+        except IntegrityError:
+            with factory() as session:
+                if session.get(IndexedVideo, (sha256, profile_sha256)) is not None:
+                    return None  # the key: stored by another writer
+                # on PostgreSQL, the same content registered by another transaction between this one's look-up
+                # and its insert (the insert waited for it, then failed): once more, using that row
+                raced = new is not None and find_video(session, sha256) is not None
+            if last_try or not raced:
+                raise  # a real error
+    raise AssertionError("unreachable")
+
+
+def _store_rows(
+    session: Session,
+    key: IndexedVideo,
+    *,
+    job_id: str,
+    video_id: str,
+    profile_name: str,
+    document: dict[str, Any],
+    folder: str,
+    features: Collection[str],
+    job_tag: str,
+    started_at: datetime | None,
+    check: CheckFn | None,
+) -> None:
+    """The job, the analysis and its rows, ``key``'s link to the analysis, the moderation check: the storing
+    transaction after its key and video row."""
+    session.add(
+        Job(id=job_id, video_id=video_id, features=list(features), profile=profile_name, status="SUCCEEDED",
+            attempts=1, progress={}, job_tag=job_tag, min_confidence=0.0, started_at=started_at,
+            finished_at=utc_now())
+    )  # fmt: skip
+    session.flush()
+    analysis = add_analysis(session, document, video_id=video_id, job_id=job_id, folder=folder, features=features)
+    session.get(Job, job_id).analysis_id = analysis.id  # type: ignore[union-attr]
+    key.analysis_id = analysis.id
+    if check is not None:
+        check(session, analysis)
