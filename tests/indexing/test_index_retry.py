@@ -8,7 +8,8 @@
   SIGKILLed after analysing ``b`` (the first time) → ``b`` is retried, every video stored exactly once; a worker
   killed by ``b`` every time → ``b`` is run exactly twice, reported failed, the others stored once;
 - ``--server``: jobs that failed on the server (the profile's checkpoint missing) are retried by a rerun under the
-  next attempt's token; two reruns at once make one new job per video; a third run skips everything.
+  next attempt's token (not beyond the bound on attempts); two reruns at once make one new job per content (two
+  files of one content share it); a third run skips everything.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.service.auth import create_key
 from vidstruct.service.db.models import Analysis, Job, Video, new_id
 from vidstruct.service.db.session import make_engine, session_factory, transaction
-from vidstruct.service.indexing import KILL_ONCE_ENV, IndexTarget, VideoIndexer, index_via_server
+from vidstruct.service.indexing import KILL_ONCE_ENV, IndexTarget, VideoIndexer, index_via_server, remote
 from vidstruct.service.indexing.store import NewVideo, store_indexed
 from vidstruct.service.jobs.intake import new_video
 
@@ -290,19 +291,32 @@ def flaky_server(collection: Path, tmp_path: Path) -> Iterator[tuple[str, str, s
 
 
 def test_a_rerun_retries_the_videos_whose_server_jobs_failed(
-    flaky_server: tuple[str, str, str, Path], collection: Path, profiles: Path, tmp_path: Path
-) -> None:
+    flaky_server: tuple[str, str, str, Path], collection: Path, profiles: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     base, key, db_url, checkpoint = flaky_server
     outside = cut_video(tmp_path / "elsewhere" / "d.mp4", 2.0, cut_s=0.8)  # not under --allow-root: uploaded
-    videos = {"a": str(collection / "a.mp4"), "d": str(outside)}
+    same_as_a = shutil.copy(collection / "a.mp4", tmp_path / "elsewhere" / "a2.mp4")  # a's content: a's jobs
+    videos = {"a": str(collection / "a.mp4"), "a2": str(same_as_a), "d": str(outside)}
 
     def run() -> dict:
         return index_via_server(base, key, videos, profile="flaky", timeout_s=DEADLINE_S, poll_max_s=0.5).to_dict()
 
     first = run()  # the checkpoint is missing: both jobs fail on the server
-    assert first["indexed"] == first["skipped"] == [] and sorted(r["name"] for r in first["failed"]) == ["a", "d"]
+    assert first["indexed"] == first["skipped"] == [] and sorted(r["name"] for r in first["failed"]) == [
+        "a", "a2", "d"
+    ]  # fmt: skip
     assert all(r["reason"].startswith("job FAILED: ") and "flaky.pt" in r["reason"] for r in first["failed"])
     failed_jobs = {r["name"]: r["job_id"] for r in first["failed"]}
+    assert failed_jobs["a2"] == failed_jobs["a"] != failed_jobs["d"]  # one job per content
+
+    with monkeypatch.context() as patch:  # the attempts are bounded: with one allowed, nothing is retried
+        patch.setattr(remote, "MAX_ATTEMPTS", 1)
+        bounded = run()
+    assert {r["name"]: r["reason"] for r in bounded["failed"]} == {
+        name: f"all 1 attempts of this video ended without results (the last: job {job_id} FAILED): not retried"
+        for name, job_id in failed_jobs.items()
+    }
 
     checkpoint.symlink_to(profiles / "constant.pt")  # fixed: a rerun must try them again
     reports: list[dict] = []
@@ -312,17 +326,20 @@ def test_a_rerun_retries_the_videos_whose_server_jobs_failed(
     for thread in threads:
         thread.join(timeout=DEADLINE_S)
     assert len(reports) == 2 and all(r["failed"] == [] for r in reports)
-    # one new job per video: one client made it (indexed), the other got it back by its token (skipped)
+    # one new job per content: one client made it (indexed), the other got it back by its token (skipped), and
+    # a2 got a's job back in each client
     indexed = sorted((r["name"], r["job_id"]) for rep in reports for r in rep["indexed"])
     skipped = sorted((r["name"], r["job_id"]) for rep in reports for r in rep["skipped"])
-    assert [n for n, _ in indexed] == ["a", "d"] and skipped == indexed
+    assert [n for n, _ in indexed] == ["a", "d"]
+    a_job = indexed[0][1]
+    assert skipped == sorted([*indexed, ("a2", a_job), ("a2", a_job)])
     for rep in reports:
         for r in rep["indexed"]:
             assert r["reason"] == f"retried: job {failed_jobs[r['name']]} FAILED"
 
     third = run()  # everything skipped: the succeeded jobs, no new one
     assert third["indexed"] == [] and third["failed"] == []
-    assert sorted((r["name"], r["job_id"]) for r in third["skipped"]) == indexed
+    assert sorted((r["name"], r["job_id"]) for r in third["skipped"]) == sorted([*indexed, ("a2", a_job)])
     with session_on(db_url) as session:
         jobs = session.scalars(select(Job)).all()
         by_status = sorted((j.status, j.id) for j in jobs)
@@ -332,8 +349,8 @@ def test_a_rerun_retries_the_videos_whose_server_jobs_failed(
     assert [s for s, _ in by_status] == ["FAILED", "FAILED", "SUCCEEDED", "SUCCEEDED"]
     # attempt 1's token (as before attempts were numbered) named the failed jobs, attempt 2's the retries
     for job_id in failed_jobs.values():
-        key = f"vidstruct-index/1\0{sha[video_of[job_id]]}\0flaky"
-        assert tokens[job_id] == hashlib.sha256(key.encode()).hexdigest()
+        plain = f"vidstruct-index/1\0{sha[video_of[job_id]]}\0flaky"
+        assert tokens[job_id] == hashlib.sha256(plain.encode()).hexdigest()
     for _, job_id in indexed:
-        key = f"vidstruct-index/1\0{sha[video_of[job_id]]}\0flaky\0002"
-        assert tokens[job_id] == hashlib.sha256(key.encode()).hexdigest()
+        plain = f"vidstruct-index/1\0{sha[video_of[job_id]]}\0flaky" + "\0" + "2"
+        assert tokens[job_id] == hashlib.sha256(plain.encode()).hexdigest()

@@ -92,7 +92,7 @@ def _submit_attempts(
             failed.append(f"job {body['job_id']} {body['status']}")
             continue
         return body["job_id"], response.status_code == 202, ", ".join(failed[-3:])
-    return f"{MAX_ATTEMPTS} jobs of this video ended without results ({', '.join(failed[-1:])}): not submitted again"
+    return f"all {MAX_ATTEMPTS} attempts of this video ended without results (the last: {failed[-1]}): not retried"
 
 
 def index_via_server(
@@ -119,7 +119,8 @@ def index_via_server(
             on_result(result)
 
     headers = {"Authorization": f"Bearer {api_key}"}
-    pending: dict[str, tuple[str, str, bool, str]] = {}  # job id -> (name, path, created now, reason if indexed)
+    # job id -> [(name, path, created now, reason if indexed)]: two files of the same content share a job
+    pending: dict[str, list[tuple[str, str, bool, str]]] = {}
     with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=request_timeout_s) as client:
         for name, raw in videos.items():
             path = Path(os.path.abspath(raw))
@@ -138,7 +139,7 @@ def index_via_server(
                 done(outcome(name, raw, "failed", submitted))
                 continue
             job_id, created, retried = submitted
-            pending[job_id] = (name, raw, created, f"retried: {retried}" if retried else "")
+            pending.setdefault(job_id, []).append((name, raw, created, f"retried: {retried}" if retried else ""))
         end = time.monotonic() + timeout_s
         wait = 0.2
         while pending:
@@ -152,17 +153,20 @@ def index_via_server(
                 job = response.json()
                 if job["status"] not in _FINAL:
                     continue
-                name, raw, created, retried = pending.pop(job_id)
                 more = {"video_id": job["video_id"], "job_id": job_id}
-                if job["status"] == "SUCCEEDED":
-                    status, reason = ("indexed", retried) if created else ("skipped", "already submitted (same token)")
-                    done(outcome(name, raw, status, reason, **more))
-                else:
-                    done(outcome(name, raw, "failed", f"job {job['status']}: {job['error'] or ''}".strip(), **more))
+                failure = f"job {job['status']}: {job['error'] or ''}".strip()
+                for name, raw, created, retried in pending.pop(job_id):
+                    if job["status"] != "SUCCEEDED":
+                        done(outcome(name, raw, "failed", failure, **more))
+                    elif created:
+                        done(outcome(name, raw, "indexed", retried, **more))
+                    else:
+                        done(outcome(name, raw, "skipped", "already submitted (same token)", **more))
             if pending:
                 if time.monotonic() > end:
-                    for job_id, (name, raw, _, _) in pending.items():
-                        done(outcome(name, raw, "failed", f"job {job_id} not finished after {timeout_s:g} s"))
+                    for job_id, waiting in pending.items():
+                        for name, raw, _, _ in waiting:
+                            done(outcome(name, raw, "failed", f"job {job_id} not finished after {timeout_s:g} s"))
                     break
                 time.sleep(wait)
                 wait = min(poll_max_s, wait * 1.5)
