@@ -103,7 +103,8 @@ class Receiver:
 
 @pytest.fixture
 def fast(settings: ServiceSettings) -> ServiceSettings:
-    return dataclasses.replace(settings, webhook_secret=SECRET, webhook_backoff_s=0.05, webhook_timeout_s=5.0)
+    # a generous post timeout: on a loaded machine a 5 s timeout made a try fail and the row's attempts 2
+    return dataclasses.replace(settings, webhook_secret=SECRET, webhook_backoff_s=0.05, webhook_timeout_s=30.0)
 
 
 @pytest.fixture
