@@ -5,8 +5,8 @@ Which space (so which backbone and window settings): ``profile`` (an analysis pr
 ``model`` (a space key as the answers' ``model.key`` give it), or by default the space of the collection's newest
 complete analysis with embeddings. For a ``model`` (or the default) the backbone is loaded through the profile that
 made the space's newest analysis, and must still be the same checkpoint (SHA-256); the window length and stride are
-those recorded by that analysis. Models are loaded once per process (:class:`~vidstruct.service.jobs.analysis.
-ModelCache`, as a worker keeps them).
+those recorded by that analysis. Only that backbone is loaded (not the profile's shot detector, localizer or
+actor models), and kept per process while its checkpoint file is unchanged (:mod:`.backbones`: a bounded LRU).
 
 The clip's windows follow the analysis pipeline exactly (:func:`~vidstruct.pipeline.analyze.windows.plan_windows`,
 :class:`~vidstruct.pipeline.analyze.windows.WindowTap` fed by one decode pass); the query vector is the mean of
@@ -29,15 +29,14 @@ from sqlalchemy.orm import Session
 from vidstruct.errors import VidstructError
 from vidstruct.io import VideoReader, probe
 from vidstruct.io.errors import VideoDecodeError
-from vidstruct.pipeline.analyze import AnalyzeModels
 from vidstruct.pipeline.analyze.models import Backbone
 from vidstruct.pipeline.analyze.segments import MIN_SPAN_S
 from vidstruct.pipeline.analyze.taps import decode_once, decode_short_side
 from vidstruct.pipeline.analyze.windows import WindowTap, plan_windows
 from vidstruct.service.db.models import Analysis
 from vidstruct.service.errors import NotFoundError, ServiceError, UnprocessableError
-from vidstruct.service.jobs.analysis import ModelCache
 from vidstruct.service.settings import ServiceSettings
+from vidstruct.service.similar.backbones import profile_backbone
 from vidstruct.service.similar.query import SimilarQuery, group_moments, nearest_windows
 from vidstruct.service.similar.space import EmbeddingSpace
 from vidstruct.service.similar.vectors import current_embedded, normalize
@@ -58,7 +57,6 @@ MAX_CLIP_S = 60.0
 #: longest wait (seconds) for the clip embedded before this one
 WAIT_S = 60.0
 _EPS_S = 1e-6
-_CACHE = ModelCache()  # this process's models, per profile (name and hash)
 _ONE_AT_A_TIME = threading.BoundedSemaphore(1)
 
 
@@ -70,28 +68,24 @@ class BusyError(ServiceError):
 
 @dataclass(frozen=True)
 class ClipModel:
-    """The space searched, its backbone, the window length and stride (seconds) and the profile it came from."""
+    """The space searched, its backbone, the window length and stride (seconds), the profile it came from and
+    the windows per forward pass (the profile's, as analysis batches them)."""
 
     space: EmbeddingSpace
     backbone: Backbone
     window_s: float
     stride_s: float
     profile: str
+    batch_size: int = 8
 
 
-def _models(settings: ServiceSettings, profile: str) -> AnalyzeModels:
+def _backbone(settings: ServiceSettings, profile: str) -> tuple[Backbone, int]:
     try:
-        return _CACHE.models_for(settings, profile)
+        return profile_backbone(settings, profile)
     except ServiceError:
         raise
     except (VidstructError, OSError) as exc:  # a profile or checkpoint that no longer loads
         raise UnprocessableError(f"profile {profile!r} does not load: {' '.join(str(exc).split())[:300]}") from None
-
-
-def _backbone(models: AnalyzeModels, profile: str) -> Backbone:
-    if models.recognizer is None:
-        raise UnprocessableError(f"profile {profile!r} has no recognizer: it makes no embeddings")
-    return models.recognizer
 
 
 def _space_of(backbone: Backbone) -> EmbeddingSpace:
@@ -107,11 +101,11 @@ def resolve_model(
     if profile is not None and model is not None:
         raise UnprocessableError("give profile or model, not both")
     if profile is not None:
-        backbone = _backbone(_models(settings, profile), profile)
+        backbone, batch = _backbone(settings, profile)
         space = _space_of(backbone)
         if not current_embedded(session, space.key):
             raise UnprocessableError(f"no analysis of the collection has embeddings of profile {profile!r}'s model")
-        return ClipModel(space, backbone, backbone.window_s, backbone.stride_s, profile)
+        return ClipModel(space, backbone, backbone.window_s, backbone.stride_s, profile, batch)
     embedded = {a.id: a for a in current_embedded(session, model)}
     if not embedded:
         if model is not None:
@@ -124,7 +118,7 @@ def resolve_model(
         .limit(1)
     ).one()
     space = embedded[newest.id].space
-    backbone = _backbone(_models(settings, newest.profile_name), newest.profile_name)
+    backbone, batch = _backbone(settings, newest.profile_name)
     if _space_of(backbone).key != space.key:
         raise UnprocessableError(
             f"profile {newest.profile_name!r}, which made embedding model {space.key}, now loads another checkpoint: "
@@ -135,7 +129,7 @@ def resolve_model(
     window = record.get("settings") or {}
     window_s = float(window.get("window_s", backbone.window_s))
     stride_s = float(window.get("stride_s", backbone.stride_s))
-    return ClipModel(space, backbone, window_s, stride_s, newest.profile_name)
+    return ClipModel(space, backbone, window_s, stride_s, newest.profile_name, batch)
 
 
 def _same(record: Any, space: EmbeddingSpace) -> bool:
@@ -173,7 +167,9 @@ def embed_clip(model: ClipModel, path: Path) -> ClipWindows:
                     f"the clip lasts {duration:.3f} s, shorter than one window of its model ({model.window_s:g} s)"
                 )
             plan = plan_windows(reader.index, model.window_s, model.stride_s, spec.num_frames, min_span_s=MIN_SPAN_S)
-            tap = WindowTap("clip", model.backbone.recognizer, plan, runner=model.backbone.runner)
+            tap = WindowTap(
+                "clip", model.backbone.recognizer, plan, batch_size=model.batch_size, runner=model.backbone.runner
+            )
             decode_once(reader, [tap])
         finally:
             reader.close()
