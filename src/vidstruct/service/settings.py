@@ -39,7 +39,10 @@ class ServiceSettings:
       retry's wait (seconds, doubling after each try, with jitter) and each call's timeout (seconds);
       ``webhook_allow_private`` / ``webhook_allowed_hosts``: the SSRF guard's allowances (default: webhooks reach
       public addresses only; see :mod:`vidstruct.service.jobs.webhook_guard`);
-    - ``policy_path``: the moderation policy YAML (None: no moderation; see :mod:`vidstruct.service.moderation`).
+    - ``policy_path``: the moderation policy YAML (None: no moderation; see :mod:`vidstruct.service.moderation`);
+    - ``stream_*`` / ``streams_*``: job event streams (:mod:`vidstruct.service.api.job_events`): how often a stream
+      reads its jobs, the heartbeat after that long without an event, a stream's longest life (seconds), and the
+      open streams allowed per API key and in all (per API process).
     """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
@@ -61,12 +64,21 @@ class ServiceSettings:
     webhook_allow_private: bool = False
     webhook_allowed_hosts: tuple[str, ...] = ()
     policy_path: Path | None = None
+    stream_poll_s: float = 0.5
+    stream_heartbeat_s: float = 15.0
+    stream_max_s: float = 600.0
+    streams_per_key: int = 8
+    streams_total: int = 200
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes <= 0 or self.max_form_bytes <= 0:
             raise InputError("upload and form size limits must be positive")
         if self.lease_s <= 0 or self.poll_s <= 0 or self.heartbeat_s <= 0:
             raise InputError("lease, poll and heartbeat intervals must be positive seconds")
+        if min(self.stream_poll_s, self.stream_heartbeat_s, self.stream_max_s) <= 0:
+            raise InputError("event stream poll, heartbeat and lifetime must be positive seconds")
+        if self.streams_per_key < 1 or self.streams_total < 1:
+            raise InputError("event stream limits must be at least 1")
         if self.max_attempts < 1:
             raise InputError(f"max attempts must be at least 1, got {self.max_attempts}")
         if self.webhook_attempts < 1 or self.webhook_backoff_s < 0 or self.webhook_timeout_s <= 0:

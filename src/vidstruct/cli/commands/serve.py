@@ -68,6 +68,9 @@ def _server_class() -> type:
             for proc in self.workers:
                 if proc.poll() is None:
                     proc.terminate()
+            from vidstruct.service.api.job_events import stop_streams
+
+            stop_streams(self.config.app)  # open event streams end now: uvicorn waits for open responses
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
     return Server

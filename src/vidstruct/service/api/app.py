@@ -13,6 +13,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from vidstruct import __version__
 from vidstruct.service.api import catalog, docs, health, jobs, metrics, moderation, reels, search, similar, videos, web
 from vidstruct.service.api.deps import ServiceState
+from vidstruct.service.api.job_events import make_hub
+from vidstruct.service.api.job_events import router as job_events_router
 from vidstruct.service.api.limits import BodyLimit
 from vidstruct.service.api.metrics import RequestTimer, make_registry
 from vidstruct.service.api.problems import install_problem_handlers
@@ -60,9 +62,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         raise
     app.state.metrics, request_latency = make_registry(app.state.service.factory, settings.heartbeat_s)
     install_problem_handlers(app)
+    app.state.job_streams = make_hub(settings)  # open event streams, closed on shutdown (serve)
     routers = (jobs.router, videos.router, search.router, similar.router, moderation.router, health.router)
     routers = (*routers, reels.router, catalog.router, docs.router, web.router)
-    for router in (*routers, metrics.router):
+    for router in (job_events_router, *routers, metrics.router):  # first: /v1/jobs/events is not a job id
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(
