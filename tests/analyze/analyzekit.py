@@ -5,7 +5,9 @@
   everywhere with probability :data:`CONSTANT_PROB` (softmax of ``[2, 0, 0, 0]``), a golden value by construction;
 - :func:`save_bmn`: a random-weight tiny BMN localizer whose metadata points at a backbone;
 - :func:`two_shot_video`: a 64 px video whose background colour changes at ``cut_s`` (one hard cut) with a
-  square moving over it; :func:`write_audio_only`: an ``.m4a`` with no video stream.
+  square moving over it; :func:`write_audio_only`: an ``.m4a`` with no video stream;
+- :class:`Kit`: the paths of the session ``kit`` fixture (``conftest.py``); test modules import it from here, never
+  from ``conftest`` (every test folder's conftest is a module named ``conftest``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ SPEC = InputSpec(num_frames=4, frame_interval=2, crop_size=48, short_side=56, ta
 SNIPPET_WINDOW_S, SNIPPET_STRIDE_S, T = 1.0, 0.5, 16
 #: probability of the top class of a constant backbone: softmax([2, 0, 0, 0])[0]
 CONSTANT_PROB = math.exp(2) / (math.exp(2) + 3)
+
+
+@dataclass(frozen=True)
+class Kit:
+    """The files of the session ``kit`` fixture: tiny checkpoints and 64 px videos under ``root``."""
+
+    root: Path
+    backbone: Path  # random weights
+    constant: Path  # class 0 ("left") on top everywhere, probability CONSTANT_PROB
+    localizer: Path  # BMN on `backbone`'s snippets (1.0 s every 0.5 s)
+    video: Path  # 6 s, 10 fps, one cut at 3.0 s
+    one_shot: Path  # 2 s, no cut
 
 
 def save_backbone(path: Path, seed: int = 0, *, constant: int | None = None) -> Path:

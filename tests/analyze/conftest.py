@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
-from analyzekit import save_backbone, save_bmn, two_shot_video
-
-
-@dataclass(frozen=True)
-class Kit:
-    root: Path
-    backbone: Path  # random weights
-    constant: Path  # class 0 ("left") on top everywhere, probability CONSTANT_PROB
-    localizer: Path  # BMN on `backbone`'s snippets (1.0 s every 0.5 s)
-    video: Path  # 6 s, 10 fps, one cut at 3.0 s
-    one_shot: Path  # 2 s, no cut
+from analyzekit import Kit, save_backbone, save_bmn, two_shot_video
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from analyzekit import count_decodes
+from analyzekit import Kit, count_decodes
 
-from conftest import Kit
 from vidstruct.data.synth.actions import DETECT_ACTIONS
 from vidstruct.io import VideoReader, write_video
 from vidstruct.models.detection import build_action_detector, load_detector, save_detector

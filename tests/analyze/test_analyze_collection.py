@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analyzekit import two_shot_video, write_audio_only
+from analyzekit import Kit, two_shot_video, write_audio_only
 
-from conftest import Kit
 from vidstruct.cli.main import main
 from vidstruct.pipeline.analyze import collection as collection_module
 from vidstruct.structure import read_structure

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analyzekit import count_decodes
+from analyzekit import Kit, count_decodes
 
-from conftest import Kit
 from vidstruct.io import VideoReader
 from vidstruct.pipeline.analyze import (
     AnalyzeSettings,

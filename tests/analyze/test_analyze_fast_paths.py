@@ -10,8 +10,8 @@ import av
 import numpy as np
 import pytest
 import torch
+from analyzekit import Kit
 
-from conftest import Kit
 from vidstruct.data.transforms import build_eval_transform
 from vidstruct.io import VideoReader
 from vidstruct.models.spec import InputSpec

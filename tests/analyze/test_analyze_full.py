@@ -11,10 +11,9 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import webvtt
-from analyzekit import CLASSES, LOC_CLASSES
+from analyzekit import CLASSES, LOC_CLASSES, Kit
 from jsonschema import Draft202012Validator
 
-from conftest import Kit
 from vidstruct.cli.main import main
 from vidstruct.pipeline.recognizer import Recognizer
 from vidstruct.structure import load_schema, read_structure, validate_structure

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from analyzekit import Kit
 
-from conftest import Kit
 from vidstruct.cli.main import main
 from vidstruct.structure import read_structure
 

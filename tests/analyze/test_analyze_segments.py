@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analyzekit import CLASSES, CONSTANT_PROB
+from analyzekit import CLASSES, CONSTANT_PROB, Kit
 
-from conftest import Kit
 from vidstruct.pipeline.analyze import (
     AnalyzeSettings,
     MergeSettings,

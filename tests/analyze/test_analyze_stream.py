@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analyzekit import two_shot_video
+from analyzekit import Kit, two_shot_video
 
-from conftest import Kit
 from vidstruct.io import VideoReader
 from vidstruct.pipeline.analyze import AnalyzeSettings, RecognitionSettings, ShotSettings, analyze_video, load_models
 from vidstruct.pipeline.analyze import video as video_module

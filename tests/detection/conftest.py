@@ -1,4 +1,4 @@
-"""Shared fixtures of the action-detection tests: a small `synth --task detect` set and helpers."""
+"""Shared fixtures of the action-detection tests: a small `synth --task detect` set (helpers: ``detkit``)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,3 @@ def detect_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth_detect")
     write_detect(out, num_videos=10, seed=3, size=64, fps=25.0, duration=3.0)
     return out
-
-
-def detection_overrides(data: Path, *extra: str) -> list[str]:
-    """Overrides that point a configs/detection/*.yaml file at ``data`` with a tiny, fast model."""
-    return [
-        f"data.videos={data / 'videos'}", f"data.label_map={data / 'label_map.pbtxt'}",
-        f"data.train={data / 'train.csv'}", f"data.val={data / 'val.csv'}", "model.backbone.widths=[8,8,16,16]",
-        "model.relation.dim=16", "model.relation.heads=2", "model.relation.layers=1", "train.batch_size=4",
-        "train.tensorboard=false", "data.transform.size=32", *extra,
-    ]  # fmt: skip

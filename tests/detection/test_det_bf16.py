@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from detkit import detection_overrides
 from torch.nn import functional as F
 
-from conftest import detection_overrides
 from vidstruct.config import load_task_config
 from vidstruct.data.detection import collate_keyframes
 from vidstruct.models.resnet3d.conv import TemporalConv3d

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from detkit import detection_overrides
 
-from conftest import detection_overrides
 from vidstruct.cli.main import main
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "detection" / "synth_roi_tiny.yaml"

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from detkit import detection_overrides
 
-from conftest import detection_overrides
 from vidstruct.config import load_task_config
 from vidstruct.data.detection import collate_keyframes
 from vidstruct.engine.optim import build_optimizer, build_scheduler

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from detkit import detection_overrides
 
-from conftest import detection_overrides
 from vidstruct.cli.main import main
 from vidstruct.data.formats.ava import read_ava_proposals
 from vidstruct.data.synth.actions import DETECT_ACTIONS

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from detkit import detection_overrides
 
-from conftest import detection_overrides
 from vidstruct.cli.main import main
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "detection" / "synth_roi_tiny.yaml"

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from detkit import detection_overrides
 
-from conftest import detection_overrides
 from vidstruct.cli.main import main
 from vidstruct.config import load_task_config
 from vidstruct.errors import VidstructError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from detkit import detection_overrides
 
-from conftest import detection_overrides
 from vidstruct.config import load_task_config
 from vidstruct.errors import ConfigError
 from vidstruct.models.detection import RelationModule, build_action_detector, load_detector, save_detector

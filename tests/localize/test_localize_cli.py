@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from localizekit import CLASSES, STRIDE_S, WINDOW_S, Kit, save_bmn, save_weak, write_audio_only
 from PIL import Image
 
-from conftest import CLASSES, STRIDE_S, WINDOW_S, Kit, save_bmn, save_weak, write_audio_only
 from vidstruct.cli.main import main
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from localizekit import SPEC
 from PIL import Image
 
-from conftest import SPEC
 from vidstruct.cli.main import build_parser, main
 from vidstruct.data.synth.actions import LOCALIZE_ACTIONS
 from vidstruct.models import MODELS

@@ -11,22 +11,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from pgcluster import Cluster, pg_bin
-from servicekit import cut_video, save_constant_backbone, write_profile
+from servicekit import Api, cut_video, make_api, save_constant_backbone, write_profile
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from vidstruct.service.api.app import create_app
-from vidstruct.service.auth import create_key
 from vidstruct.service.db.migrate import upgrade
-from vidstruct.service.db.session import make_engine, transaction
-from vidstruct.service.jobs.worker import JobWorker
+from vidstruct.service.db.session import make_engine
 from vidstruct.service.settings import ServiceSettings
 
 
@@ -87,34 +81,6 @@ def settings(db_url: str, tmp_path: Path, profiles: Path) -> ServiceSettings:
         data_dir=data, db_url=db_url, profile_dirs=(profiles,), default_profile="tiny", lease_s=5.0, poll_s=0.1,
         heartbeat_s=0.5, webhook_allowed_hosts=("127.0.0.1",),
     )  # fmt: skip
-
-
-@dataclass
-class Api:
-    """A test client of the API over ``settings``, with one key per scope."""
-
-    client: TestClient
-    settings: ServiceSettings
-    keys: dict[str, str]
-
-    def auth(self, scope: str = "admin") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[scope]}"}
-
-    def session(self) -> Session:
-        return self.client.app.state.service.factory()  # type: ignore[attr-defined]
-
-    def worker(self) -> JobWorker:
-        return JobWorker(self.settings, factory=self.client.app.state.service.factory)  # type: ignore[attr-defined]
-
-
-def make_api(settings: ServiceSettings) -> Iterator[Api]:
-    app = create_app(settings)
-    factory = app.state.service.factory
-    with transaction(factory) as session:
-        keys = {scope: create_key(session, scope)[0] for scope in ("read", "write", "review", "admin")}
-    with TestClient(app) as client:
-        yield Api(client, settings, keys)
-    app.state.service.engine.dispose()
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 - :func:`save_constant_backbone`: an ``r2plus1d_tiny`` checkpoint whose classifier ignores the clip: class 0
   (``walk``) on top everywhere with probability :data:`CONSTANT_PROB` = softmax([2, 0, 0, 0])[0], by construction;
 - :func:`write_profile`: an analysis profile using it (1 s windows every 0.5 s, content shot detector);
-- :func:`cut_video`: a 64 px H.264 video whose background changes colour at ``cut_s`` (one hard cut).
+- :func:`cut_video`: a 64 px H.264 video whose background changes colour at ``cut_s`` (one hard cut);
+- :class:`Api` / :func:`make_api`: a test client of the API over given settings with one key per scope (the ``api``
+  fixture of ``conftest.py``); test modules import them from here, never from ``conftest`` (every test folder's
+  conftest is a module named ``conftest``).
 """
 
 from __future__ import annotations
@@ -11,17 +14,25 @@ from __future__ import annotations
 import math
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from vidstruct.io import write_video
 from vidstruct.models import MODELS
 from vidstruct.models.checkpoint import save_model_checkpoint
 from vidstruct.models.spec import InputSpec
+from vidstruct.service.api.app import create_app
+from vidstruct.service.auth import create_key
+from vidstruct.service.db.session import transaction
+from vidstruct.service.jobs.worker import JobWorker
+from vidstruct.service.settings import ServiceSettings
 
 CLASSES = ["walk", "run", "jump", "wave"]
 CONSTANT_PROB = math.exp(2) / (math.exp(2) + 3)
@@ -78,3 +89,33 @@ def wait_for(
             raise AssertionError(f"the process exited ({proc.returncode}) before: {what}")
         time.sleep(poll_s)
     raise AssertionError(f"not reached within {deadline_s} s: {what}")
+
+
+@dataclass
+class Api:
+    """A test client of the API over ``settings``, with one key per scope."""
+
+    client: TestClient
+    settings: ServiceSettings
+    keys: dict[str, str]
+
+    def auth(self, scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[scope]}"}
+
+    def session(self) -> Session:
+        return self.client.app.state.service.factory()  # type: ignore[attr-defined]
+
+    def worker(self) -> JobWorker:
+        return JobWorker(self.settings, factory=self.client.app.state.service.factory)  # type: ignore[attr-defined]
+
+
+def make_api(settings: ServiceSettings) -> Iterator[Api]:
+    """Yield one :class:`Api` (an app over ``settings`` with a new key per scope, its client open); its engine is
+    disposed afterwards. ``yield from make_api(...)`` in a fixture, or ``for api in make_api(...)`` in a test."""
+    app = create_app(settings)
+    factory = app.state.service.factory
+    with transaction(factory) as session:
+        keys = {scope: create_key(session, scope)[0] for scope in ("read", "write", "review", "admin")}
+    with TestClient(app) as client:
+        yield Api(client, settings, keys)
+    app.state.service.engine.dispose()

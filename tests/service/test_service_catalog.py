@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servicekit import save_constant_backbone, write_profile
+from servicekit import Api, make_api, save_constant_backbone, write_profile
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
-from conftest import Api, make_api
 from vidstruct.service.api.catalog import distinct_labels, label_counts
 from vidstruct.service.db.migrate import upgrade
 from vidstruct.service.db.models import Analysis, ModerationFlag, Segment, Video

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
-from conftest import Api
+from servicekit import Api
 
 EXAMPLES = 12
 

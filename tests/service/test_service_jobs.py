@@ -13,10 +13,9 @@ from datetime import timedelta
 
 import pytest
 import webvtt
-from servicekit import CLASSES, CONSTANT_PROB
+from servicekit import CLASSES, CONSTANT_PROB, Api
 from sqlalchemy import func, select, update
 
-from conftest import Api
 from vidstruct.service.db.models import Analysis, AuditEntry, Job, Segment, Shot, Video, utc_now
 from vidstruct.service.jobs import worker as worker_module
 from vidstruct.service.jobs.queue import claim_job, complete_job

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from servicekit import Api, make_api
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from conftest import Api, make_api
 from vidstruct.service.db.models import ApiKey, AuditEntry, ModerationFlag, Video
 from vidstruct.service.db.session import transaction
 from vidstruct.service.db.store import add_analysis

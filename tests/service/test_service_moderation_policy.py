@@ -8,10 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from servicekit import CONSTANT_PROB
+from servicekit import CONSTANT_PROB, make_api
 from sqlalchemy import select
 
-from conftest import make_api
 from vidstruct.cli.main import main
 from vidstruct.service.db.models import ModerationFlag, Segment
 from vidstruct.service.moderation.checker import matches

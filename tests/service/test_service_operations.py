@@ -9,8 +9,8 @@ import sys
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from servicekit import Api
 
-from conftest import Api
 from vidstruct.service.api.ratelimit import RateLimiter
 from vidstruct.service.auth import create_key
 from vidstruct.service.db.session import transaction

@@ -7,9 +7,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from servicekit import Api
 from sqlalchemy import select
 
-from conftest import Api
 from vidstruct.service.db.models import Video
 from vidstruct.service.db.session import make_engine, session_factory
 from vidstruct.service.jobs.queue import claim_job, release_job, submit_job

@@ -40,7 +40,7 @@ from vidstruct.service.db.store import add_analysis
 from vidstruct.service.jobs.queue import claim_job
 
 if TYPE_CHECKING:
-    from conftest import Api  # tests/service/conftest.py (only for the annotations)
+    from servicekit import Api  # only for the annotations
 
 DEADLINE_S = 180.0
 #: frames of the long reel decoded before the hook holds the cut at its gate

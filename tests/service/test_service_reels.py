@@ -33,7 +33,7 @@ from vidstruct.service.jobs.queue import claim_job
 from vidstruct.service.reels.job import run_reel_job
 
 if TYPE_CHECKING:
-    from conftest import Api  # tests/service/conftest.py (only for the annotations)
+    from servicekit import Api  # only for the annotations
 
 
 def _store(

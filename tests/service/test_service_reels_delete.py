@@ -25,7 +25,7 @@ from vidstruct.service.db.store import add_analysis
 from vidstruct.service.jobs.queue import submit_job
 
 if TYPE_CHECKING:
-    from conftest import Api  # tests/service/conftest.py (only for the annotations)
+    from servicekit import Api  # only for the annotations
 
 
 def _video_with_segments(api: Api, tmp_path: Path) -> str:

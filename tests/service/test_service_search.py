@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servicekit import Api
 from sqlalchemy import select
 
-from conftest import Api
 from vidstruct.service.db.migrate import upgrade
 from vidstruct.service.db.models import Analysis, Segment, Video
 from vidstruct.service.db.session import make_engine

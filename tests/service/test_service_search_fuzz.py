@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from servicekit import Api
 from test_service_search import MODELS, build
-
-from conftest import Api
 
 EXAMPLES = 25
 

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
+from servicekit import Api, make_api
 from sqlalchemy import func, select
 
-from conftest import Api, make_api
 from vidstruct.service.api import uploads
 from vidstruct.service.db.models import Job, Video
 from vidstruct.service.settings import ServiceSettings

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from servicekit import Api
 from sqlalchemy import select
 
-from conftest import Api
 from vidstruct.service.db.models import Analysis, Job, Video, Window
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.similar.index import registry

@@ -26,7 +26,7 @@ from vidstruct.service.similar import clip
 from vidstruct.service.similar.clip import MAX_CLIP_S
 
 if TYPE_CHECKING:
-    from conftest import Api  # tests/service/conftest.py (only for the annotations)
+    from servicekit import Api  # only for the annotations
 
 SIZE, FPS = 64, 10.0
 

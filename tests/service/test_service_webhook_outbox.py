@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from servicekit import Api
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from conftest import Api
 from vidstruct.service.db.models import Job, WebhookDelivery, WebhookOutbox
 from vidstruct.service.db.session import make_engine, session_factory, transaction
 from vidstruct.service.jobs import queue

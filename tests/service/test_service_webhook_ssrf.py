@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servicekit import make_api
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from conftest import make_api
 from vidstruct.errors import InputError
 from vidstruct.service.db.models import Job, WebhookDelivery, WebhookOutbox
 from vidstruct.service.db.session import make_engine, session_factory

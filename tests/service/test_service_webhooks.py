@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from servicekit import make_api
 from sqlalchemy import select
 
-from conftest import make_api
 from vidstruct.service.db.models import WebhookDelivery, WebhookOutbox
 from vidstruct.service.settings import ServiceSettings
 

@@ -9,8 +9,9 @@
 - ``video_path`` (session): a 2 s, 10 fps, 64 px H.264 mp4 with one cut at 1.0 s;
 - ``page_for``: ``page_for(scope, hash="#/")`` → a new Playwright page signed in with that scope's key (through
   ``POST /ui/session``) and opened at ``hash`` once the page has rendered (``body[data-state=ready]``, which the
-  app sets after a page's ``render`` finished), its console errors collected; ``assert_no_console_errors(page)``
-  (imported from this module) fails when any page made so far logged one.
+  app sets after a page's ``render`` finished), its console errors collected; ``webkit.assert_no_console_errors``
+  fails when any page made so far logged one (test modules import helpers from ``webkit``, never from ``conftest``:
+  every test folder's conftest is a module named ``conftest``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webkit import (
-    Server,
-    assert_no_console_errors,
-    console_errors,
-    cut_video,
-    forget_page,
-    start_server,
-    track_page,
-)
-
-__all__ = ["assert_no_console_errors", "console_errors"]  # for the test modules: `from conftest import ...`
+from webkit import Server, cut_video, forget_page, start_server, track_page
 
 
 @pytest.fixture(scope="module")
