@@ -28,9 +28,13 @@ import vidstruct.pipeline.analyze.models as analyze_models
 from vidstruct.data.transforms import build_eval_transform
 from vidstruct.io import VideoReader, write_video
 from vidstruct.models import MODELS
-from vidstruct.models.checkpoint import load_model_checkpoint, save_model_checkpoint
+from vidstruct.models.checkpoint import load_model_checkpoint, save_model_checkpoint, sha256_file
+from vidstruct.models.localization.checkpoint import save_localizer
+from vidstruct.recipes.analyze import analyze_settings, load_profile
 from vidstruct.service.db.models import Analysis, Window
+from vidstruct.service.errors import UnprocessableError
 from vidstruct.service.jobs.analysis import ModelCache
+from vidstruct.service.settings import ServiceSettings
 from vidstruct.service.similar import backbones, clip
 from vidstruct.service.similar.backbones import BackboneCache, profile_backbone
 
@@ -253,8 +257,6 @@ def test_backbone_cache_is_a_bounded_thread_safe_lru_invalidated_by_a_changed_fi
 
 
 def test_profile_backbone_takes_the_profiles_window_settings(profiles: Path, tmp_path: Path) -> None:
-    from vidstruct.service.settings import ServiceSettings
-
     (tmp_path / "defaults.yaml").write_text(
         f"task: analyze\nrecognizer: {{checkpoint: {profiles / 'constant.pt'}}}\nshots: {{detector: none}}\n"
     )
@@ -267,7 +269,45 @@ def test_profile_backbone_takes_the_profiles_window_settings(profiles: Path, tmp
     # no window settings: one training clip (4 frames every 2 at 10 fps = 0.8 s) and half of it, batch 8
     assert (defaults.window_s, defaults.stride_s, batch) == (pytest.approx(0.8), pytest.approx(0.4), 8)
     assert defaults.recognizer is tiny.recognizer and cache.loads == 1  # one checkpoint, loaded once
-    with pytest.raises(Exception, match="has no recognizer"):
+    with pytest.raises(UnprocessableError, match="has no recognizer"):
         profile_backbone(settings, "none", cache)
-    with pytest.raises(Exception, match="no analysis profile named 'nope'"):
+    with pytest.raises(UnprocessableError, match="no analysis profile named 'nope'"):
         profile_backbone(settings, "nope", cache)
+
+
+def test_a_localizer_only_profile_loads_the_localizers_backbone_alone(
+    profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a recognizer the windows are the localizer's snippets on its recorded backbone, as analysis has
+    them (compared with :func:`~vidstruct.pipeline.analyze.models.load_models`), and the BMN is never built."""
+    backbone = (profiles / "constant.pt").resolve()
+    bmn_kwargs = {
+        "feat_dim": 8, "temporal_scale": 16, "max_duration": 8, "num_sample": 4, "num_sample_perbin": 1,
+        "hidden_dim_1d": 8, "hidden_dim_2d": 8, "hidden_dim_3d": 16,
+    }  # fmt: skip
+    features = {
+        "backbone_checkpoint": str(backbone), "backbone_sha256": sha256_file(backbone),
+        "backbone_model": "r2plus1d_tiny", "window_s": 1.5, "stride_s": 0.75, "feature_dim": 8, "temporal_scale": 16,
+        "mode": "rescale", "window_stride": None,
+    }  # fmt: skip
+    save_localizer(
+        tmp_path / "bmn.pt", MODELS.build("bmn", **bmn_kwargs), model_name="bmn", model_kwargs=bmn_kwargs,
+        classes=["walk", "run"], features=features, postprocess={"fusion": "none", "max_segments": 30},
+    )  # fmt: skip
+    (tmp_path / "loconly.yaml").write_text("task: analyze\nlocalizer: {checkpoint: bmn.pt}\nshots: {detector: none}\n")
+    settings = ServiceSettings(data_dir=tmp_path / "data", profile_dirs=(tmp_path,))
+    analysis = load_models_of(tmp_path / "loconly.yaml")
+    assert analysis.recognizer is not None and analysis.localizer is not None
+
+    counts = Counts(monkeypatch)
+    got, batch = profile_backbone(settings, "loconly", BackboneCache())
+    assert counts.builds == ["r2plus1d_tiny"] and counts.checkpoints == [backbone] and counts.others == []
+    want = analysis.recognizer
+    assert (got.checkpoint, got.sha256, got.name) == (want.checkpoint, want.sha256, want.name)
+    assert (got.window_s, got.stride_s, batch) == (want.window_s, want.stride_s, 8) == (1.5, 0.75, 8)
+    assert analyze_settings(*load_profile(tmp_path / "loconly.yaml")).recognition.checkpoint is None
+
+
+def load_models_of(profile_file: Path) -> Any:
+    """Every model of the profile, loaded as analysis loads them."""
+    return analyze_models.load_models(analyze_settings(*load_profile(profile_file), report=False))
