@@ -89,6 +89,15 @@ export function exportUrl(videoId, format) {
   return `/v1/videos/${enc(videoId)}/export?format=${enc(format)}`;
 }
 
+/**
+ * The Server-Sent Events URL of jobs' live progress (for EventSource; the session cookie authorizes it);
+ * with createdAfter (a job's created_at), the stream also tells of jobs created later (`created` events).
+ */
+export function jobEventsUrl(ids, createdAfter) {
+  const after = createdAfter ? `&created_after=${enc(createdAfter)}` : "";
+  return `/v1/jobs/events?ids=${ids.map(enc).join(",")}${after}`;
+}
+
 /** Whether the page may hold a session: the server sets a readable marker cookie beside the HttpOnly one. */
 export function maybeSignedIn() {
   return document.cookie.split(";").some((c) => c.trim().startsWith("vidstruct_signed_in="));
