@@ -256,7 +256,10 @@ def test_backbone_cache_is_a_bounded_thread_safe_lru_invalidated_by_a_changed_fi
     assert len(got) == 4 and all(g is got[0] for g in got) and cache.loads == 6
 
 
-def test_profile_backbone_takes_the_profiles_window_settings(profiles: Path, tmp_path: Path) -> None:
+def test_profile_backbone_takes_the_profiles_window_settings(
+    profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backbones, "_SOURCES", backbones._Sources())
     (tmp_path / "defaults.yaml").write_text(
         f"task: analyze\nrecognizer: {{checkpoint: {profiles / 'constant.pt'}}}\nshots: {{detector: none}}\n"
     )
@@ -271,6 +274,17 @@ def test_profile_backbone_takes_the_profiles_window_settings(profiles: Path, tmp
     assert defaults.recognizer is tiny.recognizer and cache.loads == 1  # one checkpoint, loaded once
     with pytest.raises(UnprocessableError, match="has no recognizer"):
         profile_backbone(settings, "none", cache)
+
+    # the profile is read (and its checkpoints hashed) again only when its file changes
+    read: list[str] = []
+    real = backbones.analyze_settings
+    monkeypatch.setattr(backbones, "analyze_settings", lambda *a, **k: read.append(k["name"]) or real(*a, **k))
+    assert profile_backbone(settings, "defaults", cache)[0].window_s == pytest.approx(0.8) and read == []
+    text = (tmp_path / "defaults.yaml").read_text().replace("constant.pt}", "constant.pt, window_s: 2.0}")
+    _replace(tmp_path / "defaults.yaml", text.encode())
+    again, _ = profile_backbone(settings, "defaults", cache)
+    assert (again.window_s, again.stride_s) == (2.0, 1.0) and read == ["defaults"] and cache.loads == 1
+    assert profile_backbone(settings, "defaults", cache)[0].window_s == 2.0 and read == ["defaults"]
     with pytest.raises(UnprocessableError, match="no analysis profile named 'nope'"):
         profile_backbone(settings, "nope", cache)
 

@@ -5,5 +5,7 @@
   analysis's ``embeddings.npy`` (the source of truth);
 - :mod:`.index`: one approximate-nearest-neighbour index (usearch HNSW) per space, persisted as
   ``DATA/indexes/<space>.usearch`` + ``<space>.json`` (manifest), synced with the database, rebuilt when lost;
-- :mod:`.query`: a (video, span) query, ANN candidates re-ranked exactly with numpy, grouped into moments.
+- :mod:`.query`: a (video, span) query, ANN candidates re-ranked exactly with numpy, grouped into moments;
+- :mod:`.clip`: a query by an uploaded clip, embedded as analysis embeds windows;
+- :mod:`.backbones`: the one backbone a clip query needs, loaded alone and kept per process (bounded LRU).
 """

@@ -12,6 +12,11 @@ checkpoint file (resolved), the device and the engine; at most ``capacity`` mode
 dropped first; thread-safe (one load at a time, a model asked for while it loads is loaded once). An entry is
 valid while its file's ``stat`` (size, mtime, ctime, inode) is unchanged: a rewritten or replaced checkpoint is
 loaded and hashed again, so a changed file never answers with the old weights or the old SHA-256.
+
+Reading a profile as analysis does hashes every checkpoint it names (the profile hash), tens of milliseconds for
+a TransNetV2 shot detector: :func:`profile_backbone` keeps each profile's :class:`BackboneSource` (at most
+:data:`SOURCES` profiles) while the files it was read from (the profile's YAML files, and for a localizer-only
+profile the localizer and its backbone) keep their ``stat``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vidstruct.device import resolve_device
 from vidstruct.errors import CheckpointError
@@ -40,6 +46,8 @@ __all__ = ["CACHE", "BackboneCache", "BackboneSource", "LoadedBackbone", "backbo
 
 #: models a process keeps (each a few MB to a few hundred MB)
 CAPACITY = 2
+#: profiles whose backbone source a process keeps
+SOURCES = 64
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class BackboneSource:
     device: str
     engine: str
     batch_size: int
+    localizer: tuple[Path, ...] | None = None  #: the localizer and backbone files read (localizer-only profiles)
 
 
 @dataclass(frozen=True)
@@ -86,12 +95,56 @@ def backbone_source(settings: AnalyzeSettings) -> BackboneSource | None:
     backbone = resolve_backbone(features, loc.backbone, force=loc.force)
     window_s = rec.window_s or float(features["window_s"])
     stride_s = rec.stride_s or float(features["stride_s"])
-    return BackboneSource(backbone, window_s, stride_s, device, settings.engine, rec.batch_size)
+    read = (file.resolve(), backbone.resolve())
+    return BackboneSource(backbone, window_s, stride_s, device, settings.engine, rec.batch_size, read)
 
 
 def _stamp(file: Path) -> tuple[int, int, int, int]:
     st = os.stat(file)
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def _stamps(files: tuple[Path, ...]) -> tuple[tuple[int, int, int, int], ...] | None:
+    """The files' stamps, None when one is gone."""
+    try:
+        return tuple(_stamp(f) for f in files)
+    except OSError:
+        return None
+
+
+class _Sources:
+    """:class:`BackboneSource` per profile file, with the files it was read from and their stamps (LRU)."""
+
+    def __init__(self, capacity: int = SOURCES) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[tuple[Path, ...], tuple[Any, ...], BackboneSource]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, name: str) -> BackboneSource:
+        key = (str(path), name)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and _stamps(hit[0]) == hit[1]:
+                self._entries.move_to_end(key)
+                return hit[2]
+        profile, composed = load_profile(path)
+        files = tuple(dict.fromkeys(Path(s) for s in {str(path), *composed.sources.values()} if Path(s).is_file()))
+        stamps = _stamps(files)  # before reading: a file changed meanwhile is read again next time
+        source = backbone_source(analyze_settings(profile, composed, name=name, report=False))
+        if source is None:
+            raise UnprocessableError(f"profile {name!r} has no recognizer: it makes no embeddings")
+        if source.localizer is not None:  # its metadata chose the backbone and the snippets
+            more = _stamps(source.localizer)
+            files, stamps = files + source.localizer, None if stamps is None or more is None else stamps + more
+        if stamps is not None:
+            with self._lock:
+                self._entries[key] = (files, stamps, source)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
+        return source
 
 
 class BackboneCache:
@@ -145,6 +198,7 @@ class BackboneCache:
 
 #: this process's backbones (the API process embeds clips with them)
 CACHE = BackboneCache()
+_SOURCES = _Sources()
 
 
 def profile_backbone(
@@ -156,10 +210,7 @@ def profile_backbone(
     path = settings.profile_path(profile_name)
     if path is None:
         raise UnprocessableError(f"no analysis profile named {profile_name!r}")
-    profile, composed = load_profile(path)
-    source = backbone_source(analyze_settings(profile, composed, name=profile_name, report=False))
-    if source is None:
-        raise UnprocessableError(f"profile {profile_name!r} has no recognizer: it makes no embeddings")
+    source = _SOURCES.get(path, profile_name)
     loaded = (cache or CACHE).get(source.checkpoint, source.device, source.engine)
     window_s = float(source.window_s or default_window_s(loaded.recognizer.spec))
     stride_s = float(source.stride_s or window_s / 2)
