@@ -1,9 +1,10 @@
 """Job progress as Server-Sent Events (``GET /v1/jobs/{id}/events``, ``GET /v1/jobs/events?ids=``), through
 TestClient streaming (SQLite and PostgreSQL) and a real ``vidstruct serve`` (SQLite): events in the order the job
 changed, each equal to ``GET /v1/jobs/{id}`` at that moment; ``end`` after success, failure and cancel; an
-unchanged job sends only heartbeats; 401 / 404 / 422; the per-key limit on open streams (429); a stream's longest
-life; and a SIGTERM with a stream open: the server stops (uvicorn waits for open responses, so a stream that
-never ended would hold it forever) and the stream ends cleanly.
+unchanged job sends only heartbeats; ``created`` events for newer jobs; 401 / 404 / 422; a revoked key's stream
+closes at its next heartbeat; the per-key limit on open streams (429); a stream's longest life; and a SIGTERM
+with a stream open: the server stops (uvicorn waits for open responses, so a stream that never ended would hold
+it forever) and the stream ends cleanly.
 
 The job's state is changed with the queue's own functions (claim, renew with progress, complete, fail), one
 change at a time, each waited for in the stream: nothing depends on how fast the server polls. Streams poll
@@ -31,7 +32,7 @@ from servicekit import Api, cut_video, make_api, wait_for
 from sqlalchemy.orm import Session, sessionmaker
 
 from vidstruct.service.api.job_events import RETRY_MS, stop_streams
-from vidstruct.service.auth import create_key
+from vidstruct.service.auth import create_key, revoke_key
 from vidstruct.service.db.models import Job
 from vidstruct.service.db.session import make_engine, session_factory, transaction
 from vidstruct.service.jobs.intake import new_video, probe_or_refuse
@@ -260,6 +261,30 @@ def test_auth_unknown_jobs_and_bad_id_lists(events_api: Api, video_bytes: bytes)
         assert next(stream).retry == RETRY_MS
         assert next_event(stream).json()["job_id"] == job_id
     api.client.cookies.clear()
+
+
+def test_a_revoked_keys_stream_closes_at_its_next_heartbeat(events_api: Api, video_bytes: bytes) -> None:
+    api = events_api
+    job_id = _submit(api, video_bytes, "revoked")
+    with api.session() as session:
+        key, row = create_key(session, "read")
+        session.commit()
+        key_id = row.id
+    headers = {"Authorization": f"Bearer {key}"}
+    with api.client.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers) as response:
+        stream = messages(response)
+        assert next(stream).retry == RETRY_MS
+        assert next_event(stream).json()["status"] == "QUEUED"
+        assert next(stream).comment == "heartbeat"  # checked: still valid
+        with api.session() as session:
+            assert revoke_key(session, key_id)
+            session.commit()
+        rest = []
+        for message in stream:  # a stream left open would beat on until its 10 min are up
+            rest.append(message)
+            assert len(rest) <= 3 and message.comment == "heartbeat", rest
+    assert api.client.get(f"/v1/jobs/{job_id}/events", headers=headers).status_code == 401
+    assert _job(api, job_id)["status"] == "QUEUED"  # the job goes on: only the stream ended
 
 
 def test_open_streams_are_limited_per_key(events_api: Api, video_bytes: bytes) -> None:

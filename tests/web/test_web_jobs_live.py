@@ -2,7 +2,8 @@
 the tiny constant profile): a queued job is followed through the page's event stream while a real worker process
 (started once the stream is open) runs it to "succeeded", with no list or job read while it was active (every
 list answer the page got after its first shows the job ended: the page did not poll); and paging: 105 more jobs
-make the newest page 100 rows, "Older" shows the rest, the URL keeps the page across a reload, "Newer" goes back.
+make the newest page 100 rows, "Older" shows the rest, the URL keeps the page across a reload, "Newer" goes back;
+and when every stream request fails, the page falls back to polling and still shows a job's change.
 """
 
 from __future__ import annotations
@@ -151,5 +152,32 @@ def test_older_and_newer_pages(browser: Any, server: Server, video_path: Path) -
         on_page(1, 100)
         assert _row_ids(page) == every[:100]
         assert errors == [], "\n".join(errors)
+    finally:
+        context.close()
+
+
+def test_the_page_polls_when_the_stream_keeps_failing(browser: Any, server: Server, video_path: Path) -> None:
+    """Every stream request fails (network error): after a few tries the page polls the list and still shows the
+    job's changes."""
+    job_id = server.submit(video_path)
+    context, page, errors = _signed_in_page(browser, server)
+    tries: list[str] = []
+
+    def fail(route: Any) -> None:
+        tries.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"/v1/jobs/events\?"), fail)
+    try:
+        page.goto(f"{server.url}/#/jobs")
+        page.wait_for_selector("#page[data-live=poll]", timeout=TIMEOUT_MS)
+        assert len(tries) >= 1
+        row = page.locator(f"tr[data-job-id='{job_id}']")
+        assert row.locator(".badge").inner_text() == "queued"
+        r = server.client.delete(f"/v1/jobs/{job_id}", headers=server.auth("write"))
+        assert r.status_code == 200, r.text
+        row.locator(".badge", has_text="canceled").wait_for(timeout=TIMEOUT_MS)  # seen by a poll
+        # the only errors are the failed stream requests
+        assert [e for e in errors if "ERR_FAILED" not in e and "/v1/jobs/events" not in e] == [], errors
     finally:
         context.close()

@@ -10,11 +10,13 @@
 What a stream sends: first ``retry: 3000`` (the reconnection delay in ms), then ``event: progress`` with a job's
 JSON (the shape of ``GET /v1/jobs/{id}``) for every job at once and again whenever its JSON changes (status,
 progress, error...; the rows are read every ``stream_poll_s`` seconds and nothing is sent when nothing changed),
-a comment line ``: heartbeat`` after ``stream_heartbeat_s`` seconds without an event, and ``event: end`` once
-every job is SUCCEEDED, FAILED or CANCELED (or gone), then it closes: ``end``'s data is the job's JSON (one job)
-or ``{"job_ids": [...]}`` (several). A stream also closes after ``stream_max_s`` seconds (a client reconnects:
-``EventSource`` does so by itself after ``retry``) and when the server shuts down (:func:`stop_streams`, called by
-``vidstruct serve`` when asked to stop, so open streams never hold up a graceful shutdown).
+a comment line ``: heartbeat`` after ``stream_heartbeat_s`` seconds without an event (the stream's key, or its
+page session, is checked again then: a revoked key's stream closes, and its reconnection gets 401), and
+``event: end`` once every job is SUCCEEDED, FAILED or CANCELED (or gone), then it closes: ``end``'s data is the
+job's JSON (one job) or ``{"job_ids": [...]}`` (several). A stream also closes after ``stream_max_s`` seconds
+(a client reconnects: ``EventSource`` does so by itself after ``retry``) and when the server shuts down
+(:func:`stop_streams`, called by ``vidstruct serve`` when asked to stop, so open streams never hold up a graceful
+shutdown).
 
 Limits: each stream is one request through the key's rate limit (:mod:`.ratelimit`); besides, an API process keeps
 at most ``streams_per_key`` open streams per API key and ``streams_total`` in all (429 with ``Retry-After``
@@ -41,9 +43,10 @@ from starlette.types import Receive, Scope, Send
 from vidstruct.service.api.deps import require, state
 from vidstruct.service.api.jobs import job_view
 from vidstruct.service.db.models import JOB_STATUSES, ApiKey, Job
-from vidstruct.service.errors import NotFoundError, RateLimitedError, UnprocessableError
+from vidstruct.service.errors import AuthError, NotFoundError, RateLimitedError, ScopeError, UnprocessableError
 from vidstruct.service.jobs.queue import FINAL
 from vidstruct.service.settings import ServiceSettings
+from vidstruct.service.web_session import key_for_request
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 #: the most job ids one stream follows (a Jobs page shows 100 jobs)
@@ -144,12 +147,28 @@ def _created(factory: sessionmaker[Session], after: datetime) -> list[dict[str, 
         return [job_view(job) for job in session.scalars(query.limit(MAX_IDS))]
 
 
+def _key_check(request: Request) -> Callable[[], bool]:
+    """Whether the request's key (its ``Authorization`` header, else its page session) still grants read."""
+    header = request.headers.get("authorization")
+
+    def allowed() -> bool:
+        with state(request).factory() as session:
+            try:
+                key_for_request(session, request, header, "read")
+            except (AuthError, ScopeError):
+                return False
+        return True
+
+    return allowed
+
+
 async def _events(
     factory: sessionmaker[Session],
     settings: ServiceSettings,
     hub: StreamHub,
     ids: list[str],
     single: bool,
+    allowed: Callable[[], bool],
     created_after: datetime | None = None,
 ) -> AsyncIterator[str]:
     """The stream's text (see the module doc); times in seconds from :func:`time.monotonic`."""
@@ -179,6 +198,8 @@ async def _events(
             return
         now = time.monotonic()
         if now - quiet_since >= settings.stream_heartbeat_s:
+            if not await run_in_threadpool(allowed):
+                return  # the key was revoked (or the session ended): the reconnection is answered 401
             yield ": heartbeat\n\n"
             quiet_since = now
         if hub.stopping or now - started >= settings.stream_max_s:
@@ -205,7 +226,7 @@ async def _stream(
             hub.release(key.id)
 
     try:
-        events = _events(service.factory, service.settings, hub, ids, single, created_after)
+        events = _events(service.factory, service.settings, hub, ids, single, _key_check(request), created_after)
         return _EventStream(events, release)
     except BaseException:
         release()
