@@ -2,8 +2,9 @@
 // #/jobs?older=T1,T2 is the page reached through tokens T1 then T2), readable errors, cancel, and a link to the
 // video when a job succeeded. Live status and per-stage progress are pushed by the server: one EventSource
 // (/v1/jobs/events?ids=...) for the page's queued and running jobs, reopened when that set changes; the list is
-// read again when the stream ends, or, on the newest page, when the stream tells of a new job (`created`). Should the stream fail repeatedly (or EventSource be missing), the page polls
-// the list every second instead. While no job of the page is active, the newest page re-reads the list every 10 s.
+// read again when the stream ends, or, on the newest page, when the stream tells of a new job (`created`). Should
+// the stream fail repeatedly (or EventSource be missing), the page polls the list every second instead. While no
+// job of the page is active, the newest page re-reads the list every 10 s.
 import { ApiError, jobEventsUrl } from "../api.js";
 import { el, fill, notice } from "../dom.js";
 
