@@ -200,11 +200,17 @@ def _user_js(prefs: dict[str, bool | int | str]) -> str:
     return "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in prefs.items())
 
 
+#: the error texts of a request the page itself gave up (an AbortController: the web app aborts a superseded
+#: suggestion request and a page's requests when it leaves it): not a failure of the server or the page
+ABORTED = frozenset({"NS_BINDING_ABORTED"})
+
+
 class Firefox:
     """A headless firefox-esr with one BiDi session and one tab (:attr:`context`); use as a context manager or call
     :meth:`close`. :attr:`errors` collects ``"console: …"`` / ``"javascript: …"`` lines for every log entry of
     level ``error`` (console.error calls, uncaught exceptions, unhandled rejections, Content-Security-Policy
-    violations) of any page; :attr:`http_errors` every request answered 4xx / 5xx or failed (network.fetchError)."""
+    violations) of any page; :attr:`http_errors` every request answered 4xx / 5xx or failed (network.fetchError),
+    except those the page aborted itself (:data:`ABORTED`)."""
 
     def __init__(self, *, width: int = 1280, height: int = 800, timeout_s: float = TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
@@ -268,7 +274,7 @@ class Firefox:
             self.errors.append(f"{params.get('type')}: {params.get('text')}{at}")
         elif message.get("method") == "network.responseCompleted" and params["response"]["status"] >= 400:
             self.http_errors.append(f"HTTP {params['response']['status']}: {params['request']['url']}")
-        elif message.get("method") == "network.fetchError":
+        elif message.get("method") == "network.fetchError" and params.get("errorText") not in ABORTED:
             self.http_errors.append(f"{params.get('errorText')}: {params['request']['url']}")
 
     def command(self, method: str, params: dict[str, Any] | None = None, timeout_s: float | None = None) -> Any:
