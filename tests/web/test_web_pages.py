@@ -342,8 +342,8 @@ def test_the_jobs_page_shows_a_failure_readably_and_cancels(
 def test_queued_and_running_jobs_are_canceled_from_the_page(
     browser: Any, video_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """On a server without workers every job stays queued: both are canceled from the jobs page, the list
-    refreshing every second while any is queued."""
+    """On a server without workers every job stays queued: both are canceled from the jobs page (the second job
+    appears through the page's event stream, its ``created`` event)."""
     server = start_server(tmp_path_factory.mktemp("idle"), workers=0)
     context = browser.new_context(base_url=server.url)
     try:
