@@ -50,7 +50,7 @@ def test_upload_to_results(api: Api, video_bytes: bytes) -> None:
     assert api.worker().run(exit_when_idle=True) == 1
     job = _job(api, submitted["job_id"])
     assert job["status"] == "SUCCEEDED" and job["attempts"] == 1 and job["error"] is None
-    assert job["progress"]["writing"] == 100.0
+    assert job["progress"]["writing"] == 100.0 and set(job["progress"].values()) == {100.0}  # every stage finished
 
     meta = c.get(f"/v1/videos/{video_id}", headers=read).json()
     assert (meta["duration_s"], meta["width"], meta["height"], meta["codec"]) == (2.0, 64, 64, "h264")

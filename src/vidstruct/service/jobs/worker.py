@@ -187,6 +187,9 @@ class JobWorker:
             keeper.join()
         if keeper.lost.is_set():
             return self._discard(out_name, "lost")
+        # every stage ran to its end: a stage's last report may stop short of 100% (its last window ends before
+        # the video does), and a finished job should not read 97%
+        progress.update(dict.fromkeys(progress, 100.0))
         try:
             stored = complete_job(
                 self.factory, job, self.id, output.document, output.folder, progress, check=self.policy.check_hook()
