@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 _TESTS = Path(__file__).resolve().parents[1]
-for _folder in (_TESTS / "service", _TESTS / "report"):  # servicekit, pgcluster, reportkit
+for _folder in (_TESTS / "service", _TESTS / "report", _TESTS):  # servicekit, pgcluster, reportkit, browserkit
     if str(_folder) not in sys.path:
         sys.path.append(str(_folder))
 
