@@ -119,3 +119,28 @@ def make_api(settings: ServiceSettings) -> Iterator[Api]:
     with TestClient(app) as client:
         yield Api(client, settings, keys)
     app.state.service.engine.dispose()
+
+
+def analyse_uploads(api: Api, files: dict[str, Path], names: tuple[str, ...]) -> dict[str, str]:
+    """Upload ``files[name]`` for each of ``names``, let one in-process worker analyse them all; name -> video id
+    (every job must succeed)."""
+    ids = {}
+    for name in names:
+        upload = {"file": (f"{name}.mp4", files[name].read_bytes(), "video/mp4")}
+        answer = api.client.post("/v1/jobs", files=upload, headers=api.auth("write"))
+        assert answer.status_code == 202, answer.text
+        ids[name] = answer.json()["job_id"]
+    assert api.worker().run(exit_when_idle=True) == len(names)
+    videos = {}
+    for name, job_id in ids.items():
+        job = api.client.get(f"/v1/jobs/{job_id}", headers=api.auth("read")).json()
+        assert job["status"] == "SUCCEEDED", job["error"]
+        videos[name] = job["video_id"]
+    return videos
+
+
+def post_clip(api: Api, path: Path, **fields: Any) -> Any:
+    """``POST /v1/search/similar/clip`` with ``path`` as the uploaded clip and ``fields`` as form fields (read key)."""
+    upload = {"file": (path.name, path.read_bytes(), "video/mp4")}
+    data = {k: str(v) for k, v in fields.items()}
+    return api.client.post("/v1/search/similar/clip", files=upload, data=data, headers=api.auth("read"))

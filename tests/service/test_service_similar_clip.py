@@ -11,11 +11,11 @@ and a float64 brute-force cosine over every stored window of the collection.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from servicekit import CONSTANT_PROB, cut_video
+from servicekit import CONSTANT_PROB, analyse_uploads, cut_video, post_clip
 from sqlalchemy import select
 
 from vidstruct.io import VideoReader, write_video
@@ -64,29 +64,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return found
 
 
-def _collection(api: Api, files: dict[str, Path]) -> dict[str, str]:
-    """Videos A, B, C uploaded and analyzed by a worker; name -> video id."""
-    ids = {}
-    for name in ("A", "B", "C"):
-        upload = {"file": (f"{name}.mp4", files[name].read_bytes(), "video/mp4")}
-        answer = api.client.post("/v1/jobs", files=upload, headers=api.auth("write"))
-        assert answer.status_code == 202, answer.text
-        ids[name] = answer.json()["job_id"]
-    assert api.worker().run(exit_when_idle=True) == 3
-    videos = {}
-    for name, job_id in ids.items():
-        job = api.client.get(f"/v1/jobs/{job_id}", headers=api.auth("read")).json()
-        assert job["status"] == "SUCCEEDED", job["error"]
-        videos[name] = job["video_id"]
-    return videos
-
-
-def _post(api: Api, path: Path, **fields: Any) -> Any:
-    upload = {"file": (path.name, path.read_bytes(), "video/mp4")}
-    data = {k: str(v) for k, v in fields.items()}
-    return api.client.post("/v1/search/similar/clip", files=upload, data=data, headers=api.auth("read"))
-
-
 def _expected(api: Api, clip: Path, tmp_path: Path, max_results: int) -> list[tuple[int, float]]:
     """``(window id, cosine)`` of the ``max_results`` nearest windows, by the analysis pipeline and brute force."""
     models = ModelCache().models_for(api.settings, "tiny")
@@ -108,8 +85,8 @@ def _expected(api: Api, clip: Path, tmp_path: Path, max_results: int) -> list[tu
 
 
 def test_a_clip_cut_from_a_video_finds_that_video_first(api: Api, files: dict[str, Path], tmp_path: Path) -> None:
-    videos = _collection(api, files)
-    answer = _post(api, files["clip"], max_results=6)
+    videos = analyse_uploads(api, files, ("A", "B", "C"))
+    answer = post_clip(api, files["clip"], max_results=6)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     first = body["moments"][0]
@@ -128,14 +105,14 @@ def test_a_clip_cut_from_a_video_finds_that_video_first(api: Api, files: dict[st
     # the space named by profile or by key gives the same answer; filters apply as for a span query
     key = body["model"]["key"]
     for fields in ({"profile": "tiny"}, {"model": key}):
-        again = _post(api, files["clip"], max_results=6, **fields)
+        again = post_clip(api, files["clip"], max_results=6, **fields)
         assert again.status_code == 200 and again.json()["moments"] == body["moments"], again.text
     # every window's best label is walk with CONSTANT_PROB = softmax([2, 0, 0, 0])[0] ~ 0.711: 0.7 keeps all, 0.72 none
     assert 0.7 < CONSTANT_PROB < 0.72
-    kept = _post(api, files["clip"], max_results=6, labels="walk", min_score=0.7).json()["moments"]
+    kept = post_clip(api, files["clip"], max_results=6, labels="walk", min_score=0.7).json()["moments"]
     assert kept == body["moments"]
-    assert _post(api, files["clip"], max_results=6, labels="walk", min_score=0.72).json()["moments"] == []
-    tagged = _post(api, files["clip"], tags="street").json()
+    assert post_clip(api, files["clip"], max_results=6, labels="walk", min_score=0.72).json()["moments"] == []
+    tagged = post_clip(api, files["clip"], tags="street").json()
     assert tagged["moments"] == []  # no video carries the tag
 
 
@@ -143,9 +120,9 @@ def test_clip_errors_are_problems_and_nothing_is_stored(
     api: Api, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uploads = api.settings.uploads_dir
-    empty = _post(api, files["clip"])
+    empty = post_clip(api, files["clip"])
     assert empty.status_code == 422 and "no analysis of the collection has embeddings" in empty.json()["detail"]
-    _collection(api, files)
+    analyse_uploads(api, files, ("A", "B", "C"))
     cases = [
         (files["not_video"], {}, 422, "not a readable video"),
         (files["short"], {}, 422, "shorter than one window of its model (1 s)"),
@@ -157,18 +134,18 @@ def test_clip_errors_are_problems_and_nothing_is_stored(
         (files["clip"], {"colour": "red"}, 422, "colour"),
     ]
     for path, fields, status, detail in cases:
-        answer = _post(api, path, **fields)
+        answer = post_clip(api, path, **fields)
         assert answer.status_code == status, (path.name, fields, answer.text)
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert detail in answer.json()["detail"], (path.name, fields, answer.text)
     no_file = api.client.post("/v1/search/similar/clip", data={"profile": "tiny"}, headers=api.auth("read"))
     assert no_file.status_code == 422 and "'file'" in no_file.json()["detail"]
-    assert _post(api, files["clip"]).status_code == 200
+    assert post_clip(api, files["clip"]).status_code == 200
     monkeypatch.setattr(clip, "WAIT_S", 0.2)
     with clip._ONE_AT_A_TIME:  # another clip is being embedded in this process: wait, then 503
-        busy = _post(api, files["clip"])
+        busy = post_clip(api, files["clip"])
     assert busy.status_code == 503 and "another clip is being embedded" in busy.json()["detail"]
-    assert _post(api, files["clip"]).status_code == 200  # its turn came
+    assert post_clip(api, files["clip"]).status_code == 200  # its turn came
     assert list(uploads.iterdir()) == []  # no upload kept, whatever the answer
     assert api.client.post("/v1/search/similar/clip", files={"file": ("c.mp4", b"x")}).status_code == 401
     with api.session() as session:  # the clip was never added to the collection

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from servicekit import cut_video, save_constant_backbone
+from servicekit import analyse_uploads, cut_video, post_clip, save_constant_backbone
 from sqlalchemy import select
 
 import vidstruct.pipeline.analyze.models as analyze_models
@@ -97,28 +97,6 @@ class Counts:
         return called
 
 
-def _collection(api: Any, files: dict[str, Path]) -> dict[str, str]:
-    ids = {}
-    for name in ("A", "B"):
-        upload = {"file": (f"{name}.mp4", files[name].read_bytes(), "video/mp4")}
-        answer = api.client.post("/v1/jobs", files=upload, headers=api.auth("write"))
-        assert answer.status_code == 202, answer.text
-        ids[name] = answer.json()["job_id"]
-    assert api.worker().run(exit_when_idle=True) == 2
-    videos = {}
-    for name, job_id in ids.items():
-        job = api.client.get(f"/v1/jobs/{job_id}", headers=api.auth("read")).json()
-        assert job["status"] == "SUCCEEDED", job["error"]
-        videos[name] = job["video_id"]
-    return videos
-
-
-def _post(api: Any, path: Path, **fields: Any) -> Any:
-    upload = {"file": (path.name, path.read_bytes(), "video/mp4")}
-    data = {k: str(v) for k, v in fields.items()}
-    return api.client.post("/v1/search/similar/clip", files=upload, data=data, headers=api.auth("read"))
-
-
 def _independent_embedding(checkpoint: Path, video: Path, indices: list[int]) -> np.ndarray:
     """float64 ``[D]``, L2-normalised: ``forward_features`` of the frames ``indices`` of ``video`` (decoded at the
     model's short side, as analysis decodes for it), through the data layer's eval transform."""
@@ -135,7 +113,7 @@ def _independent_embedding(checkpoint: Path, video: Path, indices: list[int]) ->
 def test_a_clip_loads_only_its_backbone_once_and_embeds_as_analysis_did(
     api: Any, files: dict[str, Path], profiles: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    videos = _collection(api, files)
+    videos = analyse_uploads(api, files, ("A", "B"))
     backbone_file = (profiles / "constant.pt").resolve()
     with api.session() as session:
         analysis = session.scalars(select(Analysis).where(Analysis.video_id == videos["A"])).one()
@@ -156,9 +134,9 @@ def test_a_clip_loads_only_its_backbone_once_and_embeds_as_analysis_did(
 
     monkeypatch.setattr(backbones, "CACHE", BackboneCache())
     counts = Counts(monkeypatch)
-    first = _post(api, files["clip"], profile="tiny", max_results=2)
+    first = post_clip(api, files["clip"], profile="tiny", max_results=2)
     assert first.status_code == 200, first.text
-    second = _post(api, files["clip"], max_results=2)  # the default space: the same model, not loaded again
+    second = post_clip(api, files["clip"], max_results=2)  # the default space: the same model, not loaded again
     assert second.status_code == 200, second.text
     assert counts.checkpoints == [backbone_file] and counts.builds == ["r2plus1d_tiny"] and counts.others == []
     for body in (first.json(), second.json()):
@@ -180,10 +158,10 @@ def test_a_clip_loads_only_its_backbone_once_and_embeds_as_analysis_did(
     # a changed checkpoint is loaded again: another model, so no analysis of its space (422), then back
     original = backbone_file.read_bytes()
     _replace(backbone_file, _other_backbone(backbone_file.parent / "other.pt").read_bytes())
-    changed = _post(api, files["clip"], profile="tiny")
+    changed = post_clip(api, files["clip"], profile="tiny")
     assert changed.status_code == 422 and "has embeddings of profile 'tiny''s model" in changed.json()["detail"]
     _replace(backbone_file, original)
-    again = _post(api, files["clip"], profile="tiny", max_results=2)
+    again = post_clip(api, files["clip"], profile="tiny", max_results=2)
     assert again.status_code == 200 and again.json()["moments"] == first.json()["moments"], again.text
     assert counts.checkpoints == [backbone_file] * 3 and counts.others == []
 
