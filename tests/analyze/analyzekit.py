@@ -5,7 +5,7 @@
   everywhere with probability :data:`CONSTANT_PROB` (softmax of ``[2, 0, 0, 0]``), a golden value by construction;
 - :func:`save_bmn`: a random-weight tiny BMN localizer whose metadata points at a backbone;
 - :func:`two_shot_video`: a 64 px video whose background colour changes at ``cut_s`` (one hard cut) with a
-  square moving over it; :func:`write_audio_only`: an ``.m4a`` with no video stream;
+  square moving over it;
 - :class:`Kit`: the paths of the session ``kit`` fixture (``conftest.py``); test modules import it from here, never
   from ``conftest`` (every test folder's conftest is a module named ``conftest``).
 """
@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -105,21 +104,6 @@ def two_shot_video(
         frames[i, 24:40, x : x + 16] = 128
     noise = rng.integers(-6, 7, frames.shape)
     return write_video(path, np.clip(frames.astype(np.int16) + noise, 0, 255).astype(np.uint8), fps)
-
-
-def write_audio_only(path: Path) -> Path:
-    """A short AAC ``.m4a``: one audio stream, no video stream."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        for i in range(4):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate = 16000
-            frame.pts = i * 1024
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 @dataclass

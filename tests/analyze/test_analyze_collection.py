@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from analyzekit import Kit, two_shot_video, write_audio_only
+from analyzekit import Kit, two_shot_video
 
+from mediakit import write_audio_only
 from vidstruct.cli.main import main
 from vidstruct.pipeline.analyze import collection as collection_module
 from vidstruct.structure import read_structure

@@ -16,13 +16,13 @@ from videokit import (
     id_video,
     max_rss_bytes,
     truncate,
-    write_audio_only,
     write_faststart,
     write_random_bytes,
     write_undecodable,
     write_y4m_header,
 )
 
+from mediakit import write_audio_only
 from vidstruct.errors import VidstructError
 from vidstruct.io import (
     CorruptVideoError,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from videokit import id_video, read_id, truncate, write_audio_only
+from videokit import id_video, read_id, truncate
 
+from mediakit import write_audio_only
 from vidstruct.cli.main import main
 from vidstruct.data.check import check_records
 from vidstruct.data.records import ClipRecord

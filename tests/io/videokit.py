@@ -151,21 +151,6 @@ def write_faststart(path: Path, num_frames: int = 30, fps: int = 25) -> Path:
     return path
 
 
-def write_audio_only(path: Path) -> Path:
-    """A short AAC .m4a file: a container with one audio stream and no video."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        for i in range(8):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate = 16000
-            frame.pts = i * 1024
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 def write_undecodable(path: Path, source: Path) -> Path:
     """``source`` with its mp4 ``mdat`` payload overwritten by noise: a valid container where no frame decodes."""
     data = bytearray(source.read_bytes())

@@ -4,7 +4,7 @@
   :data:`BACKBONE_CLASSES`, input spec :data:`SPEC`);
 - :func:`save_bmn` / :func:`save_weak`: random-weight tiny BMN / weakly supervised CAS localizers (classes
   :data:`CLASSES`, snippets of :data:`WINDOW_S` s every :data:`STRIDE_S` s) whose metadata points at a backbone;
-- :func:`moving_square_video`: a noisy 64 px H.264 video; :func:`write_audio_only`: an ``.m4a`` with no video stream;
+- :func:`moving_square_video`: a noisy 64 px H.264 video;
 - :class:`Kit`: the files of the session ``kit`` fixture (``conftest.py``); test modules import it from here, never
   from ``conftest`` (every test folder's conftest is a module named ``conftest``).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
@@ -98,21 +97,6 @@ def moving_square_video(path: Path, seconds: float, fps: float = 10.0, size: int
         x = int(np.clip((i - n / 3) / (n / 3), 0, 1) * (size - 16))
         frames[i, 24:40, x : x + 16] = 220
     return write_video(path, frames, fps)
-
-
-def write_audio_only(path: Path) -> Path:
-    """A short AAC .m4a: one audio stream, no video stream."""
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        for i in range(4):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate = 16000
-            frame.pts = i * 1024
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 @dataclass(frozen=True)

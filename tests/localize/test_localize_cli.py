@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from localizekit import CLASSES, STRIDE_S, WINDOW_S, Kit, save_bmn, save_weak, write_audio_only
+from localizekit import CLASSES, STRIDE_S, WINDOW_S, Kit, save_bmn, save_weak
 from PIL import Image
 
+from mediakit import write_audio_only
 from vidstruct.cli.main import main
 
 
