@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +16,12 @@ _SERVICE_TESTS = Path(__file__).resolve().parents[1] / "service"
 if str(_SERVICE_TESTS) not in sys.path:
     sys.path.insert(0, str(_SERVICE_TESTS))
 
-from servicekit import cut_video  # noqa: E402
+import httpx  # noqa: E402
+from pgcluster import free_port  # noqa: E402
+from servicekit import cut_video, wait_for  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from vidstruct.service.auth import create_key  # noqa: E402
 from vidstruct.service.db.migrate import upgrade  # noqa: E402
 from vidstruct.service.db.models import (  # noqa: E402
     Analysis,
@@ -27,7 +33,7 @@ from vidstruct.service.db.models import (  # noqa: E402
     Video,
     Window,
 )
-from vidstruct.service.db.session import make_engine, session_factory  # noqa: E402
+from vidstruct.service.db.session import make_engine, session_factory, transaction  # noqa: E402
 from vidstruct.service.settings import ServiceSettings  # noqa: E402
 
 
@@ -94,3 +100,35 @@ def index_argv(folder: Path, db_url: str, data: Path, profiles: Path, *more: str
 
 def service_settings(db_url: str, data: Path, profiles: Path) -> ServiceSettings:
     return ServiceSettings(data_dir=data, db_url=db_url, profile_dirs=(profiles,), default_profile="tiny")
+
+
+@contextmanager
+def running_serve(
+    data: Path, profile_dir: Path, default_profile: str, allow_root: Path, deadline_s: float
+) -> Iterator[tuple[str, str, str]]:
+    """``(base URL, write key, database URL)`` of a ``vidstruct serve`` subprocess on 127.0.0.1 with one worker
+    (SQLite in ``data``, migrated here), ready when its health check counts the worker; SIGTERM on exit."""
+    db_url = migrated(f"sqlite+pysqlite:///{data / 'vidstruct.db'}")
+    engine = make_engine(db_url)
+    with transaction(session_factory(engine)) as session:
+        key, _ = create_key(session, "write")
+    engine.dispose()
+    port = free_port()
+    argv = [sys.executable, "-m", "vidstruct", "serve", "--quiet", "--data-dir", str(data), "--profile-dir",
+            str(profile_dir), "--default-profile", default_profile, "--workers", "1", "--port", str(port),
+            "--allow-root", str(allow_root)]  # fmt: skip
+    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=5).json()["workers"]["alive"] == 1
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for("vidstruct serve with one worker", ready, proc, deadline_s=deadline_s, poll_s=0.1)
+        yield base, key, db_url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=deadline_s)

@@ -18,17 +18,14 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from indexkit import GOOD, counts, index_argv, migrated, service_conftest, service_settings, session_on
-from pgcluster import free_port
+from indexkit import GOOD, counts, index_argv, migrated, running_serve, service_conftest, service_settings, session_on
 from servicekit import cut_video, wait_for, write_profile
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +33,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from vidstruct.cli.main import main
 from vidstruct.io import probe
 from vidstruct.recipes.analyze import analyze_settings, load_profile
-from vidstruct.service.auth import create_key
 from vidstruct.service.db.models import Analysis, Job, Video, new_id
 from vidstruct.service.db.session import make_engine, session_factory, transaction
 from vidstruct.service.indexing import KILL_ONCE_ENV, IndexTarget, VideoIndexer, index_via_server, remote
@@ -259,35 +255,12 @@ def test_a_video_that_kills_its_worker_every_time_fails_after_one_retry(
 def flaky_server(collection: Path, tmp_path: Path) -> Iterator[tuple[str, str, str, Path]]:
     """``(base URL, write key, database URL, checkpoint)`` of a running ``vidstruct serve`` whose profile
     ``flaky`` names the checkpoint ``checkpoint``, missing until the test creates it: its jobs fail meanwhile."""
-    data = tmp_path / "data"
-    db_url = migrated(f"sqlite+pysqlite:///{data / 'vidstruct.db'}")
-    engine = make_engine(db_url)
-    with transaction(session_factory(engine)) as session:
-        key, _ = create_key(session, "write")
-    engine.dispose()
     profile_dir = tmp_path / "profiles"
     profile_dir.mkdir()
     checkpoint = profile_dir / "flaky.pt"
     write_profile(profile_dir / "flaky.yaml", checkpoint)
-    port = free_port()
-    argv = [sys.executable, "-m", "vidstruct", "serve", "--quiet", "--data-dir", str(data), "--profile-dir",
-            str(profile_dir), "--default-profile", "flaky", "--workers", "1", "--port", str(port), "--allow-root",
-            str(collection)]  # fmt: skip
-    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=5).json()["workers"]["alive"] == 1
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for("vidstruct serve with one worker", ready, proc, deadline_s=DEADLINE_S, poll_s=0.1)
+    with running_serve(tmp_path / "data", profile_dir, "flaky", collection, DEADLINE_S) as (base, key, db_url):
         yield base, key, db_url, checkpoint
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=DEADLINE_S)
 
 
 def test_a_rerun_retries_the_videos_whose_server_jobs_failed(

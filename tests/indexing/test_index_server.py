@@ -6,57 +6,26 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from indexkit import GOOD, migrated, session_on
-from pgcluster import free_port
+from indexkit import GOOD, running_serve, session_on
 from servicekit import cut_video
 from sqlalchemy import select
 
 from vidstruct.cli.main import main
-from vidstruct.service.auth import create_key
 from vidstruct.service.db.models import Job, Video
-from vidstruct.service.db.session import make_engine, session_factory, transaction
 
 DEADLINE_S = 180.0
 
 
 @pytest.fixture
-def server(collection: Path, profiles: Path, tmp_path: Path) -> tuple[str, str, str]:
+def server(collection: Path, profiles: Path, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """``(base URL, write key, database URL)`` of a running ``vidstruct serve``."""
-    data = tmp_path / "data"
-    db_url = migrated(f"sqlite+pysqlite:///{data / 'vidstruct.db'}")
-    engine = make_engine(db_url)
-    with transaction(session_factory(engine)) as session:
-        key, _ = create_key(session, "write")
-    engine.dispose()
-    port = free_port()
-    argv = [sys.executable, "-m", "vidstruct", "serve", "--quiet", "--data-dir", str(data), "--profile-dir",
-            str(profiles), "--default-profile", "tiny", "--workers", "1", "--port", str(port), "--allow-root",
-            str(collection)]  # fmt: skip
-    proc = subprocess.Popen(argv, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + DEADLINE_S
-        while True:
-            assert proc.poll() is None, f"vidstruct serve exited ({proc.returncode})"
-            assert time.monotonic() < end, "vidstruct serve did not answer in time"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=5).json()["workers"]["alive"] == 1:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        yield base, key, db_url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=DEADLINE_S)
+    with running_serve(tmp_path / "data", profiles, "tiny", collection, DEADLINE_S) as running:
+        yield running
 
 
 def test_index_through_the_api_and_a_rerun_makes_no_new_job(
