@@ -87,7 +87,7 @@ def _handled_task(
     task = config_task(composed, default)
     if tasks is not None and task not in tasks:
         handled = {
-            "recognition": "train / test", "localization": "train", "detection": "train", "mosi": "pretrain-mosi",
+            "recognition": "train / test", "localization": "train", "detection": "train / test", "mosi": "pretrain-mosi",
             "analyze": "analyze", "person-detection": "train",
         }[task]  # fmt: skip
         raise ConfigError(

@@ -13,7 +13,12 @@ DESCRIPTION = (
     "probabilities over the views. Prints top-1 / top-5 / mean class accuracy and the per-class report; "
     "--out writes metrics.json, per_class.csv, probs.npy, confusion.npy and confusion.png. An EPIC-Kitchens-100 "
     "model (model.head.name: epic_verb_noun) reports verb / noun / action top-1 / top-5 (action = verb x noun) and "
-    "--out also writes the C1 challenge's results.pkl, submission.json and submission.zip."
+    "--out also writes the C1 challenge's results.pkl, submission.json and submission.zip. "
+    "A 'task: detection' config tests an action detector (RUN/detector.pt) on data.val's keyframes (--split train: "
+    "data.train) with ground-truth person boxes (--boxes gt, as training validates) or a person detector's "
+    "(--boxes detected --person-detector RUN): --out writes detections.csv (AVA rows, every box x every class, "
+    "normalized boxes, sigmoid probabilities) and metrics.json (frame-mAP@0.5 as 'vidstruct eval ava' computes it, "
+    "per-class AP); a video that cannot be decoded is reported and skipped (excluded from the evaluation)."
 )
 
 
@@ -27,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", help="auto, cpu, cuda, cuda:N, gpu (= cuda), mps (shorthand for the override train.device=...)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON (metrics, per_class, confusion, ...)")
+    parser.add_argument(
+        "--boxes", choices=["gt", "detected"], help="task: detection: person boxes to score (default gt)"
+    )
+    parser.add_argument("--person-detector", help="task: detection, --boxes detected: a person-detector run / file")
+    parser.add_argument(
+        "--person-min-score", type=float, help="task: detection: person score a detected box needs (default 0.5)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +53,20 @@ def run(args: argparse.Namespace) -> int:
     if args.device is not None:
         resolve_device(args.device, where="--device")
         overrides.append(f"train.device={args.device}")
-    task = load_task_config(args.config, overrides, tasks=("recognition",), command="test")
+    task = load_task_config(args.config, overrides, tasks=("recognition", "detection"), command="test")
+    if task.task == "detection":  # spatio-temporal action detection: frame-mAP@0.5 over the split's keyframes
+        from vidstruct.recipes.detection_test import print_detection_test, run_detection_test
+
+        report = run_detection_test(
+            task.cfg, args.checkpoint, split=args.split, boxes=args.boxes or "gt",
+            person_detector=args.person_detector, person_min_score=args.person_min_score, out_dir=args.out,
+        )  # fmt: skip
+        print_json(report) if args.json else print_detection_test(report)
+        return 0
+    if args.boxes or args.person_detector or args.person_min_score is not None:
+        from vidstruct.errors import ConfigError
+
+        raise ConfigError("--boxes / --person-detector / --person-min-score: only for a task: detection config")
     report = run_test(
         task.cfg,
         args.checkpoint,

@@ -1,0 +1,273 @@
+"""``vidstruct test`` for ``task: detection``: an action detector over a split's keyframes, then frame-mAP@0.5.
+
+:func:`run_detection_test` takes a validated :class:`DetectionExperimentConfig` and a detector checkpoint
+(``RUN/detector.pt`` or its run directory) and:
+
+1. reads the split's ground truth (``data.val`` by default, or ``data.train``) against ``data.label_map`` and
+   groups it per video and keyframe (each person's rows merged into one multi-label box, as training does);
+2. scores every keyframe of every video with :func:`vidstruct.pipeline.detection.detect_actions` at the split's
+   keyframe times: the checkpoint's own sampling and preprocessing, batches of ``eval.batch_size`` clips, chunks
+   of :data:`~vidstruct.pipeline.detection.actions.CHUNK` keyframes (memory bounded by one chunk of clips), AMP
+   as ``train.amp`` says; person boxes are the ground truth's (``boxes="gt"``, what training's validation scores)
+   or a person detector's (``boxes="detected"``); a relation head gets ``data.objects`` as object tokens;
+3. writes ``detections.csv`` (AVA submission rows ``video_id,time_s,x1,y1,x2,y2,action_id,score``: every box x
+   every class, boxes normalized, scores sigmoid probabilities: exactly the rows ``vidstruct detect-actions
+   --csv`` writes for the same video, model and boxes), video by video;
+4. evaluates it with :func:`vidstruct.eval.spatiotemporal.evaluate_ava_files`, the code of ``vidstruct eval
+   ava``, and writes ``metrics.json``.
+
+A video that cannot be decoded (missing, corrupt, a keyframe past its end) is reported and skipped: its rows are
+not written and its keyframes are excluded from the evaluation (written with ``data.exclusions``' keyframes to
+``excluded.csv``, so ``vidstruct eval ava GT detections.csv --labelmap LM --exclusions excluded.csv`` gives the
+same numbers); ``metrics.json`` lists it with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from vidstruct.atomic import atomic_open, write_json_atomic, write_text_atomic
+from vidstruct.config.detection import DetectionExperimentConfig
+from vidstruct.data.detection import KeyframeRecord, keyframe_records, resolve_videos
+from vidstruct.data.formats.ava import read_ava, read_ava_excluded, read_ava_label_map
+from vidstruct.device import resolve_device
+from vidstruct.engine.amp import autocast, check_amp
+from vidstruct.errors import CheckpointError, ConfigError, InputError
+from vidstruct.eval.spatiotemporal import evaluate_ava_files
+from vidstruct.io.errors import VideoDecodeError
+from vidstruct.models.checkpoint import sha256_file
+from vidstruct.models.detection import DetectorBundle, load_detector
+from vidstruct.pipeline.detection import detect_actions
+from vidstruct.pipeline.persons import DEFAULT_MIN_SCORE, KeyframeBoxes, PersonBoxSource, person_box_source
+
+__all__ = ["GroundTruthBoxes", "print_detection_test", "run_detection_test"]
+
+log = logging.getLogger(__name__)
+
+BoxesFrom = Literal["gt", "detected"]
+
+
+class GroundTruthBoxes:
+    """A :class:`~vidstruct.pipeline.persons.PersonBoxSource` over annotated keyframes: each keyframe's merged
+    ground-truth boxes (normalized ``[x1, y1, x2, y2]``, score 1), in the records' order; a time without a
+    record has no box."""
+
+    def __init__(self, records: Sequence[KeyframeRecord], name: str = "ground truth") -> None:
+        self._name = name
+        self._boxes = {(r.path, float(r.time_s)): r.boxes for r in records}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def boxes_at(self, video_path: str | Path, times_s: Sequence[float]) -> list[KeyframeBoxes]:
+        out = []
+        for t in times_s:
+            boxes = self._boxes.get((str(video_path), float(t)), ())
+            out.append(
+                KeyframeBoxes(
+                    float(t),
+                    torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                    torch.ones(len(boxes), dtype=torch.float32),
+                    self._name,
+                )
+            )
+        return out
+
+
+def _split_file(cfg: DetectionExperimentConfig, split: str | None) -> tuple[str, str]:
+    """``(split name, its ground-truth CSV)``: ``data.val`` by default."""
+    split = split or "val"
+    if split == "test":
+        raise ConfigError("--split test: a detection config has data.train and data.val only (use --split val)")
+    if split not in ("train", "val"):
+        raise ConfigError(f"--split: unknown split {split!r} (expected train or val)")
+    path = cfg.data.val if split == "val" else cfg.data.train
+    if path is None:
+        raise ConfigError("data.val: not set (set it, or test on --split train)")
+    return split, path
+
+
+def _check_classes(bundle: DetectorBundle, label_ids: Sequence[int], label_map: str) -> None:
+    """Every label-map class must be one of the detector's outputs (extra outputs are ignored, as the official
+    evaluation ignores detections of classes outside the label map)."""
+    missing = [i for i in label_ids if i not in set(bundle.class_ids)]
+    if missing:
+        raise CheckpointError(
+            f"{bundle.path}: the detector has no output for action id(s) {missing[:5]} of {label_map} "
+            f"(its ids: {bundle.class_ids[:10]}{' ...' if len(bundle.class_ids) > 10 else ''})"
+        )
+
+
+def _videos(rows: Sequence[Any], videos_dir: str) -> tuple[dict[str, str], dict[str, str]]:
+    """``({video_id: path}, {video_id: why it is missing})`` in first-seen order."""
+    found: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for vid in dict.fromkeys(r.video_id for r in rows):
+        try:
+            found.update(resolve_videos([vid], videos_dir))
+        except InputError as exc:
+            missing[vid] = str(exc)
+    return found, missing
+
+
+def _person_source(
+    boxes: BoxesFrom, records: Sequence[KeyframeRecord], person_detector: str | None, min_score: float, device: str
+) -> PersonBoxSource:
+    if boxes == "gt":
+        if person_detector is not None:
+            raise InputError("--person-detector: only applies with --boxes detected")
+        return GroundTruthBoxes(records)
+    if boxes != "detected":
+        raise InputError(f"--boxes: expected gt or detected, got {boxes!r}")
+    if person_detector is None:
+        raise InputError("--boxes detected: needs --person-detector (a person-detector run or checkpoint)")
+    return person_box_source(detector=person_detector, min_score=min_score, device=device)
+
+
+def run_detection_test(
+    cfg: DetectionExperimentConfig,
+    checkpoint: str | Path,
+    *,
+    split: str | None = None,
+    boxes: BoxesFrom = "gt",
+    person_detector: str | None = None,
+    person_min_score: float = DEFAULT_MIN_SCORE,
+    out_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score the split's keyframes with ``checkpoint`` and evaluate frame-mAP@0.5 (see the module doc).
+
+    Returns (and with ``out_dir`` writes as ``metrics.json``, beside ``detections.csv``)::
+
+        {"task": "detection", "split", "checkpoint", "model": {"name", "checkpoint", "sha256", "head",
+         "backbone"}, "boxes": "ground truth" | the person detector, "metrics": {"mAP"},
+         "per_class_AP": {class name: AP}, "classes_without_ground_truth", "classes", "num_videos", "evaluated",
+         "num_keyframes", "num_boxes", "num_detections", "skipped": [{"video_id", "path", "error"}],
+         "evaluation": (what ``vidstruct eval ava --json`` prints for these files), "files"}
+
+    ``num_keyframes`` / ``num_boxes``: the keyframes scored and the person boxes scored on them (evaluated videos
+    only); APs are fractions in [0, 1].
+    """
+    split, gt_csv = _split_file(cfg, split)
+    device = resolve_device(cfg.train.device, where="train.device")
+    check_amp(cfg.train.amp, device)
+    labels = read_ava_label_map(cfg.data.label_map)
+    bundle = load_detector(checkpoint, device=device)
+    _check_classes(bundle, sorted(labels), cfg.data.label_map)
+    rows = read_ava(gt_csv, label_map=labels, duplicates="keep")
+    paths, skipped_ids = _videos(rows, cfg.data.videos)
+    records = keyframe_records([r for r in rows if r.video_id in paths], paths)
+    persons = _person_source(boxes, records, person_detector, person_min_score, str(device))
+    objects = None
+    if cfg.data.objects is not None and bundle.builder.get("head") == "relation":  # the RoI head has no objects
+        from vidstruct.pipeline.detection.objects import ObjectsFile
+
+        objects = ObjectsFile(cfg.data.objects)
+    excluded = read_ava_excluded(cfg.data.exclusions) if split == "val" and cfg.data.exclusions else set()
+
+    skipped = [{"video_id": v, "path": None, "error": why} for v, why in skipped_ids.items()]
+    times: dict[str, list[float]] = {}
+    for r in records:
+        times.setdefault(r.video_id, []).append(float(r.time_s))
+    for r in rows:  # every keyframe of a skipped video leaves the evaluation
+        if r.video_id in skipped_ids:
+            excluded.add((r.video_id, float(r.timestamp_s)))
+
+    work = tempfile.TemporaryDirectory(prefix="vidstruct_dettest_") if out_dir is None else None
+    out = Path(out_dir) if out_dir is not None else Path(work.name)  # type: ignore[union-attr]
+    out.mkdir(parents=True, exist_ok=True)
+    num_keyframes = num_boxes = num_rows = 0
+    try:
+        with atomic_open(out / "detections.csv", "w") as csv_file:
+            for vid, video_times in times.items():
+                try:
+                    with autocast(cfg.train.amp, device):
+                        result = detect_actions(
+                            paths[vid],
+                            bundle,
+                            persons,
+                            device=device,
+                            batch_size=cfg.eval.batch_size,
+                            objects=objects,
+                            times_s=video_times,
+                        )
+                except VideoDecodeError as exc:
+                    log.warning("skipped %s: %s", vid, exc)
+                    skipped.append({"video_id": vid, "path": paths[vid], "error": str(exc)})
+                    excluded.update((vid, t) for t in video_times)
+                    continue
+                lines = list(result.ava_rows())
+                csv_file.write("".join(line + "\n" for line in lines))
+                num_rows += len(lines)
+                num_keyframes += len(result.keyframes)
+                num_boxes += sum(len(kf.actors) for kf in result.keyframes)
+        evaluated = len(times) - sum(1 for s in skipped if s["path"] is not None)
+        if evaluated == 0:
+            first = skipped[0]["error"] if skipped else "no keyframes"
+            raise InputError(f"{gt_csv}: no video of the split could be evaluated (first: {first})")
+        exclusions: str | None = None
+        if excluded:
+            exclusions = str(out / "excluded.csv")
+            text = "".join(f"{v},{t!r}\n" for v, t in sorted(excluded))
+            write_text_atomic(exclusions, text)
+        ava = evaluate_ava_files(gt_csv, out / "detections.csv", cfg.data.label_map, exclusions).to_dict()
+    finally:
+        if work is not None:
+            work.cleanup()
+
+    files = {"detections": str(out / "detections.csv"), "metrics": str(out / "metrics.json")}
+    if exclusions is not None:
+        files["exclusions"] = exclusions
+    report: dict[str, Any] = {
+        "task": "detection",
+        "split": split,
+        "ground_truth": gt_csv,
+        "checkpoint": bundle.path,
+        "model": {
+            "name": bundle.name,
+            "checkpoint": bundle.path,
+            "sha256": sha256_file(bundle.path),
+            "head": bundle.builder.get("head"),
+            "backbone": bundle.builder.get("backbone"),
+        },
+        "boxes": persons.name,
+        "scores": "sigmoid probabilities (multi-label: each action independent)",
+        "metrics": {"mAP": ava["mAP"]},
+        "per_class_AP": ava["per_class_AP"],
+        "classes_without_ground_truth": ava["classes_without_ground_truth"],
+        "classes": [labels[i].name for i in sorted(labels)],
+        "num_videos": len(times) + len(skipped_ids),
+        "evaluated": evaluated,
+        "num_keyframes": num_keyframes,
+        "num_boxes": num_boxes,
+        "num_detections": num_rows,
+        "skipped": skipped,
+        "evaluation": ava,
+        "files": files if out_dir is not None else {},
+    }
+    if out_dir is not None:
+        write_json_atomic(out / "metrics.json", report)
+    return report
+
+
+def print_detection_test(report: dict[str, Any]) -> None:
+    """The CLI's text output of :func:`run_detection_test`: one summary line, then per-class AP and what was
+    skipped or written."""
+    print(
+        f"{report['split']}: {report['evaluated']} of {report['num_videos']} videos, {report['num_keyframes']} "
+        f"keyframes, {report['num_boxes']} boxes ({report['boxes']}); model {report['model']['name']}; "
+        f"frame-mAP@0.5 {report['metrics']['mAP']:.4f}"
+    )
+    width = max((len(name) for name in report["per_class_AP"]), default=5)
+    for name, ap in report["per_class_AP"].items():
+        print(f"  {name:<{width}}  {ap:.4f}")
+    for s in report["skipped"]:
+        print(f"skipped {s['video_id']}: {s['error']}")
+    if report["files"]:
+        print("wrote " + ", ".join(report["files"].values()))

@@ -1,0 +1,185 @@
+"""``vidstruct test`` on a ``task: detection`` config: detect-actions over the split's keyframes, then eval ava."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from detkit import detection_overrides
+
+from vidstruct.cli.main import main
+from vidstruct.models.persons.builders import build_person_detector
+from vidstruct.models.persons.checkpoint import save_person_detector
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "detection" / "synth_roi_tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def run(detect_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A roi-head detector trained 2 steps on the fixture's training videos."""
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("det_split_run") / "run"
+    overrides = detection_overrides(detect_data, "data.val=null")
+    assert main(["train", str(CONFIG), *overrides, "--out", str(out), "--max-steps", "2", "-q"]) == 0
+    return out
+
+
+def _gt_rows(path: Path) -> list[list[str]]:
+    with path.open() as fh:
+        return [row for row in csv.reader(fh) if row]
+
+
+def _proposals(gt: list[list[str]], out: Path) -> Path:
+    """The ground truth's boxes (one per person and keyframe) as a proposals file for detect-actions --proposals."""
+    seen: dict[tuple[str, str, str], tuple[str, ...]] = {}
+    for row in gt:
+        seen.setdefault((row[0], row[1], row[7]), tuple(row[2:6]))
+    out.write_text("".join(f"{v},{t},{','.join(box)},,1.0\n" for (v, t, _), box in seen.items()))
+    return out
+
+
+def _test(detect_data: Path, run: Path, out: Path, capsys: pytest.CaptureFixture, *extra: str) -> tuple[int, dict]:
+    code = main(
+        ["test", str(CONFIG), *detection_overrides(detect_data), *extra, "--checkpoint", str(run), "--out", str(out),
+         "--device", "cpu", "--json"]
+    )  # fmt: skip
+    text = capsys.readouterr().out
+    return code, (json.loads(text) if code == 0 else {})
+
+
+def _eval_ava(gt: Path, dets: Path, labelmap: Path, capsys: pytest.CaptureFixture, *extra: str) -> dict:
+    assert main(["eval", "ava", str(gt), str(dets), "--labelmap", str(labelmap), *extra, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_split_rows_equal_detect_actions_and_the_map_equals_eval_ava(
+    detect_data: Path, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code, report = _test(detect_data, run, tmp_path / "test", capsys)
+    assert code == 0
+    gt = _gt_rows(detect_data / "val.csv")
+    videos = list(dict.fromkeys(row[0] for row in gt))
+    assert videos == ["synth_00004", "synth_00009"]
+    # detect-actions per video on the same boxes (the ground truth's, as proposals) at 0, 1, 2 s: keyframe 0 has no
+    # box, so its rows are those of the split's keyframes 1 and 2
+    props = _proposals(gt, tmp_path / "props.csv")
+    expected: list[str] = []
+    for vid in videos:
+        video = detect_data / "videos" / f"{vid}.mp4"
+        one = tmp_path / f"{vid}.csv"
+        args = ["detect-actions", str(video), "--checkpoint", str(run), "--proposals", str(props), "--csv", str(one)]
+        assert main([*args, "--device", "cpu", "--json"]) == 0
+        capsys.readouterr()
+        expected += one.read_text().splitlines()
+    got = (tmp_path / "test" / "detections.csv").read_text().splitlines()
+    assert len(got) == len(expected) > 0
+    assert sorted(got) == sorted(expected)
+
+    evaluated = _eval_ava(detect_data / "val.csv", tmp_path / "test" / "detections.csv",
+                          detect_data / "label_map.pbtxt", capsys)  # fmt: skip
+    assert report["metrics"]["mAP"] == evaluated["mAP"]
+    assert report["per_class_AP"] == evaluated["per_class_AP"] and report["evaluation"] == evaluated
+    assert 0.0 <= evaluated["mAP"] <= 1.0 and len(evaluated["per_class_AP"]) > 0
+
+    on_disk = json.loads((tmp_path / "test" / "metrics.json").read_text())
+    assert on_disk == report
+    keyframes = {(row[0], float(row[1])) for row in gt}
+    persons = {(row[0], float(row[1]), row[7]) for row in gt}
+    assert report["split"] == "val" and report["task"] == "detection" and report["boxes"] == "ground truth"
+    assert (report["num_videos"], report["evaluated"], report["skipped"]) == (2, 2, [])
+    assert report["num_keyframes"] == len(keyframes) and report["num_boxes"] == len(persons)
+    num_classes = sum(1 for line in (detect_data / "label_map.pbtxt").read_text().splitlines() if "name" in line)
+    assert report["num_detections"] == len(persons) * num_classes == len(got)
+    detector = run / "detector.pt"
+    assert report["model"]["name"] == "run" and report["model"]["checkpoint"] == str(detector)
+    assert report["model"]["sha256"] == hashlib.sha256(detector.read_bytes()).hexdigest()
+    assert len(report["classes"]) == num_classes and set(report["per_class_AP"]) <= set(report["classes"])
+
+
+def test_a_corrupt_and_a_missing_video_are_reported_and_the_rest_evaluated(
+    detect_data: Path, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(detect_data / "videos" / "synth_00004.mp4", videos)
+    (videos / "synth_00009.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)  # not decodable
+    gt = _gt_rows(detect_data / "val.csv") + [r for r in _gt_rows(detect_data / "train.csv") if r[0] == "synth_00001"]
+    split = tmp_path / "split.csv"
+    split.write_text("".join(",".join(r) + "\n" for r in gt))  # synth_00001: no file in the videos folder
+
+    code, report = _test(detect_data, run, tmp_path / "test", capsys, f"data.videos={videos}", f"data.val={split}")
+    assert code == 0
+    skipped = {s["video_id"]: s for s in report["skipped"]}
+    assert set(skipped) == {"synth_00009", "synth_00001"}
+    assert skipped["synth_00009"]["path"] == str(videos / "synth_00009.mp4") and skipped["synth_00009"]["error"]
+    assert skipped["synth_00001"]["path"] is None and "synth_00001" in skipped["synth_00001"]["error"]
+    assert (report["num_videos"], report["evaluated"]) == (3, 1)
+    rows = (tmp_path / "test" / "detections.csv").read_text().splitlines()
+    assert rows and {r.split(",")[0] for r in rows} == {"synth_00004"}
+    # the evaluation = eval ava against the ground truth of the evaluated video alone (computed here, separately)
+    alone = tmp_path / "alone.csv"
+    alone.write_text("".join(",".join(r) + "\n" for r in gt if r[0] == "synth_00004"))
+    evaluated = _eval_ava(alone, tmp_path / "test" / "detections.csv", detect_data / "label_map.pbtxt", capsys)
+    assert report["metrics"]["mAP"] == evaluated["mAP"] and report["per_class_AP"] == evaluated["per_class_AP"]
+    assert report["num_keyframes"] == len({(r[0], r[1]) for r in gt if r[0] == "synth_00004"})
+
+    # the text output names what was skipped
+    assert main(["test", str(CONFIG), *detection_overrides(detect_data), f"data.videos={videos}",
+                 f"data.val={split}", "--checkpoint", str(run), "--device", "cpu"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert text.startswith("val: 1 of 3 videos") and f"skipped synth_00009: {videos / 'synth_00009.mp4'}" in text
+
+
+def test_detected_person_boxes_are_the_person_detectors(
+    detect_data: Path, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    torch.manual_seed(1)
+    kwargs = {"width": 8, "out_channels": 32, "image_size": 64}
+    persons = save_person_detector(
+        tmp_path / "persons" / "person_detector.pt", build_person_detector("fcos_tiny", **kwargs).eval(),
+        model_name="fcos_tiny", model_kwargs=kwargs,
+    )  # fmt: skip
+    extra = ("--boxes", "detected", "--person-detector", str(persons), "--person-min-score", "0.05")
+    code, report = _test(detect_data, run, tmp_path / "test", capsys, *extra)
+    assert code == 0 and report["boxes"] == str(persons) and report["num_boxes"] > 0
+    # detect-actions with that detector at 0, 1, 2 s; the split's keyframes are 1 and 2 s
+    expected: list[str] = []
+    for vid in ("synth_00004", "synth_00009"):
+        one = tmp_path / f"{vid}.csv"
+        args = ["detect-actions", str(detect_data / "videos" / f"{vid}.mp4"), "--checkpoint", str(run), "--detector",
+                str(persons), "--person-min-score", "0.05", "--csv", str(one), "--device", "cpu", "--json"]  # fmt: skip
+        assert main(args) == 0
+        capsys.readouterr()
+        expected += [r for r in one.read_text().splitlines() if r.split(",")[1] != "0"]
+    got = (tmp_path / "test" / "detections.csv").read_text().splitlines()
+    assert sorted(got) == sorted(expected)
+    assert report["num_boxes"] * len(report["classes"]) == len(got)
+    evaluated = _eval_ava(detect_data / "val.csv", tmp_path / "test" / "detections.csv",
+                          detect_data / "label_map.pbtxt", capsys)  # fmt: skip
+    assert report["evaluation"] == evaluated
+
+
+def test_user_mistakes_are_one_line_errors(
+    detect_data: Path, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    kwargs = {"width": 8, "out_channels": 32, "image_size": 64}
+    persons = save_person_detector(
+        tmp_path / "persons" / "person_detector.pt", build_person_detector("fcos_tiny", **kwargs).eval(),
+        model_name="fcos_tiny", model_kwargs=kwargs,
+    )  # fmt: skip
+    cases = [
+        (["--checkpoint", str(persons)], "not an action detector checkpoint"),  # a checkpoint of another task
+        (["--checkpoint", str(run), "--split", "test"], "--split test"),
+        (["--checkpoint", str(run), "--boxes", "detected"], "--person-detector"),
+    ]
+    for args, message in cases:
+        code = main(["test", str(CONFIG), *detection_overrides(detect_data), *args, "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2, err
+        assert len(err.splitlines()) == 1 and err.startswith("error: ") and message in err, err
+    assert not (tmp_path / "o" / "metrics.json").exists()
