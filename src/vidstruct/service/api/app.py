@@ -18,6 +18,7 @@ from vidstruct.service.api.job_events import router as job_events_router
 from vidstruct.service.api.limits import BodyLimit
 from vidstruct.service.api.metrics import RequestTimer, make_registry
 from vidstruct.service.api.problems import install_problem_handlers
+from vidstruct.service.api.video_list import router as video_list_router
 from vidstruct.service.db.migrate import require_current
 from vidstruct.service.db.session import make_engine, session_factory
 from vidstruct.service.moderation.runtime import PolicySource, recheck_if_changed
@@ -64,7 +65,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     install_problem_handlers(app)
     app.state.job_streams = make_hub(settings)  # open event streams, closed on shutdown (serve)
     routers = (jobs.router, videos.router, search.router, similar.router, moderation.router, health.router)
-    routers = (*routers, reels.router, catalog.router, docs.router, web.router)
+    routers = (*routers, reels.router, catalog.router, docs.router, web.router, video_list_router)
     for router in (job_events_router, *routers, metrics.router):  # first: /v1/jobs/events is not a job id
         app.include_router(router)
     if settings.cors_origins:
