@@ -7,12 +7,16 @@ Read from the database at each scrape (so every API process shows the same, what
 finish),
 ``vidstruct_webhook_failures_total`` (tries that got no 2xx) and ``vidstruct_webhook_deliveries`` (webhooks of the
 outbox by status: ``pending``, ``delivered``, ``failed`` = given up after every try).
+Moderation: ``vidstruct_moderation_flags`` (flags by status ``open | escalated | reviewed | superseded``, action
+``flag | block`` and severity ``low | medium | high``), ``vidstruct_moderation_blocked_videos`` (videos with a
+blocking flag, see :func:`vidstruct.service.moderation.checker.is_blocking`) and
+``vidstruct_moderation_reviews_total`` (reviews in the audit log by decision ``confirm | dismiss | escalate``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -22,9 +26,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidstruct.service.db.models import JOB_KINDS, JOB_STATUSES, Job, WebhookDelivery
+from vidstruct.service.db.models import JOB_KINDS, JOB_STATUSES, AuditEntry, Job, ModerationFlag, WebhookDelivery
 from vidstruct.service.jobs.outbox import outbox_counts
 from vidstruct.service.jobs.queue import job_counts, live_workers
+from vidstruct.service.moderation.checker import FLAG_STATUSES, blocking_condition
+from vidstruct.service.moderation.policy import ACTIONS, SEVERITIES
+from vidstruct.service.moderation.reviews import DECISIONS, REVIEW_ACTION
 
 JOB_BUCKETS_S = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600)
 router = APIRouter(tags=["operations"])
@@ -56,6 +63,7 @@ class DatabaseCollector:
                 .order_by(Job.finished_at.desc())
                 .limit(1000)
             ).all()
+            flags, blocked, reviews = _moderation_counts(session)
         jobs = GaugeMetricFamily("vidstruct_jobs", "jobs by status and kind", labels=["status", "kind"])
         for kind in sorted({*JOB_KINDS, *(k for k, _ in by_kind)}):
             for status in JOB_STATUSES:
@@ -78,6 +86,51 @@ class DatabaseCollector:
             buckets=buckets,
             sum_value=sum(durations),
         )
+        by_flag = GaugeMetricFamily(
+            "vidstruct_moderation_flags", "moderation flags by status, action and severity",
+            labels=["status", "action", "severity"],
+        )  # fmt: skip
+        for status in sorted({*FLAG_STATUSES, *(k[0] for k in flags)}, key=_known_first(FLAG_STATUSES)):
+            for action in sorted({*ACTIONS, *(k[1] for k in flags)}, key=_known_first(ACTIONS)):
+                for severity in sorted({*SEVERITIES, *(k[2] for k in flags)}, key=_known_first(SEVERITIES)):
+                    by_flag.add_metric([status, action, severity], flags.get((status, action, severity), 0))
+        yield by_flag
+        yield GaugeMetricFamily(
+            "vidstruct_moderation_blocked_videos", "videos blocked by a moderation flag", value=blocked
+        )
+        by_decision = CounterMetricFamily(
+            "vidstruct_moderation_reviews", "reviews of moderation flags (audit log) by decision", labels=["decision"]
+        )
+        for decision in sorted({*DECISIONS, *reviews}, key=_known_first(DECISIONS)):
+            by_decision.add_metric([decision], reviews.get(decision, 0))
+        yield by_decision
+
+
+def _moderation_counts(session: Session) -> tuple[dict[tuple[str, str, str], int], int, dict[str, int]]:
+    """Flags by (status, action, severity), the number of blocked videos, and reviews by decision: three aggregate
+    queries (the reviews' one scans the audit log's review entries)."""
+    flags = {
+        (status, action, severity): int(n)
+        for status, action, severity, n in session.execute(
+            select(ModerationFlag.status, ModerationFlag.action, ModerationFlag.severity, func.count()).group_by(
+                ModerationFlag.status, ModerationFlag.action, ModerationFlag.severity
+            )
+        ).all()
+    }
+    blocked = session.scalar(select(func.count(func.distinct(ModerationFlag.video_id))).where(blocking_condition()))
+    entries = (
+        select(AuditEntry.detail["decision"].as_string().label("decision"))
+        .where(AuditEntry.action == REVIEW_ACTION)
+        .subquery()
+    )  # a subquery: PostgreSQL would not match the JSON path's bound parameter in SELECT and GROUP BY
+    by_decision = select(entries.c.decision, func.count()).group_by(entries.c.decision)
+    reviews = {str(decision): int(n) for decision, n in session.execute(by_decision).all()}
+    return flags, int(blocked or 0), reviews
+
+
+def _known_first(known: tuple[str, ...]) -> Callable[[str], tuple[int, str]]:
+    """Sort key: the ``known`` values in their order, then any other value (an old row) alphabetically."""
+    return lambda value: (known.index(value), "") if value in known else (len(known), value)
 
 
 class RequestTimer:

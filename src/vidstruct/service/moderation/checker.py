@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from vidstruct.service.db.models import Actor, Analysis, ModerationFlag, ModerationPolicyRun, Segment, Video, utc_now
@@ -29,6 +29,8 @@ from vidstruct.service.moderation.policy import Policy, Rule
 _DURATION_TOLERANCE_S = 1e-9
 #: flag statuses that still count (a superseded flag is history)
 LIVE_STATUSES = ("open", "escalated", "reviewed")
+#: every flag status
+FLAG_STATUSES = (*LIVE_STATUSES, "superseded")
 
 
 class SegmentLike(Protocol):
@@ -202,6 +204,13 @@ def is_blocking(flag: ModerationFlag) -> bool:
     if flag.action != "block":
         return False
     return flag.status in ("open", "escalated") or (flag.status == "reviewed" and flag.decision == "confirm")
+
+
+def blocking_condition() -> ColumnElement[bool]:
+    """:func:`is_blocking` as a SQL condition on ``moderation_flags`` rows (for aggregate queries)."""
+    pending = ModerationFlag.status.in_(("open", "escalated"))
+    confirmed = and_(ModerationFlag.status == "reviewed", ModerationFlag.decision == "confirm")
+    return and_(ModerationFlag.action == "block", or_(pending, confirmed))
 
 
 def video_moderation(session: Session, video_id: str) -> dict[str, object]:
