@@ -13,10 +13,14 @@ import torch
 from detkit import detection_overrides
 
 from vidstruct.cli.main import main
+from vidstruct.config import load_task_config
+from vidstruct.models.detection import save_detector
 from vidstruct.models.persons.builders import build_person_detector
 from vidstruct.models.persons.checkpoint import save_person_detector
+from vidstruct.recipes.detection import build_detector, detection_data, preprocessing
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "detection" / "synth_roi_tiny.yaml"
+RELATION = CONFIG.with_name("synth_relation_tiny.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +187,44 @@ def test_user_mistakes_are_one_line_errors(
         assert code == 2, err
         assert len(err.splitlines()) == 1 and err.startswith("error: ") and message in err, err
     assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_a_relation_head_gets_the_configs_object_boxes(
+    detect_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    torch.set_num_threads(1)
+    task = load_task_config(RELATION, detection_overrides(detect_data))
+    data = detection_data(task.cfg)
+    torch.manual_seed(0)  # random weights
+    model, builder = build_detector(task.cfg, len(data.classes), task.composed)
+    run = tmp_path / "relation"
+    save_detector(
+        run / "detector.pt", model.eval(), name="relation", builder=builder, classes=data.classes,
+        class_ids=data.class_ids, preprocessing=preprocessing(task.cfg),
+    )  # fmt: skip
+    objects = tmp_path / "objects.csv"  # two objects at synth_00004's keyframe 1 s, none elsewhere
+    objects.write_text("synth_00004,1,0.05,0.05,0.3,0.3,,0.9\nsynth_00004,1,0.6,0.1,0.9,0.4,,0.8\n")
+    props = _proposals(_gt_rows(detect_data / "val.csv"), tmp_path / "props.csv")
+
+    def rows(extra: list[str], video: str) -> list[str]:
+        one = tmp_path / "one.csv"
+        args = ["detect-actions", str(detect_data / "videos" / f"{video}.mp4"), "--checkpoint", str(run),
+                "--proposals", str(props), *extra, "--csv", str(one), "--device", "cpu", "--json"]  # fmt: skip
+        assert main(args) == 0
+        capsys.readouterr()
+        return one.read_text().splitlines()
+
+    code = main(
+        ["test", str(RELATION), *detection_overrides(detect_data), f"data.objects={objects}", "--checkpoint",
+         str(run), "--out", str(tmp_path / "test"), "--json"]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["head"] == "relation"
+    got = (tmp_path / "test" / "detections.csv").read_text().splitlines()
+    with_objects = rows(["--objects", str(objects)], "synth_00004") + rows(["--objects", str(objects)], "synth_00009")
+    assert sorted(got) == sorted(with_objects)
+    without = rows([], "synth_00004")
+    at_1s = [r for r in with_objects if r.startswith("synth_00004,1,")]
+    assert at_1s and not set(at_1s) & set(without)  # the objects changed every score at 1 s
+    assert {r for r in with_objects if r.startswith("synth_00004,2,")} <= set(without)  # no objects at 2 s
