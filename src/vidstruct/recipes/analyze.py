@@ -17,6 +17,9 @@ it). :func:`analyze_settings` turns the validated profile into
   (they do not change what is found), with each checkpoint path (and the proposals file) replaced by the SHA-256
   of the file (and TransNetV2's weights file when it detects the shots): retraining a model in place changes the
   hash, moving it does not.
+
+:func:`feature_stages` turns the results asked for (a service job's or ``analyze --features``' features) into the
+stage set of :attr:`AnalyzeSettings.stages`, so that only the models those results need are loaded and run.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,17 @@ from vidstruct.pipeline.analyze.settings import ActorSettings
 from vidstruct.pipeline.shots import SHOT_DETECTORS
 from vidstruct.structure import FORMAT
 
-__all__ = ["CHECKPOINT_KEYS", "analyze_settings", "load_profile", "profile_sha256"]
+__all__ = ["CHECKPOINT_KEYS", "FEATURE_STAGES", "analyze_settings", "feature_stages", "load_profile", "profile_sha256"]
+
+#: the stages (:data:`vidstruct.pipeline.analyze.settings.STAGES`) each result needs: ``labels`` (the windows'
+#: probabilities) and ``segments`` need the recognizer and the localizer, and the shots too, since segments are cut
+#: at shot boundaries and name their shot as in a full analysis; ``actors`` the person boxes and action detector
+FEATURE_STAGES: dict[str, tuple[str, ...]] = {
+    "shots": ("shots",),
+    "labels": ("shots", "recognition", "localization"),
+    "segments": ("shots", "recognition", "localization"),
+    "actors": ("actors",),
+}
 
 #: profile keys holding checkpoint paths, and the file a run directory stands for
 CHECKPOINT_KEYS = {
@@ -129,6 +142,16 @@ def profile_sha256(profile: AnalyzeProfile, checkpoints: Mapping[str, str | None
         content["shots"]["weights"] = sha256_file(transnetv2_weights_path())
     text = json.dumps({"format": FORMAT, "profile": content}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def feature_stages(features: Iterable[str]) -> frozenset[str]:
+    """The stages the results ``features`` (keys of :data:`FEATURE_STAGES`) need; ConfigError for another name."""
+    stages: set[str] = set()
+    for feature in features:
+        if feature not in FEATURE_STAGES:
+            raise ConfigError(f"unknown feature {feature!r}: expected some of {', '.join(FEATURE_STAGES)}")
+        stages.update(FEATURE_STAGES[feature])
+    return frozenset(stages)
 
 
 def analyze_settings(

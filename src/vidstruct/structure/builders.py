@@ -20,7 +20,7 @@ import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath, PurePosixPath
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from vidstruct import __version__
 from vidstruct.structure.schema import FORMAT
@@ -161,6 +161,7 @@ class StructureDocument(TypedDict):
     embeddings: EmbeddingsRecord | None
     timings: dict[str, float]
     warnings: list[str]
+    stages: NotRequired[dict[str, list[str]]]  #: only when some stages were skipped: ``{"ran", "skipped"}``
 
 
 # ----------------------------------------------------------------------------------------------- values
@@ -494,10 +495,14 @@ def structure_document(
     timings: Mapping[str, float] | None = None,
     warnings: Iterable[str] = (),
     created: str | None = None,
+    skipped_stages: Iterable[str] = (),
+    ran_stages: Iterable[str] = (),
 ) -> StructureDocument:
     """A whole document. ``timings``: seconds per stage (rounded to the ms); ``created``: ISO 8601 UTC
-    (default: now). Not validated here: :func:`~vidstruct.structure.validate.validate_structure` or
-    :func:`~vidstruct.structure.files.write_structure` do that."""
+    (default: now); ``skipped_stages`` (none: the document has no ``stages``) and ``ran_stages``: the profile's
+    stages an analysis skipped and those it ran. Not validated here:
+    :func:`~vidstruct.structure.validate.validate_structure` or :func:`~vidstruct.structure.files.write_structure`
+    do that."""
     stages: dict[str, float] = {}
     for stage, value in (timings or {}).items():
         if not isinstance(stage, str) or not _STAGE.match(stage):
@@ -505,7 +510,7 @@ def structure_document(
         stages[stage] = seconds(value, f"timings.{stage}")
     for key in models:
         _model_key(key, "models key")
-    return {
+    document: StructureDocument = {
         "format": FORMAT,
         "vidstruct_version": __version__,
         "created": created or _utc_now(),
@@ -521,3 +526,7 @@ def structure_document(
         "timings": stages,
         "warnings": [_text(w, "warning") for w in warnings],
     }
+    skipped = list(dict.fromkeys(skipped_stages))
+    if skipped:
+        document["stages"] = {"ran": list(dict.fromkeys(ran_stages)), "skipped": skipped}
+    return document

@@ -19,6 +19,10 @@ Actors: the action detector (:func:`vidstruct.models.detection.load_detector`) a
 recognition or localizer checkpoint given as the action detector, or a missing one, is a one-line
 :class:`CheckpointError`.
 
+Only the models of the stages that run are loaded (``settings.stages``: :meth:`AnalyzeSettings.run_stages`);
+:meth:`AnalyzeModels.restricted` gives loaded models for fewer stages without loading anything (a service worker
+keeps one set of models and runs each job's stages).
+
 Every model gets an entry of the document's ``models`` (:meth:`AnalyzeModels.records`): ``shots``,
 ``recognizer``, ``localizer``, ``localizer_backbone`` (only when it is not the recognizer), ``actors`` (the action
 detector, task ``action-detection``: its classes, sigmoid scores, keyframe step) and ``persons`` (the person
@@ -30,7 +34,8 @@ settings (``objects``: the file and its SHA-256).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +159,29 @@ class AnalyzeModels:
     localizer_sha256: str | None
     localizer_backbone: Backbone | None
     actors: ActorModels | None = None  #: None: no actors stage
+
+    def covers(self, stages: Iterable[str] | None) -> bool:
+        """These models run every stage ``stages`` (None: all) asks of their profile."""
+        wanted = replace(self.settings, stages=None if stages is None else frozenset(stages)).run_stages()
+        return set(wanted) <= set(self.settings.run_stages())
+
+    def restricted(self, stages: Iterable[str] | None) -> AnalyzeModels:
+        """The same loaded models for ``stages`` only (a subset of what these cover: :meth:`covers`)."""
+        if not self.covers(stages):
+            raise ValueError(f"models loaded for {self.settings.run_stages()} cannot run {sorted(stages or ())}")
+        settings = replace(self.settings, stages=None if stages is None else frozenset(stages))
+        run = set(settings.run_stages())
+        loc = "localization" in run
+        return AnalyzeModels(
+            settings,
+            self.shot_detector if "shots" in run else None,
+            self.shot_record if "shots" in run else None,
+            self.recognizer if "recognition" in run else None,
+            self.localizer if loc else None,
+            self.localizer_sha256 if loc else None,
+            self.localizer_backbone if loc else None,
+            self.actors if "actors" in run else None,
+        )
 
     @property
     def snippets_are_windows(self) -> bool:
@@ -363,21 +391,23 @@ def _shot_detector(name: str, options: dict[str, Any], device: str) -> tuple[Sho
 
 
 def load_models(settings: AnalyzeSettings) -> AnalyzeModels:
-    """Load and check every model ``settings`` names (see the module doc)."""
+    """Load and check every model ``settings`` names for the stages that run (see the module doc)."""
     device = str(resolve_device(settings.device))
+    run = set(settings.run_stages())
     detector = record = None
-    if settings.shots.detector != NO_SHOTS:
+    if settings.shots.detector != NO_SHOTS and "shots" in run:
         detector, record = _shot_detector(settings.shots.detector, settings.shots.options, device)
     rec = settings.recognition
     recognizer: Backbone | None = None
-    if rec.checkpoint is not None:
+    if rec.checkpoint is not None and "recognition" in run:
         model, file, name, sha = load_recognizer(rec.checkpoint, device)
         window_s = float(rec.window_s or default_window_s(model.spec))
         recognizer = Backbone(model, name, file, sha, window_s, float(rec.stride_s or window_s / 2))
     loc = settings.localization
     bundle = loc_sha = None
     loc_backbone: Backbone | None = None
-    if loc.checkpoint is not None:
+    # without the localization stage, a localizer still names the windows' backbone when there is no recognizer
+    if loc.checkpoint is not None and "recognition" in run and ("localization" in run or recognizer is None):
         bundle, loc_sha = _load_localizer(loc.checkpoint, torch.device(device))
         backbone_file = resolve_backbone(bundle.features, loc.backbone, force=loc.force).resolve()
         backbone_sha = sha256_file(backbone_file)
@@ -396,11 +426,13 @@ def load_models(settings: AnalyzeSettings) -> AnalyzeModels:
                 model, file, name, sha = load_recognizer(backbone_file, device)
             Localizer(bundle, model)
             loc_backbone = Backbone(model, name, file, sha, snip_window, snip_stride)
+        if "localization" not in run:  # it only named the recognizer
+            bundle = loc_sha = loc_backbone = None
     if settings.engine not in ENGINES:
         raise ConfigError(f"runtime engine: expected one of {', '.join(ENGINES)}, got {settings.engine!r}")
     if settings.engine == "onnxruntime":
         for backbone in (recognizer, loc_backbone):
             if backbone is not None:
                 backbone.runner, backbone.engine = onnx_runner(backbone.recognizer), "onnxruntime"
-    actors = load_actor_models(settings.actors, device)
+    actors = load_actor_models(settings.actors, device) if "actors" in run else None
     return AnalyzeModels(settings, detector, record, recognizer, bundle, loc_sha, loc_backbone, actors)

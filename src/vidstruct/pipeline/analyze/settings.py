@@ -12,6 +12,7 @@ from typing import Any
 from vidstruct.pipeline.analyze.segments import MergeSettings
 
 __all__ = [
+    "STAGES",
     "ActorSettings",
     "AnalyzeSettings",
     "LocalizationSettings",
@@ -19,6 +20,12 @@ __all__ = [
     "ShotSettings",
     "ThumbnailSettings",
 ]
+
+
+#: the stages that run models, in document order: ``shots`` (the shot detector), ``recognition`` (the windows: the
+#: recognizer, or the localizer's backbone when there is no recognizer), ``localization`` (the localizer; it needs
+#: ``recognition``), ``actors`` (the person-box source and the action detector)
+STAGES = ("shots", "recognition", "localization", "actors")
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,9 @@ class AnalyzeSettings:
     ``report``: also write ``report.html``; ``exports``: formats of :data:`vidstruct.structure.exports.FORMATS` also
     written into ``OUT/VIDEO_ID/`` (:data:`vidstruct.pipeline.analyze.video.EXPORT_FILES`); ``threads``: decoder
     threads (0: FFmpeg's choice); ``engine``: how the backbones run, ``torch`` or ``onnxruntime``
-    (:mod:`vidstruct.pipeline.analyze.runners`)."""
+    (:mod:`vidstruct.pipeline.analyze.runners`). ``stages``: the :data:`STAGES` wanted (None: all); a stage of the
+    profile not wanted loads and runs no model and the document says it was skipped (:meth:`profile_stages`,
+    :meth:`run_stages`); thumbnails always run."""
 
     shots: ShotSettings = field(default_factory=ShotSettings)
     recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
@@ -112,3 +121,34 @@ class AnalyzeSettings:
     threads: int = 0
     profile_name: str | None = None
     profile_sha256: str | None = None
+    stages: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.stages is not None:
+            unknown = sorted(set(self.stages) - set(STAGES))
+            if unknown:
+                raise ValueError(f"unknown analysis stages {unknown}: expected some of {', '.join(STAGES)}")
+            object.__setattr__(self, "stages", frozenset(self.stages))
+
+    def profile_stages(self) -> tuple[str, ...]:
+        """The stages the profile names models for, in :data:`STAGES` order."""
+        has = {
+            "shots": self.shots.detector != "none",
+            "recognition": self.recognition.checkpoint is not None or self.localization.checkpoint is not None,
+            "localization": self.localization.checkpoint is not None,
+            "actors": self.actors.detector is not None,
+        }
+        return tuple(s for s in STAGES if has[s])
+
+    def run_stages(self) -> tuple[str, ...]:
+        """The profile's stages that run: those of ``stages`` (all when None); ``localization`` only with
+        ``recognition`` (the localizer reads the windows' backbone features)."""
+        wanted = set(STAGES if self.stages is None else self.stages)
+        if "recognition" not in wanted:
+            wanted.discard("localization")
+        return tuple(s for s in self.profile_stages() if s in wanted)
+
+    def skipped_stages(self) -> tuple[str, ...]:
+        """The profile's stages that do not run (see :meth:`run_stages`)."""
+        ran = self.run_stages()
+        return tuple(s for s in self.profile_stages() if s not in ran)

@@ -395,6 +395,8 @@ def analyze_video(
         else profile_record(settings.profile_name or "default", settings.profile_sha256),
         timings={**timings, "total": time.perf_counter() - t_start},
         warnings=warnings,
+        skipped_stages=settings.skipped_stages(),
+        ran_stages=settings.run_stages(),
     )
     structure = write_structure(folder, document, embeddings)
     if embeddings is None:

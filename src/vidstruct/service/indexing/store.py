@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,7 @@ from vidstruct.service.db.models import Analysis, IndexedVideo, Job, Video, utc_
 from vidstruct.service.db.session import transaction
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.jobs.intake import find_video, new_video
+from vidstruct.service.settings import DEFAULT_FEATURES
 
 __all__ = ["NewVideo", "is_indexed", "own_earlier_attempt", "store_indexed"]
 
@@ -32,17 +33,24 @@ __all__ = ["NewVideo", "is_indexed", "own_earlier_attempt", "store_indexed"]
 CheckFn = Callable[[Session, Analysis], None]
 
 
-def is_indexed(session: Session, sha256: str, profile_sha256: str) -> bool:
+def is_indexed(
+    session: Session, sha256: str, profile_sha256: str, features: Collection[str] = DEFAULT_FEATURES
+) -> bool:
     """The content ``sha256`` has results made with ``profile_sha256``: stored by an index run, or by a service job
-    with the same profile (identical results: analysing again would only add a copy)."""
+    with the same profile whose analysis has every one of ``features`` (identical results: analysing again would
+    only add a copy). An analysis has the features of its job (``jobs.features``, the job that
+    ``analyses.job_id`` names): the rows stored, and since jobs choose their stages by them, the stages that ran; a
+    job that asked for fewer (``shots`` alone) leaves the video to be analysed again."""
     if session.get(IndexedVideo, (sha256, profile_sha256)) is not None:
         return True
     same = (
-        select(Analysis.id)
+        select(Job.features)
+        .join(Analysis, Analysis.job_id == Job.id)
         .join(Video, Video.id == Analysis.video_id)
         .where(Video.sha256 == sha256, Analysis.profile_sha256 == profile_sha256, Analysis.status == "complete")
     )
-    return bool(session.scalar(select(exists(same))))
+    wanted = set(features) - {"moderation"}
+    return any(wanted <= set(had or ()) for had in session.scalars(same))
 
 
 @dataclass(frozen=True)

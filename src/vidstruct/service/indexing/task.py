@@ -115,7 +115,7 @@ class VideoIndexer:
             earlier = own_earlier_attempt(session, sha, self.settings.profile_sha256 or "", job_id)
             if earlier is not None:  # this job's earlier attempt stored it, then its process died
                 return self._indexed(name, path, job_id, earlier.video_id, len(earlier.document["segments"]))
-            if is_indexed(session, sha, self.settings.profile_sha256 or ""):
+            if is_indexed(session, sha, self.settings.profile_sha256 or "", self.target.features):
                 return outcome(name, path, "skipped", "already indexed (same content and profile)")
             existing = find_video(session, sha)
             known = existing.id if existing is not None else None  # a failure reports the row only if there is one

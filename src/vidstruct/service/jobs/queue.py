@@ -14,7 +14,7 @@ write that ends a job SUCCEEDED or FAILED adds its pending webhook in the same t
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,9 +124,11 @@ def complete_job(
     folder: str,
     progress: dict | None = None,
     check: Callable[[Session, Analysis], None] | None = None,
+    features: Collection[str] | None = None,
 ) -> bool:
     """Store ``document``'s results and mark the job SUCCEEDED, in one transaction; False (nothing stored) when
-    the worker no longer holds the job. ``check`` (moderation) runs on the new analysis in that transaction."""
+    the worker no longer holds the job. ``check`` (moderation) runs on the new analysis in that transaction.
+    ``features``: the rows stored (default: the job's)."""
     with transaction(factory) as session:
         now = utc_now()
         held = session.execute(
@@ -140,7 +142,7 @@ def complete_job(
             return False
         analysis = add_analysis(
             session, document, video_id=job.video_id or "", job_id=job.id, folder=folder,
-            min_confidence=job.min_confidence, features=job.features,
+            min_confidence=job.min_confidence, features=job.features if features is None else features,
         )  # fmt: skip
         session.execute(update(Job).where(Job.id == job.id).values(analysis_id=analysis.id))
         if check is not None:

@@ -7,14 +7,16 @@ stages report nothing) and records the worker's heartbeat. When a renewal finds 
 progress report and nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`)
 ends the worker after releasing the job in hand back to the queue. Any error of the analysis (a corrupt video,
 a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
-A job's results are checked against the moderation policy (``settings.policy_path``, if any) in the
-transaction that stores them (:mod:`vidstruct.service.moderation`). A job that ends (SUCCEEDED or FAILED) with a
-webhook URL gets an outbox row in the transaction that ends it (:mod:`.outbox`); a thread of every worker delivers
-the outbox's due webhooks, whatever worker finished their jobs (:mod:`.deliverer`). A stop request ends that thread
-after its try in hand, releasing its leased webhooks; a run that ends otherwise (``max_jobs``, ``exit_when_idle``)
-first delivers every pending webhook (each ends delivered or failed). Reel jobs (kind ``reel``) are rendered by
-:func:`vidstruct.service.reels.job.run_reel_job` under the same lease thread, with the same webhooks; a cut stops
-within a frame of seeing its job canceled (or the worker asked to stop: the job is released), its files removed.
+A job's features choose the stages that run and the rows stored (:func:`.analysis.job_features`: ``moderation`` adds
+what the policy's rules read). A job's results are checked against the moderation policy (``settings.policy_path``,
+if any) in the transaction that stores them (:mod:`vidstruct.service.moderation`). A job that ends (SUCCEEDED or
+FAILED) with a webhook URL gets an outbox row in the transaction that ends it (:mod:`.outbox`); a thread of every
+worker delivers the outbox's due webhooks, whatever worker finished their jobs (:mod:`.deliverer`). A stop request
+ends that thread after its try in hand, releasing its leased webhooks; a run that ends otherwise (``max_jobs``,
+``exit_when_idle``) first delivers every pending webhook (each ends delivered or failed). Reel jobs (kind ``reel``)
+are rendered by :func:`vidstruct.service.reels.job.run_reel_job` under the same lease thread, with the same
+webhooks; a cut stops within a frame of seeing its job canceled (or the worker asked to stop: the job is released),
+its files removed.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from vidstruct.errors import VidstructError
 from vidstruct.service.db.models import Job, Video
 from vidstruct.service.db.session import make_engine, session_factory
-from vidstruct.service.jobs.analysis import ModelCache, run_analysis
+from vidstruct.service.jobs.analysis import ModelCache, job_features, run_analysis
 from vidstruct.service.jobs.deliverer import WebhookDeliverer
 from vidstruct.service.jobs.intake import video_file
 from vidstruct.service.jobs.queue import (
@@ -162,9 +164,12 @@ class JobWorker:
                 raise _Stopping
 
         path = video_file(video, self.settings.data_dir)
+        features = job_features(job.features, self.policy.current())  # what is analysed and stored
         keeper.start()
         try:
-            output = run_analysis(self.settings, self.cache, job.profile, path, video.id, out_name, on_progress)
+            output = run_analysis(
+                self.settings, self.cache, job.profile, path, video.id, out_name, on_progress, features
+            )
         except _LeaseLost:
             return self._discard(out_name, "lost")
         except _Stopping:
@@ -192,8 +197,9 @@ class JobWorker:
         progress.update(dict.fromkeys(progress, 100.0))
         try:
             stored = complete_job(
-                self.factory, job, self.id, output.document, output.folder, progress, check=self.policy.check_hook()
-            )
+                self.factory, job, self.id, output.document, output.folder, progress, check=self.policy.check_hook(),
+                features=features,
+            )  # fmt: skip
         except Exception as exc:  # storing the results or the moderation check failed: rolled back, the job fails
             log.error("job %s: storing the results failed (%s)", job.id, type(exc).__name__)
             log.debug("job %s: storing the results failed", job.id, exc_info=exc)
