@@ -118,16 +118,21 @@ def _videos(rows: Sequence[Any], videos_dir: str) -> tuple[dict[str, str], dict[
 
 
 def _person_source(
-    boxes: BoxesFrom, records: Sequence[KeyframeRecord], person_detector: str | None, min_score: float, device: str
+    boxes: BoxesFrom,
+    records: Sequence[KeyframeRecord],
+    person_detector: str | None,
+    min_score: float | None,
+    device: str,
 ) -> PersonBoxSource:
     if boxes == "gt":
-        if person_detector is not None:
-            raise InputError("--person-detector: only applies with --boxes detected")
+        if person_detector is not None or min_score is not None:
+            raise InputError("--person-detector / --person-min-score: only apply with --boxes detected")
         return GroundTruthBoxes(records)
     if boxes != "detected":
         raise InputError(f"--boxes: expected gt or detected, got {boxes!r}")
     if person_detector is None:
         raise InputError("--boxes detected: needs --person-detector (a person-detector run or checkpoint)")
+    min_score = DEFAULT_MIN_SCORE if min_score is None else min_score
     return person_box_source(detector=person_detector, min_score=min_score, device=device)
 
 
@@ -138,7 +143,7 @@ def run_detection_test(
     split: str | None = None,
     boxes: BoxesFrom = "gt",
     person_detector: str | None = None,
-    person_min_score: float = DEFAULT_MIN_SCORE,
+    person_min_score: float | None = None,
     out_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score the split's keyframes with ``checkpoint`` and evaluate frame-mAP@0.5 (see the module doc).
@@ -151,8 +156,9 @@ def run_detection_test(
          "num_keyframes", "num_boxes", "num_detections", "skipped": [{"video_id", "path", "error"}],
          "evaluation": (what ``vidstruct eval ava --json`` prints for these files), "files"}
 
-    ``num_keyframes`` / ``num_boxes``: the keyframes scored and the person boxes scored on them (evaluated videos
-    only); APs are fractions in [0, 1].
+    ``person_min_score``: the person probability a detected box needs (default
+    :data:`~vidstruct.pipeline.persons.DEFAULT_MIN_SCORE`). ``num_keyframes`` / ``num_boxes``: the keyframes
+    scored and the person boxes scored on them (evaluated videos only); APs are fractions in [0, 1].
     """
     split, gt_csv = _split_file(cfg, split)
     device = resolve_device(cfg.train.device, where="train.device")
