@@ -13,16 +13,18 @@ a keyframe group of the action detector: ``ActorTap._run``).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from servicekit import CONSTANT_PROB, Api, save_constant_backbone, write_profile
+from servicekit import CONSTANT_PROB, Api, cut_video, save_constant_backbone, write_profile
 from sqlalchemy import func, select
 
 import vidstruct.pipeline.analyze.models as analyze_models
+from vidstruct.cli.main import main
 from vidstruct.data.synth.actions import DETECT_ACTIONS
 from vidstruct.models.detection import build_action_detector, save_detector
 from vidstruct.models.persons.builders import build_person_detector
@@ -32,7 +34,7 @@ from vidstruct.pipeline.analyze.windows import WindowTap
 from vidstruct.service.db.models import Actor, Analysis, Job, ModerationFlag, Segment, Shot, Video, Window
 from vidstruct.service.indexing.store import is_indexed
 from vidstruct.service.settings import ServiceSettings
-from vidstruct.structure import validate_structure
+from vidstruct.structure import read_structure, validate_structure
 
 #: the cut video (servicekit.cut_video): 2 s, one cut at 1.0 s; recognition windows of 1 s every 0.5 s (the last one
 #: cut at the video's end)
@@ -258,3 +260,32 @@ def test_no_features_left_without_moderation_policy_runs_no_model(api: Api, vide
     validate_structure(doc)
     assert doc["models"] == {} and doc["stages"] == {"ran": [], "skipped": ["shots", "recognition", "actors"]}
     assert rows == {"shots": 0, "segments": 0, "windows": 0, "actors": 0}
+
+
+def test_cli_analyze_features_and_a_rerun_asking_for_more(
+    profiles: Path, tmp_path: Path, counts: Counts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    video = cut_video(tmp_path / "cut.mp4")
+    out = tmp_path / "out"
+
+    def analyze(*more: str) -> dict[str, Any]:
+        args = ["analyze", str(video), "--out", str(out), "--profile", str(profiles / "tiny.yaml"), "--quiet"]
+        assert main([*args, "--json", *more]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    assert "cut" in analyze("--features", "shots")["done"]
+    assert counts.take()["recognizer built"] == 0
+    doc = read_structure(out / "cut").document
+    assert set(doc["models"]) == {"shots"} and doc["stages"] == {"ran": ["shots"], "skipped": ["recognition"]}
+    assert not (out / "cut" / "embeddings.npy").exists()
+    assert analyze("--features", "shots")["skipped"] == ["cut"]  # done for what it asks
+    # more than the partial analysis ran: analysed again, the recognizer loaded and run
+    assert "cut" in analyze("--features", "shots,labels")["done"]
+    seen = counts.take()
+    assert seen["recognizer built"] == 1 and seen["recognition forward"] == 1
+    doc = read_structure(out / "cut").document
+    assert set(doc["models"]) == {"shots", "recognizer"} and "stages" not in doc  # tiny has no actors: all ran
+    assert analyze()["skipped"] == ["cut"]  # a full analysis serves a run wanting everything
+    assert main(["analyze", str(video), "--out", str(out), "--features", "shots,faces", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown feature 'faces'" in err and "\n" not in err

@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="any profile key, e.g. segments.min_prob=0.5"
     )
+    parser.add_argument(
+        "--features",
+        metavar="F1,F2",
+        help="only the results asked for, comma-separated among shots, labels, segments, actors: the models other "
+        "results need are neither loaded nor run (default: every stage of the profile)",
+    )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument(
         "--export",
@@ -100,17 +106,21 @@ def _options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     # imported here, not at module top: every command module is imported to build the parser, and the
     # pipeline imports torch (seconds)
+    import dataclasses
     import sys
     from pathlib import Path
 
     from vidstruct.cli.output import print_json
     from vidstruct.pipeline.analyze import analyze_videos, collect_videos
-    from vidstruct.recipes.analyze import analyze_settings, load_profile
+    from vidstruct.recipes.analyze import analyze_settings, feature_stages, load_profile
 
     profile, composed = load_profile(args.profile, _options(args), args.set)
     name = Path(args.profile).stem if args.profile else None
     report = False if args.no_report else None
     settings = analyze_settings(profile, composed, name=name, report=report, exports=args.export)
+    if args.features is not None:
+        features = [f.strip() for f in args.features.split(",") if f.strip()]
+        settings = dataclasses.replace(settings, stages=feature_stages(features))
     videos = collect_videos(args.inputs)
     ray = args.ray or args.ray_address is not None
     with _Progress(quiet=args.quiet, videos=len(videos), per_video=args.workers == 1 and not ray) as bar:

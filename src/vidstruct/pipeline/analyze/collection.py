@@ -132,10 +132,17 @@ def collect_videos(inputs: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
 
 
 def is_done(
-    folder: Path, video_sha256: str, profile_sha256: str | None, *, report: bool, exports: Sequence[str] = ()
+    folder: Path,
+    video_sha256: str,
+    profile_sha256: str | None,
+    *,
+    report: bool,
+    exports: Sequence[str] = (),
+    stages: Sequence[str] | None = None,
 ) -> bool:
     """``folder`` holds a complete analysis of the file with ``video_sha256`` under ``profile_sha256`` (with its
-    ``report.html`` when ``report``, and the files of ``exports``)."""
+    ``report.html`` when ``report``, and the files of ``exports``) that ran every one of ``stages`` (None: every
+    stage of the profile; a document without ``stages`` ran them all, one with it only its ``ran``)."""
     if not (folder / STRUCTURE_FILE).is_file():
         return False
     try:
@@ -145,6 +152,8 @@ def is_done(
     profile = doc["profile"]
     if doc["video"]["sha256"] != video_sha256 or (profile["sha256"] if profile else None) != profile_sha256:
         return False
+    if "stages" in doc and (stages is None or not set(stages) <= set(doc["stages"]["ran"])):
+        return False  # a partial analysis: the stages wanted now did not all run
     files = [t["path"] for t in doc["thumbnails"]]
     if doc["embeddings"] is not None:
         files.append(doc["embeddings"]["file"])
@@ -162,7 +171,10 @@ def _already_done(out: Path, video_id: str, path: str, settings: AnalyzeSettings
         sha = sha256_file(path)
     except OSError:
         return False
-    return is_done(folder, sha, settings.profile_sha256, report=settings.report, exports=settings.exports)
+    return is_done(
+        folder, sha, settings.profile_sha256, report=settings.report, exports=settings.exports,
+        stages=settings.run_stages(),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------- one job
