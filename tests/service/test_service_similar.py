@@ -33,6 +33,7 @@ from sqlalchemy import select
 from vidstruct.service.db.models import Analysis, Job, Video, Window
 from vidstruct.service.db.store import add_analysis
 from vidstruct.service.similar.index import registry
+from vidstruct.service.similar.layered import stored_state
 from vidstruct.service.similar.space import space_of
 from vidstruct.service.similar.updates import index_finished_job
 
@@ -198,20 +199,21 @@ def test_spaces_never_mix_and_newest_analysis_only(api: Api) -> None:
     assert {m["video_id"] for m in answer["moments"]} == {col.videos["V7"]}
     assert answer["model"]["key"] == KEY_B and answer["model"]["checkpoint_sha256"] == "bb" * 32
     assert answer["index"]["size"] == 6  # V4 + V7: model A's windows are in another index
-    files = sorted(p.name for p in (api.settings.data_dir / "indexes").iterdir())
-    assert files == [f"{KEY_B}.json", f"{KEY_B}.usearch"]
+    files = sorted(p.name for p in (api.settings.data_dir / "indexes").iterdir() if p.suffix != ".lock")
+    assert files == [f"{KEY_B}.build", f"{KEY_B}.json", f"{KEY_B}.usearch"]  # graph, manifest, build lock
 
     # V3's old analysis (every window = q) is never returned; a re-analysis of V1 replaces its close windows
     first = similar(api, video_id=col.videos["Q"], start_s=0.0, end_s=2.0, max_results=100)
     old_v3 = {w for w, t in col.windows.items() if t[0] == "V3" and t[1] != col.current["V3"]}
     assert old_v3 and not old_v3 & {w for w, _ in flat(first)}
-    manifest_path = api.settings.data_dir / "indexes" / f"{KEY_A}.json"
+    space_a = space_of(MODEL_A, "recognizer")
+    assert space_a is not None
     # a re-analysis of V5: its 3 old windows (of 21) stay in the graph, marked dead, never returned
     old_v5 = col.current["V5"]
     col.add("V5", 5.0, MODEL_A, col.rng.normal(size=(3, DIM)), day=9)
     second = similar(api, video_id=col.videos["Q"], start_s=0.0, end_s=2.0, max_results=100)
     assert [w for w, _ in flat(second)] == [w for w, _ in col.brute_force(col.q, KEY_A, exclude="Q")]
-    manifest = json.loads(manifest_path.read_text())
+    manifest = stored_state(api.settings.data_dir / "indexes", space_a)  # graph + delta segments
     assert manifest["dead"] == [old_v5] and manifest["size"] == 21 + 3
     # a re-analysis of V1 (whose old windows are the nearest): 9 dead windows of 30 are over a quarter: rebuilt
     old_v1 = col.current["V1"]
@@ -219,7 +221,7 @@ def test_spaces_never_mix_and_newest_analysis_only(api: Api) -> None:
     third = similar(api, video_id=col.videos["Q"], start_s=0.0, end_s=2.0, max_results=100)
     assert [w for w, _ in flat(third)] == [w for w, _ in col.brute_force(col.q, KEY_A, exclude="Q")]
     assert not {w for w, t in col.windows.items() if t[1] == old_v1} & {w for w, _ in flat(third)}
-    manifest = json.loads(manifest_path.read_text())
+    manifest = stored_state(api.settings.data_dir / "indexes", space_a)
     assert manifest["dead"] == [] and manifest["size"] == 21 and old_v1 not in manifest["analyses"]
 
 

@@ -8,8 +8,11 @@ superseded, and the collection signature it was synced at). Keys are ``windows.i
 The database is the source of truth: :meth:`SpaceIndex.sync` adds the windows of the newest analyses the index
 lacks; an analysis superseded (or deleted) stays in the graph as "dead" (the query drops its windows) until dead
 windows are a quarter of the graph, then the index is rebuilt. Missing, unreadable or inconsistent files are
-rebuilt from the ``windows`` table and the embeddings files. Files are replaced atomically; two processes (the
-API and a worker) may both write them: the last complete pair wins, and a mismatched pair is rebuilt.
+rebuilt from the ``windows`` table and the embeddings files. Files are replaced atomically; several processes
+(the API, workers) write them under the space's file lock, adding a job's windows as a small delta segment beside
+the graph (:mod:`.layered`, :mod:`.segments`); the manifest also names the graph's size in bytes and vectors (a
+truncated or mismatched graph is rebuilt), a ``generation`` (new at each save) and the last delta segment merged
+into the graph (``merged_through``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 from usearch.index import Index
 
+from vidstruct.atomic import atomic_path, write_json_atomic
 from vidstruct.service.similar.space import EmbeddingSpace
 from vidstruct.service.similar.vectors import (
     EmbeddedAnalysis,
@@ -36,8 +40,11 @@ from vidstruct.service.similar.vectors import (
     window_rows,
 )
 
+if TYPE_CHECKING:
+    from vidstruct.service.similar.layered import LayeredIndex
+
 log = logging.getLogger(__name__)
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: graph_bytes, generation, merged_through (delta segments)
 DEAD_FRACTION = 0.25  # rebuild once superseded windows are this share of the graph
 CONNECTIVITY = 16  # HNSW edges per node
 EXPANSION_ADD = 128  # HNSW beam width while inserting
@@ -49,10 +56,44 @@ def _new_index(dim: int) -> Index:
     return Index(ndim=dim, metric="cos", dtype=DTYPE, connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
 
 
+def collect_rows(
+    session: Session, data_dir: Path, space: EmbeddingSpace, analyses: Sequence[EmbeddedAnalysis], dim: int | None
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The windows of ``analyses`` (those of ``space``): ``(ids uint64 [n], normalised vectors float32 [n, dim],
+    {analysis id: windows})``. An analysis whose embeddings file is missing or short, or whose dimension is not
+    ``dim`` (None: the first one's), is left out (logged) and tried again at the next sync."""
+    by_id = {a.id: a for a in analyses if a.space.key == space.key}
+    rows = window_rows(session, list(by_id))
+    grouped: dict[str, list[Any]] = {}
+    for r in rows:
+        grouped.setdefault(r.analysis_id, []).append(r)
+    keys: list[np.ndarray] = []
+    vectors: list[np.ndarray] = []
+    counts: dict[str, int] = {}
+    for analysis_id, analysis in by_id.items():
+        windows = grouped.get(analysis_id, [])
+        try:
+            found = load_rows(data_dir, analysis, [w.embedding_row for w in windows])
+        except (OSError, ValueError, IndexError) as exc:
+            log.warning("similar index %s: analysis %s left out (%s)", space.key, analysis_id, exc)
+            continue
+        want = dim if dim is not None else (vectors[0].shape[1] if vectors else None)
+        if windows and want is not None and found.shape[1] != want:
+            log.warning("similar index %s: analysis %s left out (dimension %d)", space.key, analysis_id, found.shape[1])
+            continue
+        if windows:
+            keys.append(np.array([w.id for w in windows], dtype=np.uint64))
+            vectors.append(found)
+        counts[analysis_id] = len(windows)
+    if not keys:
+        return np.empty(0, np.uint64), np.empty((0, dim or 0), np.float32), counts
+    return np.concatenate(keys), np.concatenate(vectors), counts
+
+
 class SpaceIndex:
     """The index of one embedding space under ``root`` (``DATA/indexes``). Not thread-safe: hold :attr:`lock`."""
 
-    def __init__(self, root: Path, space: EmbeddingSpace) -> None:
+    def __init__(self, root: Path, space: EmbeddingSpace, *, load: bool = True) -> None:
         self.root = root
         self.space = space
         self.lock = threading.Lock()
@@ -62,7 +103,11 @@ class SpaceIndex:
         self.dead: set[str] = set()  # analyses no longer the newest of their video
         self.signature: list[Any] | None = None
         self.rebuilds = 0  # how often this object rebuilt from the database (tests and logs)
-        self._load()
+        self.generation: str | None = None  # the manifest's, new at each save
+        self.merged_through = 0  # the last delta segment the graph holds
+        self.problem: str | None = None  # why the files were not loaded (None: loaded, or none there)
+        if load:
+            self._load()
 
     @property
     def graph_path(self) -> Path:
@@ -88,28 +133,37 @@ class SpaceIndex:
             if manifest.get("version") != MANIFEST_VERSION or manifest.get("space", {}).get("key") != self.space.key:
                 raise ValueError("another manifest version or space")
             dim = int(manifest["dim"])
+            graph_bytes = manifest.get("graph_bytes")
+            if graph_bytes is not None and self.graph_path.stat().st_size != int(graph_bytes):
+                raise ValueError(f"graph file of {self.graph_path.stat().st_size} bytes, manifest {graph_bytes}")
             index = _new_index(dim)
             index.load(str(self.graph_path))
             analyses = {str(k): int(v) for k, v in manifest["analyses"].items()}
-            if len(index) != sum(analyses.values()) or index.ndim != dim:
-                raise ValueError(f"graph holds {len(index)} vectors, manifest {sum(analyses.values())}")
+            expected = int(manifest.get("size", sum(analyses.values())))
+            if len(index) != expected or index.ndim != dim:
+                raise ValueError(f"graph holds {len(index)} vectors, manifest {expected}")
         except FileNotFoundError:
+            self.problem = "missing"
             return
         except Exception as exc:  # unreadable or inconsistent: rebuilt from the database at the next sync
             log.warning("similar index %s: unusable files, rebuilding (%s)", self.space.key, exc)
+            self.problem = f"unusable ({type(exc).__name__}: {exc})"
             return
         self.index, self.dim, self.analyses = index, dim, analyses
         self.dead = set(manifest.get("dead", [])) & set(analyses)
         self.signature = manifest.get("signature")
+        self.generation = manifest.get("generation")
+        self.merged_through = int(manifest.get("merged_through", 0))
 
     def save(self) -> None:
         """Write the graph, then the manifest, each through a temporary file and an atomic rename."""
         if self.index is None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp_graph = self.graph_path.with_name(f".{self.graph_path.name}.{uuid.uuid4().hex[:12]}.tmp")
-        self.index.save(str(tmp_graph))
-        os.replace(tmp_graph, self.graph_path)
+        with atomic_path(self.graph_path) as tmp_graph:
+            self.index.save(str(tmp_graph))
+            graph_bytes = os.path.getsize(tmp_graph)
+        self.generation = uuid.uuid4().hex
         manifest = {
             "version": MANIFEST_VERSION,
             "space": self.space.describe(),
@@ -119,10 +173,11 @@ class SpaceIndex:
             "analyses": self.analyses,
             "dead": sorted(self.dead),
             "signature": self.signature,
+            "graph_bytes": graph_bytes,
+            "generation": self.generation,
+            "merged_through": self.merged_through,
         }
-        tmp_manifest = self.manifest_path.with_name(f".{self.manifest_path.name}.{uuid.uuid4().hex[:12]}.tmp")
-        tmp_manifest.write_text(json.dumps(manifest))
-        os.replace(tmp_manifest, self.manifest_path)
+        write_json_atomic(self.manifest_path, manifest, indent=None)
 
     # -- keeping it in step with the database ---------------------------------------------------------------
     def sync(self, session: Session, data_dir: Path, *, force: bool = False) -> bool:
@@ -155,31 +210,10 @@ class SpaceIndex:
     def add(self, session: Session, data_dir: Path, analyses: Sequence[EmbeddedAnalysis]) -> int:
         """Add the windows of ``analyses`` (all of this space); returns how many vectors went in. An analysis
         whose embeddings file is missing or short is left out (logged) and tried again at the next sync."""
-        by_id = {a.id: a for a in analyses if a.space.key == self.space.key and a.id not in self.analyses}
-        rows = window_rows(session, list(by_id))
-        grouped: dict[str, list[Any]] = {}
-        for r in rows:
-            grouped.setdefault(r.analysis_id, []).append(r)
-        keys: list[np.ndarray] = []
-        vectors: list[np.ndarray] = []
-        counts: dict[str, int] = {}
-        for analysis_id, analysis in by_id.items():
-            windows = grouped.get(analysis_id, [])
-            try:
-                found = load_rows(data_dir, analysis, [w.embedding_row for w in windows])
-            except (OSError, ValueError, IndexError) as exc:
-                log.warning("similar index %s: analysis %s left out (%s)", self.space.key, analysis_id, exc)
-                continue
-            if windows and vectors and found.shape[1] != vectors[0].shape[1]:
-                log.warning("similar index %s: analysis %s left out (dimension %d)", self.space.key, analysis_id,
-                            found.shape[1])  # fmt: skip
-                continue
-            if windows:
-                keys.append(np.array([w.id for w in windows], dtype=np.uint64))
-                vectors.append(found)
-            counts[analysis_id] = len(windows)
-        if keys:  # one batch: usearch inserts it with all cores
-            self._insert(np.concatenate(keys), np.concatenate(vectors))
+        fresh = [a for a in analyses if a.id not in self.analyses]
+        keys, vectors, counts = collect_rows(session, data_dir, self.space, fresh, self.dim)
+        if len(keys):  # one batch: usearch inserts it with all cores
+            self._insert(keys, vectors)
         self.analyses.update(counts)
         return sum(counts.values())
 
@@ -213,13 +247,16 @@ class IndexRegistry:
         self.data_dir = data_dir
         self.root = data_dir / "indexes"
         self._lock = threading.Lock()
-        self._indexes: dict[str, SpaceIndex] = {}
+        self._indexes: dict[str, LayeredIndex] = {}
 
-    def get(self, space: EmbeddingSpace) -> SpaceIndex:
+    def get(self, space: EmbeddingSpace) -> LayeredIndex:
+        """The space's index in this process: main graph + delta segments, rebuilt in the background when lost."""
+        from vidstruct.service.similar.layered import LayeredIndex
+
         with self._lock:
             found = self._indexes.get(space.key)
             if found is None:
-                found = self._indexes[space.key] = SpaceIndex(self.root, space)
+                found = self._indexes[space.key] = LayeredIndex(self.root, space)
             return found
 
     def forget(self, space: EmbeddingSpace) -> None:

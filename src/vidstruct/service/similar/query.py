@@ -25,7 +25,8 @@ from vidstruct.service.db.store import current_analysis
 from vidstruct.service.errors import NotFoundError, UnprocessableError
 from vidstruct.service.search.filters import current_analysis_condition, video_conditions
 from vidstruct.service.search.params import VideoFilter, check_range
-from vidstruct.service.similar.index import SpaceIndex, registry
+from vidstruct.service.similar.index import registry
+from vidstruct.service.similar.layered import LayeredIndex
 from vidstruct.service.similar.space import EmbeddingSpace
 from vidstruct.service.similar.vectors import EmbeddedAnalysis, embedded_analyses, load_rows, normalize
 
@@ -108,7 +109,7 @@ def _own_windows(session: Session, analysis_id: str) -> int:
     return int(session.scalar(select(func.count(Window.id)).where(Window.analysis_id == analysis_id)) or 0)
 
 
-def _candidates(session: Session, keys: np.ndarray, index: SpaceIndex, query: SimilarQuery) -> list[Any]:
+def _candidates(session: Session, keys: np.ndarray, index: LayeredIndex, query: SimilarQuery) -> list[Any]:
     """The windows among ``keys`` of the newest analyses in the index's space that pass the query's filters."""
     live = index.live()
     dialect = session.get_bind().dialect.name
