@@ -77,7 +77,8 @@ def _eval_ava(gt: Path, dets: Path, labelmap: Path, capsys: pytest.CaptureFixtur
 def test_split_rows_equal_detect_actions_and_the_map_equals_eval_ava(
     detect_data: Path, run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    code, report = _test(detect_data, run, tmp_path / "test", capsys)
+    # one clip per batch on both sides: the same float operations, so the same rows to the last digit
+    code, report = _test(detect_data, run, tmp_path / "test", capsys, "eval.batch_size=1")
     assert code == 0
     gt = _gt_rows(detect_data / "val.csv")
     videos = list(dict.fromkeys(row[0] for row in gt))
@@ -90,7 +91,7 @@ def test_split_rows_equal_detect_actions_and_the_map_equals_eval_ava(
         video = detect_data / "videos" / f"{vid}.mp4"
         one = tmp_path / f"{vid}.csv"
         args = ["detect-actions", str(video), "--checkpoint", str(run), "--proposals", str(props), "--csv", str(one)]
-        assert main([*args, "--device", "cpu", "--json"]) == 0
+        assert main([*args, "--batch-size", "1", "--device", "cpu", "--json"]) == 0
         capsys.readouterr()
         expected += one.read_text().splitlines()
     got = (tmp_path / "test" / "detections.csv").read_text().splitlines()
@@ -123,19 +124,27 @@ def test_a_corrupt_and_a_missing_video_are_reported_and_the_rest_evaluated(
 ) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()
-    shutil.copy(detect_data / "videos" / "synth_00004.mp4", videos)
+    for vid in ("synth_00004", "synth_00002"):
+        shutil.copy(detect_data / "videos" / f"{vid}.mp4", videos)
     (videos / "synth_00009.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)  # not decodable
-    gt = _gt_rows(detect_data / "val.csv") + [r for r in _gt_rows(detect_data / "train.csv") if r[0] == "synth_00001"]
+    train = _gt_rows(detect_data / "train.csv")
+    late = [r for r in train if r[0] == "synth_00002"]
+    late = late + [["synth_00002", "10", *late[0][2:]]]  # a keyframe at 10 s of a 3 s video, after two good ones
+    gt = _gt_rows(detect_data / "val.csv") + late + [r for r in train if r[0] == "synth_00001"]
     split = tmp_path / "split.csv"
     split.write_text("".join(",".join(r) + "\n" for r in gt))  # synth_00001: no file in the videos folder
 
-    code, report = _test(detect_data, run, tmp_path / "test", capsys, f"data.videos={videos}", f"data.val={split}")
+    # one clip per batch: synth_00002's good keyframes are scored before its bad one fails, and still left out
+    extra = (f"data.videos={videos}", f"data.val={split}", "eval.batch_size=1")
+    code, report = _test(detect_data, run, tmp_path / "test", capsys, *extra)
     assert code == 0
     skipped = {s["video_id"]: s for s in report["skipped"]}
-    assert set(skipped) == {"synth_00009", "synth_00001"}
+    assert set(skipped) == {"synth_00009", "synth_00002", "synth_00001"}
     assert skipped["synth_00009"]["path"] == str(videos / "synth_00009.mp4") and skipped["synth_00009"]["error"]
+    assert skipped["synth_00002"]["path"] == str(videos / "synth_00002.mp4")
+    assert "keyframe 10s" in skipped["synth_00002"]["error"]
     assert skipped["synth_00001"]["path"] is None and "synth_00001" in skipped["synth_00001"]["error"]
-    assert (report["num_videos"], report["evaluated"]) == (3, 1)
+    assert (report["num_videos"], report["evaluated"]) == (4, 1)
     rows = (tmp_path / "test" / "detections.csv").read_text().splitlines()
     assert rows and {r.split(",")[0] for r in rows} == {"synth_00004"}
     # the evaluation = eval ava against the ground truth of the evaluated video alone (computed here, separately)
@@ -149,7 +158,7 @@ def test_a_corrupt_and_a_missing_video_are_reported_and_the_rest_evaluated(
     assert main(["test", str(CONFIG), *detection_overrides(detect_data), f"data.videos={videos}",
                  f"data.val={split}", "--checkpoint", str(run), "--device", "cpu"]) == 0  # fmt: skip
     text = capsys.readouterr().out
-    assert text.startswith("val: 1 of 3 videos") and f"skipped synth_00009: {videos / 'synth_00009.mp4'}" in text
+    assert text.startswith("val: 1 of 4 videos") and f"skipped synth_00009: {videos / 'synth_00009.mp4'}" in text
 
 
 def test_detected_person_boxes_are_the_person_detectors(
@@ -164,8 +173,8 @@ def test_detected_person_boxes_are_the_person_detectors(
     extra = ("--boxes", "detected", "--person-detector", str(persons), "--person-min-score", "0.05")
     code, report = _test(detect_data, run, tmp_path / "test", capsys, *extra)
     assert code == 0 and report["boxes"] == str(persons) and report["num_boxes"] > 0
-    # detect-actions with that detector at 0, 1, 2 s; the split's keyframes are 1 and 2 s (keyframe 0 has boxes
-    # here, so detect-actions' batches differ from the test's: equal up to float rounding)
+    # detect-actions with that detector at 0, 1, 2 s; the split's keyframes are 1 and 2 s (the batches differ:
+    # keyframe 0 has boxes here, and the test's batches span both videos)
     expected: list[str] = []
     for vid in ("synth_00004", "synth_00009"):
         one = tmp_path / f"{vid}.csv"
@@ -242,7 +251,7 @@ def test_a_relation_head_gets_the_configs_object_boxes(
     assert report["model"]["head"] == "relation"
     got = (tmp_path / "test" / "detections.csv").read_text().splitlines()
     with_objects = rows(["--objects", str(objects)], "synth_00004") + rows(["--objects", str(objects)], "synth_00009")
-    assert sorted(got) == sorted(with_objects)
+    _assert_rows_close(got, with_objects)  # batches of 8 clips here span both videos: equal up to float rounding
     without = rows([], "synth_00004")
     at_1s = [r for r in with_objects if r.startswith("synth_00004,1,")]
     assert at_1s and not set(at_1s) & set(without)  # the objects changed every score at 1 s

@@ -5,14 +5,16 @@
 
 1. reads the split's ground truth (``data.val`` by default, or ``data.train``) against ``data.label_map`` and
    groups it per video and keyframe (each person's rows merged into one multi-label box, as training does);
-2. scores every keyframe of every video with :func:`vidstruct.pipeline.detection.detect_actions` at the split's
-   keyframe times: the checkpoint's own sampling and preprocessing, batches of ``eval.batch_size`` clips, chunks
-   of :data:`~vidstruct.pipeline.detection.actions.CHUNK` keyframes (memory bounded by one chunk of clips), AMP
-   as ``train.amp`` says; person boxes are the ground truth's (``boxes="gt"``, what training's validation scores)
-   or a person detector's (``boxes="detected"``); a relation head gets ``data.objects`` as object tokens;
+2. scores every keyframe of every video at the split's keyframe times with detect-actions' parts
+   (:func:`score_split`: :mod:`vidstruct.pipeline.detection.actions`' clip dataset, scorer and result): the
+   checkpoint's own sampling and preprocessing, batches of ``eval.batch_size`` clips that span videos, memory
+   bounded by one batch of clips, AMP as ``train.amp`` says; person boxes are the ground truth's (``boxes="gt"``,
+   what training's validation scores) or a person detector's (``boxes="detected"``); a relation head gets
+   ``data.objects`` as object tokens;
 3. writes ``detections.csv`` (AVA submission rows ``video_id,time_s,x1,y1,x2,y2,action_id,score``: every box x
-   every class, boxes normalized, scores sigmoid probabilities: exactly the rows ``vidstruct detect-actions
-   --csv`` writes for the same video, model and boxes), video by video;
+   every class, boxes normalized, scores sigmoid probabilities: the rows ``vidstruct detect-actions --csv``
+   writes for the same video, model and boxes, equal up to float rounding (batches differ; equal with batches of
+   one clip on both sides)), video by video;
 4. evaluates it with :func:`vidstruct.eval.spatiotemporal.evaluate_ava_files`, the code of ``vidstruct eval
    ava``, and writes ``metrics.json``.
 
@@ -26,7 +28,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,19 +38,22 @@ import torch
 
 from vidstruct.atomic import atomic_open, write_json_atomic, write_text_atomic
 from vidstruct.config.detection import DetectionExperimentConfig
-from vidstruct.data.detection import KeyframeRecord, keyframe_records, resolve_videos
+from vidstruct.data.detection import KeyframeRecord, collate_keyframes, keyframe_records, resolve_videos
 from vidstruct.data.formats.ava import read_ava, read_ava_excluded, read_ava_label_map
 from vidstruct.device import resolve_device
 from vidstruct.engine.amp import autocast, check_amp
 from vidstruct.errors import CheckpointError, ConfigError, InputError
 from vidstruct.eval.spatiotemporal import evaluate_ava_files
 from vidstruct.io.errors import VideoDecodeError
+from vidstruct.io.reader import VideoReader
 from vidstruct.models.checkpoint import sha256_file
 from vidstruct.models.detection import DetectorBundle, load_detector
-from vidstruct.pipeline.detection import detect_actions
+from vidstruct.pipeline.detection import DetectionResult, IouTracker
+from vidstruct.pipeline.detection.actions import CHUNK, KeyframeScorer, clip_preprocessor, detection_result
+from vidstruct.pipeline.detection.objects import ObjectBoxSource, ObjectsFile
 from vidstruct.pipeline.persons import DEFAULT_MIN_SCORE, KeyframeBoxes, PersonBoxSource, person_box_source
 
-__all__ = ["GroundTruthBoxes", "print_detection_test", "run_detection_test"]
+__all__ = ["GroundTruthBoxes", "print_detection_test", "run_detection_test", "score_split"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +143,110 @@ def _person_source(
     return person_box_source(detector=person_detector, min_score=min_score, device=device)
 
 
+@dataclass
+class _Video:
+    """A video being scored: its keyframes' person boxes, the probabilities scored so far, clips still queued."""
+
+    video_id: str
+    path: str
+    duration_s: float = 0.0
+    found: list[KeyframeBoxes] = field(default_factory=list)
+    probs: dict[float, torch.Tensor] = field(default_factory=dict)
+    queued: int = 0
+    prepared: bool = False
+    error: VideoDecodeError | None = None
+
+
+def score_split(
+    videos: Sequence[tuple[str, str, Sequence[float]]],
+    bundle: DetectorBundle,
+    persons: PersonBoxSource,
+    *,
+    objects: ObjectBoxSource | None = None,
+    device: str | torch.device = "cpu",
+    batch_size: int = 8,
+    amp: str = "none",
+) -> Iterator[tuple[str, DetectionResult | VideoDecodeError]]:
+    """``(video_id, result)`` for each ``(video_id, path, keyframe times in seconds)`` of ``videos``, in order:
+    what :func:`~vidstruct.pipeline.detection.detect_actions` finds at those keyframes (the same person boxes,
+    clips, preprocessing and object tokens), or the :class:`VideoDecodeError` that stopped the video.
+
+    Unlike one ``detect_actions`` per video, a batch of ``batch_size`` clips (``float32 [B, C, T, S, S]``) spans
+    videos (AVA-Kinetics has one keyframe per video), so probabilities may differ from detect-actions' in float
+    rounding only. Memory: one batch of clips, one chunk (:data:`CHUNK` keyframes) of person boxes being found,
+    and the boxes and probabilities of the videos whose clips are still queued. ``amp``: ``train.amp``'s modes.
+    """
+    scorer = KeyframeScorer(bundle, device=device)
+    started: deque[_Video] = deque()
+    batch: list[tuple[_Video, dict[str, Any]]] = []
+    device = torch.device(device)
+
+    def flush() -> None:
+        if not batch:
+            return
+        b = collate_keyframes([item for _, item in batch])
+        extra = (b["objects"], b["object_mask"]) if objects is not None else ()
+        with autocast(amp, device):
+            out = scorer.probabilities(b["clip"], b["boxes"], b["mask"], *extra)
+        for (video, item), p in zip(batch, out):
+            video.probs[float(item["time_s"])] = p
+            video.queued -= 1
+        batch.clear()
+
+    def done() -> Iterator[tuple[str, DetectionResult | VideoDecodeError]]:
+        while started and started[0].prepared and (started[0].error is not None or started[0].queued == 0):
+            v = started.popleft()
+            if v.error is not None:
+                yield v.video_id, v.error
+                continue
+            scorer.tracker = IouTracker()  # track ids per video, as detect-actions numbers them
+            keyframes = [scorer.keyframe(kf, v.probs.get(float(kf.time_s))) for kf in v.found]
+            yield v.video_id, detection_result(v.path, bundle, persons, 0.0, v.duration_s, keyframes, objects)
+
+    for video_id, path, times in videos:
+        v = _Video(video_id, path)
+        started.append(v)
+        try:
+            with VideoReader(path, threads=1) as reader:  # as detect_actions: a file that does not open fails here
+                v.duration_s = float(reader.duration_s)
+            for start in range(0, len(times), CHUNK):
+                part = [float(t) for t in times[start : start + CHUNK]]
+                found = persons.boxes_at(path, part)
+                v.found.extend(found)
+                object_boxes = None
+                if objects is not None:
+                    object_boxes = {
+                        (video_id, float(kf.time_s)): kf.boxes.tolist() for kf in objects.boxes_at(path, part)
+                    }
+                records = [
+                    KeyframeRecord(
+                        video_id,
+                        path,
+                        float(kf.time_s),
+                        tuple(tuple(float(x) for x in b) for b in kf.boxes.tolist()),
+                        tuple(() for _ in range(len(kf))),
+                        tuple(-1 for _ in range(len(kf))),
+                        tuple(float(x) for x in kf.scores.tolist()),
+                    )  # fmt: skip
+                    for kf in found
+                    if len(kf)
+                ]
+                clips = clip_preprocessor(bundle, records, object_boxes)
+                v.queued += len(clips)
+                for i in range(len(clips)):
+                    batch.append((v, clips[i]))
+                    if len(batch) >= batch_size:
+                        flush()
+                        yield from done()
+        except VideoDecodeError as exc:
+            v.error = exc
+            batch[:] = [item for item in batch if item[0] is not v]
+        v.prepared = True
+        yield from done()
+    flush()
+    yield from done()
+
+
 def run_detection_test(
     cfg: DetectionExperimentConfig,
     checkpoint: str | Path,
@@ -172,8 +283,6 @@ def run_detection_test(
     persons = _person_source(boxes, records, person_detector, person_min_score, str(device))
     objects = None
     if cfg.data.objects is not None and bundle.builder.get("head") == "relation":  # the RoI head has no objects
-        from vidstruct.pipeline.detection.objects import ObjectsFile
-
         objects = ObjectsFile(cfg.data.objects)
     excluded = read_ava_excluded(cfg.data.exclusions) if split == "val" and cfg.data.exclusions else set()
 
@@ -191,22 +300,16 @@ def run_detection_test(
     num_keyframes = num_boxes = num_rows = 0
     try:
         with atomic_open(out / "detections.csv", "w") as csv_file:
-            for vid, video_times in times.items():
-                try:
-                    with autocast(cfg.train.amp, device):
-                        result = detect_actions(
-                            paths[vid],
-                            bundle,
-                            persons,
-                            device=device,
-                            batch_size=cfg.eval.batch_size,
-                            objects=objects,
-                            times_s=video_times,
-                        )
-                except VideoDecodeError as exc:
-                    log.warning("skipped %s: %s", vid, exc)
-                    skipped.append({"video_id": vid, "path": paths[vid], "error": str(exc)})
-                    excluded.update((vid, t) for t in video_times)
+            videos = [(vid, paths[vid], video_times) for vid, video_times in times.items()]
+            scored = score_split(
+                videos, bundle, persons, objects=objects, device=device, batch_size=cfg.eval.batch_size,
+                amp=cfg.train.amp,
+            )  # fmt: skip
+            for vid, result in scored:
+                if isinstance(result, VideoDecodeError):
+                    log.warning("skipped %s: %s", vid, result)
+                    skipped.append({"video_id": vid, "path": paths[vid], "error": str(result)})
+                    excluded.update((vid, t) for t in times[vid])
                     continue
                 lines = list(result.ava_rows())
                 csv_file.write("".join(line + "\n" for line in lines))

@@ -255,15 +255,13 @@ def detect_actions(
     chunk: int = CHUNK,
     tracker: IouTracker | None = None,
     objects: ObjectBoxSource | None = None,
-    times_s: Sequence[float] | None = None,
 ) -> DetectionResult:
     """Actors and their action probabilities at every keyframe of ``video`` (see module doc); ``objects``: where
-    the relation head's object boxes come from (None: no object tokens); ``times_s``: the keyframes (seconds)
-    instead of every ``every_s`` (an annotated split's keyframes, :mod:`vidstruct.recipes.detection_test`)."""
+    the relation head's object boxes come from (None: no object tokens)."""
     video = str(video)
     with VideoReader(video, threads=1) as reader:  # the frame index's duration: what the clip decoder accepts
         duration = float(reader.duration_s)
-    times = keyframe_times(duration, every_s) if times_s is None else [float(t) for t in times_s]
+    times = keyframe_times(duration, every_s)
     scorer = KeyframeScorer(bundle, device=device, tracker=tracker)
     video_id = Path(video).stem
     keyframes: list[KeyframeDetections] = []
