@@ -1,7 +1,7 @@
-"""A job's features choose the models that run: ``shots`` alone constructs and runs no recognizer and no actor
-models, ``labels`` runs the recognizer, ``moderation`` what the policy's rules read; the document lists only the
-models that ran and names the skipped stages (and still validates); a shots-only analysis does not count as
-indexed for a run that wants every feature.
+"""A job's features choose the models that run: ``shots`` alone constructs and runs no recognizer and no actor models,
+``labels`` runs the recognizer; with a moderation policy every job also runs what the policy's rules read; the
+document lists only the models that ran and names the skipped stages (and still validates); a shots-only analysis
+does not count as indexed for a run that wants every feature.
 
 The profile ``actors`` here has a content shot detector, servicekit's constant recognizer (class ``walk`` on top
 everywhere with probability ``CONSTANT_PROB``) and a random-weight action detector with a random-weight person
@@ -233,7 +233,20 @@ def test_moderation_runs_what_the_policy_reads(api: Api, video_bytes: bytes, cou
     assert rows["segments"] == len(doc["segments"]) > 0 and rows["windows"] == 0
     with api.session() as session:
         flagged = session.scalars(select(ModerationFlag.video_id)).all()
-        assert flagged and set(flagged) == {session.scalar(select(Video.id))}
+        assert len(flagged) == len(doc["segments"]) and set(flagged) == {session.scalar(select(Video.id))}
+
+    # a shots-only job on the flagged video: with a policy it is analysed for what the policy reads too (a check
+    # on shots alone would close the open flags as superseded: the video would be unblocked)
+    job = _submit(api, video_bytes, "shots")
+    _run(api, moderated)
+    seen = counts.take()
+    assert seen["recognizer built"] == 1 and seen["recognition forward"] == 1
+    doc, rows = _stored(api, job)
+    assert rows["shots"] == 2 and rows["segments"] == len(doc["segments"]) > 0 and rows["windows"] == 0
+    with api.session() as session:
+        analysis_id = session.get(Job, job).analysis_id  # type: ignore[union-attr]
+        live = session.scalars(select(ModerationFlag).where(ModerationFlag.status == "open")).all()
+        assert len(live) == len(doc["segments"]) and {f.analysis_id for f in live} == {analysis_id}
 
     # a policy reading actors only: the actors run, the recognizer does not
     policy.write_text(

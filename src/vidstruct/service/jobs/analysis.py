@@ -2,10 +2,12 @@
 analysis pipeline, into a folder under the data folder; the ``vidstruct.structure/1`` document it wrote.
 
 A job's features choose the stages that run (:func:`job_features`, then
-:func:`vidstruct.recipes.analyze.feature_stages`): ``shots`` alone runs no recognizer, localizer or actors;
-``moderation`` needs what the policy's rules read (``segments`` and / or ``actors``, their ``sources``). The document
-of a job that skipped some of its profile's stages lists only the models that ran and says which stages it skipped
-(``stages``).
+:func:`vidstruct.recipes.analyze.feature_stages`): ``shots`` alone runs no recognizer, localizer or actors. With a
+moderation policy, every job also analyses and stores what the policy's rules read (``segments`` and / or ``actors``,
+their ``sources``), whether it names ``moderation`` or not: every finished job is checked against the policy, and a
+check on an analysis without those rows would close the video's open flags as superseded (a shots-only job would
+unblock a blocked video). The document of a job that skipped some of its profile's stages lists only the models that
+ran and says which stages it skipped (``stages``).
 
 Models are loaded once per profile (name and hash) and kept for the worker's next jobs: the stages a job needs, and
 again with the union of both when a later job needs more (then kept), so a worker alternating features loads its
@@ -38,10 +40,10 @@ class AnalysisOutput:
 
 
 def job_features(features: Collection[str], policy: Policy | None) -> tuple[str, ...]:
-    """The results a job with ``features`` needs, analysed and stored: its own, with ``moderation`` replaced by the
-    sources the policy's rules read (nothing without a policy): the check reads the stored rows."""
+    """The results a job with ``features`` needs, analysed and stored: its own (``moderation`` aside) and, with a
+    ``policy``, the sources its rules read (the check reads the stored rows; see the module doc)."""
     needed = [f for f in features if f != "moderation"]
-    if "moderation" in features and policy is not None:
+    if policy is not None:
         needed += [source for rule in policy.rules for source in rule.sources]
     return tuple(dict.fromkeys(needed))
 

@@ -7,8 +7,8 @@ stages report nothing) and records the worker's heartbeat. When a renewal finds 
 progress report and nothing is stored. A stop request (SIGTERM / SIGINT with :func:`install_signal_handlers`)
 ends the worker after releasing the job in hand back to the queue. Any error of the analysis (a corrupt video,
 a bad profile, a full disk) fails the job for good with a one-line reason; the worker goes on with the next job.
-A job's features choose the stages that run and the rows stored (:func:`.analysis.job_features`: ``moderation`` adds
-what the policy's rules read). A job's results are checked against the moderation policy (``settings.policy_path``,
+A job's features choose the stages that run and the rows stored (:func:`.analysis.job_features`: with a moderation
+policy, what its rules read too). A job's results are checked against the moderation policy (``settings.policy_path``,
 if any) in the transaction that stores them (:mod:`vidstruct.service.moderation`). A job that ends (SUCCEEDED or
 FAILED) with a webhook URL gets an outbox row in the transaction that ends it (:mod:`.outbox`); a thread of every
 worker delivers the outbox's due webhooks, whatever worker finished their jobs (:mod:`.deliverer`). A stop request
