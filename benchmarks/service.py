@@ -178,7 +178,7 @@ def run_similar(engine: Engine, data_dir: Path, emb: Embeddings, repeats: int, s
     index = registry(data_dir).get(space)
     start = time.perf_counter()
     with factory() as session:
-        index.sync(session, data_dir)
+        index.sync(session, data_dir, wait=True)  # built here, not by a background thread
     build_s = time.perf_counter() - start
     videos = list(emb.spans)
 

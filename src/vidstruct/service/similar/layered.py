@@ -4,15 +4,17 @@ Saving a job's windows writes one small segment (:mod:`.segments`) instead of th
 million windows). A query searches the graph (approximate) and the segments' rows (exact, :mod:`.flat`) and merges
 the candidates; they are re-ranked exactly from the embeddings files either way. When the segments hold more than
 ``max(COMPACT_ROWS, COMPACT_FRACTION * graph size)`` rows (or ``COMPACT_SEGMENTS`` files), the writer that crossed
-the bound merges them into the graph: it builds the new graph under the space's ``build`` lock (other writers and
-readers go on), then takes the file lock only to rename the graph and the manifest and delete the merged segments.
+the bound merges them into the graph (a worker inline, the API process in a thread): it builds the new graph under
+the space's ``build`` lock (other writers and readers go on), then takes the file lock only to write the graph and
+the manifest and delete the merged segments.
 
 The database stays the source of truth. A missing, truncated or inconsistent graph (or a damaged segment) is
 rebuilt from the ``windows`` table and the embeddings files: in the API process by a background thread, while
 queries answer by exact brute force over the space's current windows (read from the database once per collection
 signature); in a worker inline (``background=False``), and in the API too when the space holds at most
 ``INLINE_MAX_WINDOWS`` windows (a rebuild of a few seconds). Superseded or deleted analyses are marked dead (their
-windows never answer); once dead windows are a quarter of the total the space is rebuilt, as before.
+windows never answer); once dead windows are a quarter of the total the space is rebuilt, as before (in the API
+process in a thread past ``INLINE_MAX_WINDOWS`` windows, the dead ones filtered out meanwhile).
 
 File locks (:mod:`.locks`): ``<space>.lock`` exclusive to append a segment or commit a graph, shared to read the
 manifest and segments (queries do not wait for it when they already hold a usable state: they answer from it and
@@ -206,7 +208,8 @@ class LayeredIndex:
         signature = collection_signature(session)
         self._refresh()
         if not self.usable:
-            if self.background and not wait and self._windows(session) > INLINE_MAX_WINDOWS:
+            big = self.fallback is not None or self._windows(session) > INLINE_MAX_WINDOWS
+            if self.background and not wait and big:
                 self._start_rebuild(session, data_dir)
                 self._use_fallback(session, data_dir, signature)
                 return False
@@ -230,20 +233,24 @@ class LayeredIndex:
             dead_windows = sum(analyses[a] for a in dead | newly_dead)
             total = int(self.base["size"]) + len(self.delta)  # type: ignore[index]
             rebuild = dead_windows > DEAD_FRACTION * max(1, total)
-            if not rebuild:
-                fresh = [a for a in current.values() if a.id not in analyses]
-                keys, vectors, counts = collect_rows(session, data_dir, self.space, fresh, int(self.base["dim"]))  # type: ignore[index]
-                if counts or newly_dead:
-                    segment = Segment(self.seq + 1, keys, vectors, counts, frozenset(newly_dead), signature)
-                    write_segment(self.root, self.space.key, segment)
-                    self._apply(segment)
-                else:
-                    self.signature = signature
-                compact = len(self.delta) > max(COMPACT_ROWS, COMPACT_FRACTION * int(self.base["size"]))  # type: ignore[index]
-                compact = compact or len(list_segments(self.root, self.space.key)) > COMPACT_SEGMENTS
-        if rebuild:
+            fresh = [a for a in current.values() if a.id not in analyses]
+            keys, vectors, counts = collect_rows(session, data_dir, self.space, fresh, int(self.base["dim"]))  # type: ignore[index]
+            if counts or newly_dead:
+                segment = Segment(self.seq + 1, keys, vectors, counts, frozenset(newly_dead), signature)
+                write_segment(self.root, self.space.key, segment)
+                self._apply(segment)
+            else:
+                self.signature = signature
+            compact = len(self.delta) > max(COMPACT_ROWS, COMPACT_FRACTION * int(self.base["size"]))  # type: ignore[index]
+            compact = compact or len(list_segments(self.root, self.space.key)) > COMPACT_SEGMENTS
+        later = self.background and total > INLINE_MAX_WINDOWS  # a long job: a thread, the queries go on
+        if rebuild and later:
+            self._start_rebuild(session, data_dir, force=True)
+        elif rebuild:
             self.rebuild(session, data_dir, force=True)
             self._refresh()
+        elif compact and later:
+            self._start_rebuild(session, data_dir, compact=True)
         elif compact:
             self.compact()
         return True
@@ -314,25 +321,30 @@ class LayeredIndex:
         return self._graph() is not None
 
     # -- the lost-graph path ----------------------------------------------------------------------------------
-    def _start_rebuild(self, session: Session, data_dir: Path) -> None:
+    def _start_rebuild(self, session: Session, data_dir: Path, *, force: bool = False, compact: bool = False) -> None:
+        """Rebuild (or ``compact``) in a thread of this process; it writes the files only (its own objects), this
+        object reads them at a later sync. One such thread per object at a time."""
         if self._thread is not None and self._thread.is_alive():
             return
         engine = session.get_bind()
 
         def run() -> None:
             try:
+                if compact:
+                    LayeredIndex(self.root, self.space, background=False).compact()
+                    return
                 with Session(engine) as own:
-                    self.rebuild(own, data_dir)
+                    self.rebuild(own, data_dir, force=force)
             except Exception as exc:  # logged; the next query starts another attempt
                 log.warning("similar index %s: background rebuild failed (%s)", self.space.key, exc)
 
-        log.warning("similar index %s: %s; rebuilding in the background, brute force meanwhile", self.space.key,
-                    self.problem)  # fmt: skip
+        why = "compacting" if compact else self.problem or "a quarter of its windows dead"
+        log.warning("similar index %s: %s; rebuilding in the background", self.space.key, why)
         self._thread = threading.Thread(target=run, name=f"similar-rebuild-{self.space.key}", daemon=True)
         self._thread.start()
 
     def join_rebuild(self, timeout: float | None = None) -> bool:
-        """Wait for this process's background rebuild (if any); True when none is running any more."""
+        """Wait for this process's background rebuild or compaction (if any); True when none runs any more."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
