@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,26 @@ from vidstruct.data.synth.actions import DETECT_ACTIONS
 from vidstruct.models.detection import build_action_detector, save_detector
 from vidstruct.models.persons.builders import build_person_detector
 from vidstruct.models.persons.checkpoint import save_person_detector
+from vidstruct.pipeline.analyze import (
+    AnalyzeSettings,
+    LocalizationSettings,
+    RecognitionSettings,
+    ShotSettings,
+    analyze_video,
+    load_models,
+)
 from vidstruct.pipeline.analyze.actor_tap import ActorTap
 from vidstruct.pipeline.analyze.windows import WindowTap
+from vidstruct.recipes.analyze import feature_stages
 from vidstruct.service.db.models import Actor, Analysis, Job, ModerationFlag, Segment, Shot, Video, Window
 from vidstruct.service.indexing.store import is_indexed
 from vidstruct.service.settings import ServiceSettings
 from vidstruct.structure import read_structure, validate_structure
+
+_ANALYZE_TESTS = str(Path(__file__).resolve().parents[1] / "analyze")
+if _ANALYZE_TESTS not in sys.path:  # the analyze tests' kit: a tiny BMN localizer on a tiny backbone
+    sys.path.append(_ANALYZE_TESTS)
+from analyzekit import save_backbone, save_bmn  # noqa: E402
 
 #: the cut video (servicekit.cut_video): 2 s, one cut at 1.0 s; recognition windows of 1 s every 0.5 s (the last one
 #: cut at the video's end)
@@ -302,3 +317,51 @@ def test_cli_analyze_features_and_a_rerun_asking_for_more(
     assert main(["analyze", str(video), "--out", str(out), "--features", "shots,faces", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown feature 'faces'" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("with_recognizer", [True, False], ids=["recognizer+localizer", "localizer-only"])
+def test_pipeline_stages_with_a_localizer(with_recognizer: bool, tmp_path: Path, counts: Counts) -> None:
+    backbone = save_backbone(tmp_path / "backbone.pt")
+    localizer = save_bmn(tmp_path / "localizer.pt", backbone)
+    video = cut_video(tmp_path / "cut.mp4")
+    full = AnalyzeSettings(
+        shots=ShotSettings("content", {"frame_size": [32, 18]}),
+        recognition=RecognitionSettings(str(backbone) if with_recognizer else None, 1.0, 0.5),
+        localization=LocalizationSettings(str(localizer)), report=False, device="cpu",
+    )  # fmt: skip
+    expected = {  # features -> (models in the document, stages skipped)
+        "shots": ({"shots"}, ["recognition", "localization"]),
+        "labels": ({"shots", "recognizer", "localizer"}, None),
+    }
+    for features, (models, skipped) in expected.items():
+        settings = dataclasses.replace(full, stages=feature_stages(features.split(",")))
+        doc = read_structure(analyze_video(load_models(settings), video, tmp_path / features).structure).document
+        validate_structure(doc)
+        assert set(doc["models"]) == models and doc.get("stages", {}).get("skipped") == skipped
+        seen = counts.take()
+        assert seen["localizer built"] == (features != "shots")
+        assert seen["recognizer built"] == (features != "shots")
+        assert seen["recognition forward"] == (features != "shots")
+        if features != "shots":
+            assert doc["segments"] and {s["source"] for s in doc["segments"]} == {"localizer"}
+    # windows without the localizer (stages, not features: recognition alone): the localizer's backbone gives them
+    settings = dataclasses.replace(full, stages=frozenset({"recognition"}))
+    models = load_models(settings)
+    assert (models.localizer, models.localizer_backbone) == (None, None) and models.recognizer is not None
+    doc = read_structure(analyze_video(models, video, tmp_path / "windows").structure).document
+    validate_structure(doc)
+    assert set(doc["models"]) == {"recognizer"} and doc["stages"] == {
+        "ran": ["recognition"], "skipped": ["shots", "localization"],
+    }  # fmt: skip
+    assert [w["start_s"] for w in doc["windows"]] == WINDOW_STARTS
+    assert all(s["source"] == "windows" for s in doc["segments"])  # merged windows (random weights: maybe none)
+    # loaded for everything, restricted per job without loading again (the service worker's cache)
+    every = load_models(full)
+    counts.take()
+    only_shots = every.restricted(feature_stages(["shots"]))
+    assert (only_shots.recognizer, only_shots.localizer, only_shots.shot_detector is every.shot_detector) == (
+        None, None, True,
+    )  # fmt: skip
+    assert every.covers(None) and only_shots.covers({"shots"}) and not only_shots.covers({"shots", "recognition"})
+    with pytest.raises(ValueError, match="cannot run"):
+        only_shots.restricted(None)
