@@ -19,8 +19,9 @@ from vidstruct.errors import InputError
 DEFAULT_DATA_DIR = "vidstruct_data"
 SQLITE_FILE = "vidstruct.db"
 FEATURES = ("shots", "labels", "segments", "actors", "moderation")
-#: what a job indexes when it names no features (every finished job is checked against the moderation policy
-#: of ``--policy`` whatever its features; naming ``moderation`` is accepted)
+#: what a job analyses and indexes when it names no features (every finished job is checked against the moderation
+#: policy of ``--policy`` whatever its features, and so also analyses what the policy reads; naming ``moderation`` is
+#: accepted)
 DEFAULT_FEATURES = ("shots", "labels", "segments", "actors")
 
 

@@ -38,7 +38,8 @@ _FORM_DOC = {
                         "features": {
                             "type": "string",
                             "description": f"comma list of {', '.join(FEATURES)} (default "
-                            f"{','.join(DEFAULT_FEATURES)}): the results indexed for queries",
+                            f"{','.join(DEFAULT_FEATURES)}): the results analysed and indexed for queries (only "
+                            "the models they need run; with a moderation policy, also what its rules read)",
                         },
                         "profile": {"type": "string", "description": "analysis profile name"},
                         "client_request_token": {"type": "string", "description": "idempotency token (1-64 chars)"},
