@@ -199,11 +199,14 @@ def test_user_mistakes_are_one_line_errors(
         tmp_path / "persons" / "person_detector.pt", build_person_detector("fcos_tiny", **kwargs).eval(),
         model_name="fcos_tiny", model_kwargs=kwargs,
     )  # fmt: skip
+    more = tmp_path / "more.pbtxt"  # a class the detector has no output for
+    more.write_text((detect_data / "label_map.pbtxt").read_text() + 'item {\n  name: "juggle"\n  id: 99\n}\n')
     cases = [
         (["--checkpoint", str(persons)], "not an action detector checkpoint"),  # a checkpoint of another task
         (["--checkpoint", str(run), "--split", "test"], "--split test"),
         (["--checkpoint", str(run), "--boxes", "detected"], "--person-detector"),
         (["--checkpoint", str(run), "--person-min-score", "0.3"], "only apply with --boxes detected"),
+        (["--checkpoint", str(run), f"data.label_map={more}"], "no output for action id(s) [99]"),
     ]
     for args, message in cases:
         code = main(["test", str(CONFIG), *detection_overrides(detect_data), *args, "--out", str(tmp_path / "o")])

@@ -104,7 +104,8 @@ def _split_file(cfg: DetectionExperimentConfig, split: str | None) -> tuple[str,
 def _check_classes(bundle: DetectorBundle, label_ids: Sequence[int], label_map: str) -> None:
     """Every label-map class must be one of the detector's outputs (extra outputs are ignored, as the official
     evaluation ignores detections of classes outside the label map)."""
-    missing = [i for i in label_ids if i not in set(bundle.class_ids)]
+    known = set(bundle.class_ids)
+    missing = [i for i in label_ids if i not in known]
     if missing:
         raise CheckpointError(
             f"{bundle.path}: the detector has no output for action id(s) {missing[:5]} of {label_map} "
