@@ -154,11 +154,12 @@ def test_a_corrupt_and_a_missing_video_are_reported_and_the_rest_evaluated(
     assert report["metrics"]["mAP"] == evaluated["mAP"] and report["per_class_AP"] == evaluated["per_class_AP"]
     assert report["num_keyframes"] == len({(r[0], r[1]) for r in gt if r[0] == "synth_00004"})
 
-    # the text output names what was skipped
+    # the text output: one line
     assert main(["test", str(CONFIG), *detection_overrides(detect_data), f"data.videos={videos}",
                  f"data.val={split}", "--checkpoint", str(run), "--device", "cpu"]) == 0  # fmt: skip
     text = capsys.readouterr().out
-    assert text.startswith("val: 1 of 4 videos") and f"skipped synth_00009: {videos / 'synth_00009.mp4'}" in text
+    assert len(text.splitlines()) == 1 and text.startswith("val: 1 of 4 videos, 2 keyframes")
+    assert f"frame-mAP@0.5 {evaluated['mAP']:.4f}" in text and "skipped 3 video(s)" in text
 
 
 def test_detected_person_boxes_are_the_person_detectors(
