@@ -87,8 +87,8 @@ def _handled_task(
     task = config_task(composed, default)
     if tasks is not None and task not in tasks:
         handled = {
-            "recognition": "train / test", "localization": "train", "detection": "train / test", "mosi": "pretrain-mosi",
-            "analyze": "analyze", "person-detection": "train",
+            "recognition": "train / test", "localization": "train", "detection": "train / test",
+            "mosi": "pretrain-mosi", "analyze": "analyze", "person-detection": "train",
         }[task]  # fmt: skip
         raise ConfigError(
             f"{path}: a task {task!r} config; {command or 'this command'} handles task "
