@@ -106,6 +106,8 @@ class Base(DeclarativeBase):
 
 class Video(Base):
     __tablename__ = "videos"
+    # GET /v1/videos pages by (created_at, id) (migration 0009)
+    __table_args__ = (Index("ix_videos_created_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
