@@ -93,6 +93,8 @@ def test_videos_page_lists_pages_thumbnails_chips_and_badges(
     assert _listed(page) == order[:PAGE]
     assert page.locator("#video-list a").all_inner_texts() == order[:PAGE]  # the links to the video pages
     assert page.locator("#videos-newer").is_disabled() and page.locator("#videos-older").is_enabled()
+    text = page.inner_text("main")  # no missing part written as text (DOM append() writes null as "null")
+    assert "null" not in text and "undefined" not in text, text
     # the upload: its thumbnail loads, its one label's chip counts its segments
     first = page.locator(f"#video-list li[data-video-id='{real}']")
     page.wait_for_function(

@@ -87,8 +87,10 @@ export async function render(root, ctx) {
   const pager = el("nav", { class: "pager", "aria-label": "Videos pages" }, newer, el("span", { id: "videos-page", text: `Page ${chain.length + 1}` }), older);
   if (!body.videos.length) {
     const text = chain.length ? "No older videos." : label ? "No video has this label." : "No videos yet.";
-    root.append(head, filter, el("p", { class: "empty", text }), chain.length ? pager : null);
+    root.append(...[head, filter, el("p", { class: "empty", text }), chain.length ? pager : null].filter(Boolean));
     return;
   }
-  root.append(head, filter, el("ul", { class: "video-list", id: "video-list" }, ...body.videos.map((v) => item(v, ctx, label))), pager);
+  // DOM append() writes null as the text "null": only the parts there are
+  const list = el("ul", { class: "video-list", id: "video-list" }, ...body.videos.map((v) => item(v, ctx, label)));
+  root.append(...[head, filter, list, pager].filter(Boolean));
 }
