@@ -40,7 +40,7 @@ from vidstruct.service.similar.index import DEAD_FRACTION, SpaceIndex, collect_r
 from vidstruct.service.similar.locks import space_lock
 from vidstruct.service.similar.segments import Segment, SegmentError, list_segments, read_segment, write_segment
 from vidstruct.service.similar.space import EmbeddingSpace
-from vidstruct.service.similar.vectors import collection_signature, current_embedded
+from vidstruct.service.similar.vectors import collection_signature, current_embedded, normalize
 
 __all__ = ["COMPACT_FRACTION", "COMPACT_ROWS", "COMPACT_SEGMENTS", "LayeredIndex", "stored_state"]
 
@@ -380,8 +380,19 @@ class LayeredIndex:
         main = self._graph()
         if main is None:  # the graph turned out unusable: the next sync rebuilds; answer what is known
             return found[0]
-        found.append(main.search(vector, count))
+        # asked for every vector (a small graph, or widened until everything): list them all, since a graph
+        # search may not reach every node (a multi-threaded usearch build can leave a few unreachable)
+        found.append(_everything(main, vector) if count >= main.size else main.search(vector, count))
         return merge_candidates(found, count)
+
+
+def _everything(main: SpaceIndex, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every id of the graph and its cosine distance to ``vector`` (the stored bfloat16 vectors), nearest first."""
+    if main.index is None or len(main.index) == 0:
+        return np.empty(0, np.uint64), np.empty(0, np.float32)
+    keys = np.asarray(main.index.keys, dtype=np.uint64)
+    vectors = normalize(np.vstack(main.index.get(keys, dtype=np.float32)))
+    return FlatVectors(keys, vectors).search(vector, len(keys))
 
 
 def stored_state(root: Path, space: EmbeddingSpace) -> dict[str, Any]:
