@@ -91,7 +91,7 @@ def flow(firefox: Firefox, server: Server, video_path: Path) -> dict[str, Any]:
     )
     seen["submit_disabled"] = ff.js("() => document.querySelector('form button[type=submit]').disabled")
     ff.set_files("#upload-file", video_path)
-    ff.wait_for("() => document.querySelector('.chosen').textContent.startsWith('cut.mp4')", what="file chosen")
+    ff.wait_for("() => document.querySelector('.chosen')?.textContent.startsWith('cut.mp4')", what="file chosen")
     seen["chosen"] = ff.js("() => document.querySelector('.chosen').textContent")
     ff.js(
         """() => { window.__upload = [];
@@ -234,7 +234,7 @@ def test_search_page_in_firefox(firefox: Firefox, flow: dict[str, Any], server: 
     ff.click("#search-label")
     ff.type("walk" + ENTER)
     ff.wait_for(
-        "(text) => document.querySelector('.search-count').textContent === text",
+        "(text) => document.querySelector('.search-count')?.textContent === text",
         f"{len(hits)} segments",
         what="the search's count",
     )
@@ -273,7 +273,7 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
     ff.click("#nav a[data-page=moderation]")
     page_ready(ff, r"^#/moderation$", ".mod-count")
     ff.wait_for(
-        "(text) => document.querySelector('.mod-count').textContent === text",
+        "(text) => document.querySelector('.mod-count')?.textContent === text",
         f"{len(flags)} open flags",
         what="the open flags' count",
     )
@@ -304,7 +304,7 @@ def test_moderation_page_in_firefox(firefox: Firefox, flow: dict[str, Any], serv
     ff.type(NOTE)
     ff.click(f"{card} button.review-dismiss")
     ff.wait_for(
-        "(text) => document.querySelector('.mod-count').textContent.startsWith(text)",
+        "(text) => document.querySelector('.mod-count')?.textContent.startsWith(text)",
         f"{len(flags) - 1} open flag",
         what="one flag fewer",
     )

@@ -279,7 +279,7 @@ def test_moderation_review_lands_in_the_audit_trail(server: Server, collection: 
     page = page_for("review", "#/moderation")
     assert "Moderation" in page.locator("#nav a").all_inner_texts()
     page.wait_for_function(
-        "n => document.querySelector('.mod-count').textContent === `${n} open flags`",
+        "n => document.querySelector('.mod-count')?.textContent === `${n} open flags`",
         arg=len(open_flags),
         timeout=TIMEOUT_MS,
     )
@@ -303,7 +303,7 @@ def test_moderation_review_lands_in_the_audit_trail(server: Server, collection: 
     card.locator("textarea").fill(NOTE)
     card.locator("button.review-confirm").click()
     page.wait_for_function(
-        "n => document.querySelector('.mod-count').textContent.startsWith(`${n} open flags`)",
+        "n => document.querySelector('.mod-count')?.textContent.startsWith(`${n} open flags`)",
         arg=len(open_flags) - 1,
         timeout=TIMEOUT_MS,
     )
@@ -327,7 +327,7 @@ def test_moderation_review_lands_in_the_audit_trail(server: Server, collection: 
     # the reviewed list shows it; its audit trail (loaded on opening) has the same entry
     page.select_option("#mod-status", "reviewed")
     page.wait_for_url(re.compile(r"#/moderation\?status=reviewed$"))
-    page.wait_for_function("() => document.querySelector('.mod-count').textContent === '1 reviewed flag'")
+    page.wait_for_function("() => document.querySelector('.mod-count')?.textContent === '1 reviewed flag'")
     listed = page.locator(f".mod-flags li[data-flag-id='{flag['flag_id']}']")
     listed.locator("details.flag-audit summary").click()
     listed.locator(".audit-table tbody tr").wait_for(timeout=TIMEOUT_MS)
