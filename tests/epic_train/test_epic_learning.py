@@ -15,7 +15,7 @@ from epic_cfg import epic_config
 from vidstruct.cli.main import main
 
 pytestmark = pytest.mark.xdist_group(name="epic_train")
-STEPS = 120
+STEPS = 240
 
 
 def _rows(path) -> tuple[list[str], list[dict[str, str]]]:
@@ -57,7 +57,9 @@ def test_heads_learn_and_shuffled_labels_do_not(epic_set, tmp_path, capsys) -> N
     _shuffled_copy(epic_set.out_dir, tmp_path / "shuffled")
     control = _train_and_test(tmp_path / "shuffled", tmp_path, "control", capsys)
     print(f"majority {majority}; real {real}; shuffled {control}")
-    # measured (seed 0, 120 steps): majority 27.1%, real 54.2%, shuffled 20.3% noun top-1 on 59 segments
-    assert real["noun_top1"] >= majority["noun"] + 0.15  # the noun shows in one frame: learned quickly
+    # measured at 240 steps (the test's own run: majority 27.1%, real 66.1%, shuffled 28.8% noun top-1 on 59
+    # segments; training seeds 0-2 x 3 shuffles: real 66-81%, shuffled 12-31%). At 120 steps the gap was too
+    # noisy to test: real 49-63%, shuffled 12-36% depending on the CPU's kernels and the seed.
+    assert real["noun_top1"] >= majority["noun"] + 0.25  # the noun shows in one frame: learned quickly
     assert control["noun_top1"] <= majority["noun"] + 0.12  # no label signal: about the majority rate
-    assert real["noun_top1"] >= control["noun_top1"] + 0.2
+    assert real["noun_top1"] >= control["noun_top1"] + 0.25
